@@ -1,0 +1,163 @@
+//! The command line: one file per command group.
+
+mod list;
+mod providers;
+
+use crate::config::RuntimeSettings;
+use crate::runtime::{Registry, Runtime};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// p8sync keeps files from storage providers (Google Drive, Dropbox, a local folder, ...)
+/// synced into object storage. Providers are sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "p8sync", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Where p8sync keeps its state: the component cache (and, later, the embedded database
+    /// and objects).
+    #[arg(long, global = true, env = "P8_DATA_DIR", default_value = ".p8sync")]
+    pub data_dir: PathBuf,
+
+    /// The folder of provider components (*.wasm). Defaults to the components this
+    /// workspace builds (target/providers).
+    #[arg(long, global = true, env = "P8_PROVIDERS_DIR")]
+    pub providers_dir: Option<PathBuf>,
+
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides this.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the installed providers: id, version, interface version, hosts, auth and
+    /// capabilities. Files that failed to load are reported with the reason.
+    Providers(providers::ProvidersArgs),
+    /// Work with one provider component file.
+    #[command(subcommand)]
+    Provider(providers::ProviderCommand),
+    /// Print what a provider sees: run its listing in the sandbox and print every entry.
+    /// Handy for debugging a provider.
+    ///
+    /// Example: p8sync list --provider local --root ./samples
+    List(list::ListArgs),
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Providers(args) => providers::run_providers(&cli, args).await,
+        Command::Provider(cmd) => providers::run_provider(&cli, cmd).await,
+        Command::List(args) => list::run(&cli, args).await,
+    }
+}
+
+impl Cli {
+    /// The runtime, with its component cache under the data directory.
+    pub(crate) fn runtime(&self) -> Result<Runtime> {
+        ensure_private_dir(&self.data_dir)?;
+        let settings = RuntimeSettings::from_env(&self.data_dir)?;
+        Ok(Runtime::new(settings)?)
+    }
+
+    /// The providers directory in effect.
+    pub(crate) fn providers_dir(&self) -> PathBuf {
+        self.providers_dir.clone().unwrap_or_else(default_providers_dir)
+    }
+
+    /// Load the registry, reporting files that failed to load on stderr.
+    pub(crate) async fn registry(&self, runtime: &Runtime) -> Result<Registry> {
+        let dir = self.providers_dir();
+        let registry = Registry::load_dir(runtime, &dir).await?;
+        for problem in registry.problems() {
+            eprintln!("warning: {problem}");
+        }
+        Ok(registry)
+    }
+}
+
+/// Where the components are when nothing is configured: next to the binary (an install), or
+/// the workspace's `target/providers` (a checkout).
+fn default_providers_dir() -> PathBuf {
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        candidates.push(dir.join("providers"));
+        if let Some(up) = dir.parent() {
+            candidates.push(up.join("providers"));
+        }
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/providers"));
+    candidates
+        .iter()
+        .find(|c| c.is_dir())
+        .cloned()
+        .unwrap_or_else(|| candidates.last().cloned().unwrap_or_default())
+}
+
+/// Create the data directory readable by its owner only: it holds the component cache, whose
+/// artifacts are loaded as native code.
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A byte count for people: `1.5 MiB`.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Print rows as aligned columns.
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let last = cells.len() - 1;
+        let mut out = String::new();
+        for (i, cell) in cells.into_iter().enumerate() {
+            if i == last {
+                out.push_str(&cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                out.push_str(&cell);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}

@@ -1,0 +1,252 @@
+//! Settings from the environment (Percolate-compatible `P8_*` names) and the command line.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Operator settings for one provider, from `P8_<PROVIDER>_*` environment variables.
+///
+/// `PROVIDER` is the upper-cased provider id, e.g. `P8_GOOGLE_DRIVE_API_BASE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderOverrides {
+    /// `P8_<PROVIDER>_API_BASE`: the API base URL. Reaches the provider as config `api_base`
+    /// and is added to its allow-list with credentials.
+    pub api_base: Option<String>,
+    /// `P8_<PROVIDER>_AUTH_URL`: the OAuth authorize URL (used by the host's login flow).
+    pub auth_url: Option<String>,
+    /// `P8_<PROVIDER>_TOKEN_URL`: the OAuth token URL (used by the host's token refresh).
+    pub token_url: Option<String>,
+    /// `P8_<PROVIDER>_ALLOWED_HOSTS`: extra hosts (comma separated) the provider may reach
+    /// without credentials: `host`, `host:port`, `*.domain`, or an origin like `http://x:8080`.
+    pub extra_hosts: Vec<String>,
+}
+
+impl ProviderOverrides {
+    /// The settings the provider reads through `config-get`; they win over `provider_config`.
+    pub fn as_config(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (key, value) in [
+            ("api_base", &self.api_base),
+            ("auth_url", &self.auth_url),
+            ("token_url", &self.token_url),
+        ] {
+            if let Some(v) = value {
+                out.insert(key.to_string(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Operator overrides for every provider, keyed by provider id.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorOverrides {
+    by_provider: BTreeMap<String, ProviderOverrides>,
+}
+
+impl OperatorOverrides {
+    /// Read the overrides for `ids` from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Read the overrides from any list of variables (testable without touching the process).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut by_provider: BTreeMap<String, ProviderOverrides> = BTreeMap::new();
+        for (key, value) in vars {
+            let Some(rest) = key.strip_prefix("P8_") else {
+                continue;
+            };
+            let value = value.trim().to_string();
+            if value.is_empty() {
+                continue;
+            }
+            for (suffix, field) in [
+                ("_API_BASE", 0),
+                ("_AUTH_URL", 1),
+                ("_TOKEN_URL", 2),
+                ("_ALLOWED_HOSTS", 3),
+            ] {
+                if let Some(provider) = rest.strip_suffix(suffix)
+                    && !provider.is_empty()
+                {
+                    let entry = by_provider.entry(provider.to_ascii_lowercase()).or_default();
+                    match field {
+                        0 => entry.api_base = Some(value.clone()),
+                        1 => entry.auth_url = Some(value.clone()),
+                        2 => entry.token_url = Some(value.clone()),
+                        _ => {
+                            entry.extra_hosts = value
+                                .split(',')
+                                .map(str::trim)
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        }
+                    }
+                }
+            }
+        }
+        OperatorOverrides { by_provider }
+    }
+
+    /// Set the overrides of one provider.
+    pub fn set(&mut self, provider_id: &str, overrides: ProviderOverrides) {
+        self.by_provider.insert(provider_id.to_string(), overrides);
+    }
+
+    /// The overrides of one provider (empty when none are set).
+    pub fn get(&self, provider_id: &str) -> ProviderOverrides {
+        self.by_provider.get(provider_id).cloned().unwrap_or_default()
+    }
+}
+
+/// Limits every provider instance runs under.
+#[derive(Debug, Clone)]
+pub struct SandboxLimits {
+    /// Linear memory cap per instance (`P8_PROVIDER_MEMORY_MB`, default 128).
+    pub memory_bytes: u64,
+    /// Wall-clock deadline per call (`P8_PROVIDER_TIMEOUT_SECS`, default 60).
+    pub call_timeout: Duration,
+    /// How many instances may exist at once (`P8_PROVIDER_INSTANCES`, default 64); sizes the
+    /// pooling allocator.
+    pub max_instances: u32,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_bytes: 128 * 1024 * 1024,
+            call_timeout: Duration::from_secs(60),
+            max_instances: 64,
+        }
+    }
+}
+
+/// Outbound HTTP settings for providers.
+#[derive(Debug, Clone)]
+pub struct NetworkSettings {
+    /// Allow loopback and private addresses (`P8_ALLOW_PRIVATE_NETWORKS=true`). Off by default:
+    /// a declared name must not be a way into the operator's network.
+    pub allow_private: bool,
+    /// Time allowed to connect (including TLS).
+    pub connect_timeout: Duration,
+    /// Time allowed between sending a request and the first response byte.
+    pub first_byte_timeout: Duration,
+    /// Time allowed between two chunks of a response body.
+    pub between_bytes_timeout: Duration,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            allow_private: false,
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(60),
+            between_bytes_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything the provider runtime needs.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeSettings {
+    /// Where precompiled components are cached (`None`: no cache, compile every time).
+    pub cache_dir: Option<PathBuf>,
+    /// Per-instance limits.
+    pub limits: SandboxLimits,
+    /// Outbound HTTP.
+    pub network: NetworkSettings,
+    /// Operator overrides per provider.
+    pub overrides: OperatorOverrides,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}={value:?} is invalid: {reason}")]
+pub struct SettingError {
+    name: String,
+    value: String,
+    reason: String,
+}
+
+impl RuntimeSettings {
+    /// Settings from the environment, with the cache under `data_dir`.
+    pub fn from_env(data_dir: &std::path::Path) -> Result<Self, SettingError> {
+        let mut limits = SandboxLimits::default();
+        if let Some(mb) = env_number("P8_PROVIDER_MEMORY_MB")? {
+            limits.memory_bytes = mb * 1024 * 1024;
+        }
+        if let Some(secs) = env_number("P8_PROVIDER_TIMEOUT_SECS")? {
+            limits.call_timeout = Duration::from_secs(secs);
+        }
+        if let Some(n) = env_number("P8_PROVIDER_INSTANCES")? {
+            limits.max_instances = n.clamp(1, 10_000) as u32;
+        }
+        let network = NetworkSettings {
+            allow_private: env_bool("P8_ALLOW_PRIVATE_NETWORKS")?.unwrap_or(false),
+            ..NetworkSettings::default()
+        };
+        Ok(RuntimeSettings {
+            cache_dir: Some(data_dir.join("cache").join("components")),
+            limits,
+            network,
+            overrides: OperatorOverrides::from_env(),
+        })
+    }
+}
+
+fn env_number(name: &str) -> Result<Option<u64>, SettingError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| SettingError {
+                    name: name.into(),
+                    value: v.clone(),
+                    reason: "expected a positive whole number".into(),
+                })
+        }
+        _ => Ok(None),
+    }
+}
+
+fn env_bool(name: &str) -> Result<Option<bool>, SettingError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            _ => Err(SettingError {
+                name: name.into(),
+                value: v.clone(),
+                reason: "expected true or false".into(),
+            }),
+        },
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_read_per_provider() {
+        let o = OperatorOverrides::from_vars([
+            ("P8_GOOGLE_DRIVE_API_BASE".to_string(), "http://127.0.0.1:9000".to_string()),
+            ("P8_GOOGLE_DRIVE_TOKEN_URL".to_string(), "http://127.0.0.1:9000/token".to_string()),
+            ("P8_DROPBOX_ALLOWED_HOSTS".to_string(), "a.example, *.b.example".to_string()),
+            ("P8_PG_HOST".to_string(), "db".to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+        ]);
+        let g = o.get("google_drive");
+        assert_eq!(g.api_base.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(g.token_url.as_deref(), Some("http://127.0.0.1:9000/token"));
+        assert_eq!(g.as_config().get("api_base").map(String::as_str), Some("http://127.0.0.1:9000"));
+        assert_eq!(o.get("dropbox").extra_hosts, vec!["a.example", "*.b.example"]);
+        assert_eq!(o.get("local"), ProviderOverrides::default());
+    }
+}

@@ -1,0 +1,9 @@
+//! p8sync: keeps files from storage providers synced into object storage.
+//!
+//! Providers are sandboxed WebAssembly components ([`runtime`]); the host owns credentials,
+//! storage and the network. See `DESIGN.md`-level notes in each module.
+
+pub mod cli;
+pub mod config;
+pub mod runtime;
+pub mod secret;

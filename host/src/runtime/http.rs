@@ -1,0 +1,292 @@
+//! Mediated outbound HTTP: the `wasi:http` `send_request` hook and the client behind it.
+//!
+//! Every request a provider makes is checked against its allow-list, then against the address
+//! its host resolves to (so a declared name cannot lead into loopback or private networks). The
+//! host adds `Authorization` for credentialed hosts; the guest may not set it. Connect,
+//! first-byte and between-bytes timeouts bound every request, because epoch interruption cannot
+//! stop a guest that is blocked in a host call.
+
+use super::credentials::CredentialSource;
+use super::policy::{NetworkPolicy, Violation, blocked_kind};
+use crate::config::NetworkSettings;
+use bytes::Bytes;
+use http::HeaderName;
+use http::header::{AUTHORIZATION, HOST, PROXY_AUTHORIZATION};
+use http_body_util::BodyExt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use url::Url;
+use wasmtime_wasi_http::{
+    DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody,
+    WasiHttpHooks,
+};
+
+/// Largest request body a provider may send (API calls, not uploads).
+const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
+
+/// The shared HTTP client for provider calls; one per runtime, so connections are reused.
+#[derive(Clone)]
+pub(crate) struct Outbound {
+    client: reqwest::Client,
+    settings: NetworkSettings,
+}
+
+impl Outbound {
+    pub(crate) fn new(settings: &NetworkSettings) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            // A proxy from the environment would bypass the address checks below.
+            .no_proxy()
+            // The guest sees redirects and decides; it may not be walked to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(CheckedResolver {
+                allow_private: settings.allow_private,
+            }))
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.between_bytes_timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Outbound {
+            client,
+            settings: settings.clone(),
+        })
+    }
+}
+
+/// The violations seen during one call, shared between the hook and the call's error report.
+pub(crate) type Violations = Arc<Mutex<Vec<Violation>>>;
+
+/// Record a violation (once) for the call's error report.
+fn record(violations: &Violations, v: Violation) {
+    tracing::warn!(target: "p8sync::sandbox", "{v}");
+    let mut list = violations.lock().unwrap_or_else(|p| p.into_inner());
+    if !list.contains(&v) {
+        list.push(v);
+    }
+}
+
+/// The `wasi:http` hooks of one call.
+pub(crate) struct HttpHooks {
+    pub(crate) outbound: Outbound,
+    pub(crate) policy: Arc<NetworkPolicy>,
+    pub(crate) credentials: Option<Arc<dyn CredentialSource>>,
+    pub(crate) violations: Violations,
+}
+
+fn credential_header(name: &HeaderName) -> bool {
+    *name == AUTHORIZATION || *name == PROXY_AUTHORIZATION
+}
+
+impl WasiHttpHooks for HttpHooks {
+    fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
+        (self.forbidden_header_filter())(name)
+    }
+
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        let violations = self.violations.clone();
+        Arc::new(move |name| {
+            if credential_header(name) {
+                record(
+                    &violations,
+                    Violation::CredentialHeader {
+                        header: name.as_str().to_string(),
+                    },
+                );
+                return true;
+            }
+            DEFAULT_FORBIDDEN_HEADERS.contains(name)
+        })
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
+            > + Send,
+    > {
+        // The future must be 'static: take owned copies of what it needs.
+        let outbound = self.outbound.clone();
+        let policy = self.policy.clone();
+        let credentials = self.credentials.clone();
+        let violations = self.violations.clone();
+        Box::new(async move {
+            let response = send(outbound, &policy, credentials, &violations, request).await?;
+            let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
+async fn send(
+    outbound: Outbound,
+    policy: &NetworkPolicy,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    violations: &Violations,
+    request: http::Request<WasiBody>,
+) -> Result<http::Response<WasiBody>, HttpError> {
+    let (parts, body) = request.into_parts();
+    let url = Url::parse(&parts.uri.to_string()).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let access = policy.check(&url).map_err(|v| {
+        record(violations, v);
+        HttpError::HttpRequestDenied
+    })?;
+    let host = url.host_str().unwrap_or_default().to_string();
+    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
+        && !outbound.settings.allow_private
+        && let Some(kind) = blocked_kind(ip)
+    {
+        record(
+            violations,
+            Violation::PrivateAddress {
+                host: host.clone(),
+                addr: ip,
+                kind,
+            },
+        );
+        return Err(HttpError::HttpRequestDenied);
+    }
+
+    let body = collect_body(body).await?;
+    let mut headers = parts.headers;
+    headers.remove(HOST);
+    headers.remove(AUTHORIZATION);
+    headers.remove(PROXY_AUTHORIZATION);
+    if access.credentials
+        && let Some(source) = credentials
+    {
+        match source.authorization().await {
+            Ok(Some(value)) => {
+                let mut value = http::HeaderValue::from_str(value.expose())
+                    .map_err(|_| HttpError::InternalError(Some("the stored credential is not a valid header value; sign in again".into())))?;
+                value.set_sensitive(true);
+                headers.insert(AUTHORIZATION, value);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(target: "p8sync::sandbox", "no credential for {host}: {e}");
+                return Err(HttpError::InternalError(Some(format!(
+                    "no credential available: {e}"
+                ))));
+            }
+        }
+    }
+
+    let request = outbound
+        .client
+        .request(parts.method, url)
+        .headers(headers)
+        .body(body)
+        .build()
+        .map_err(|e| HttpError::InternalError(Some(e.without_url().to_string())))?;
+    let response =
+        match tokio::time::timeout(outbound.settings.first_byte_timeout, outbound.client.execute(request))
+            .await
+        {
+            Err(_) => return Err(HttpError::ConnectionReadTimeout),
+            Ok(Err(e)) => return Err(map_error(e, &host, violations)),
+            Ok(Ok(r)) => r,
+        };
+    let response: http::Response<reqwest::Body> = response.into();
+    Ok(response.map(|body| {
+        body.map_err(|e| {
+            if e.is_timeout() {
+                HttpError::ConnectionReadTimeout
+            } else {
+                HttpError::HttpResponseIncomplete
+            }
+        })
+        .boxed_unsync()
+    }))
+}
+
+async fn collect_body(body: WasiBody) -> Result<Bytes, HttpError> {
+    let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => match e.downcast::<HttpError>() {
+            Ok(inner) => Err(*inner),
+            Err(_) => Err(HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY as u64))),
+        },
+    }
+}
+
+/// Turn a client error into the closest `wasi:http` error code, recording blocked addresses.
+fn map_error(e: reqwest::Error, host: &str, violations: &Violations) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(blocked) = s.downcast_ref::<BlockedAddress>() {
+            record(
+                violations,
+                Violation::PrivateAddress {
+                    host: host.to_string(),
+                    addr: blocked.addr,
+                    kind: blocked.kind,
+                },
+            );
+            return HttpError::HttpRequestDenied;
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        HttpError::ConnectionTimeout
+    } else if e.is_connect() {
+        HttpError::ConnectionRefused
+    } else {
+        HttpError::InternalError(Some(e.without_url().to_string()))
+    }
+}
+
+/// Every address a name resolved to was off limits.
+#[derive(Debug, thiserror::Error)]
+#[error("{addr} is a {kind} address")]
+struct BlockedAddress {
+    addr: IpAddr,
+    kind: &'static str,
+}
+
+/// Resolves names and drops loopback/private/internal addresses unless they are allowed. The
+/// connection then goes to an address this resolver returned, so a name cannot be re-pointed
+/// between the check and the connect.
+struct CheckedResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect();
+            if allow_private {
+                return Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs);
+            }
+            let mut first_blocked = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match blocked_kind(a.ip()) {
+                    Some(kind) => {
+                        first_blocked.get_or_insert(BlockedAddress { addr: a.ip(), kind });
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            match (allowed.is_empty(), first_blocked) {
+                (true, Some(blocked)) => Err(Box::new(blocked) as _),
+                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+            }
+        })
+    }
+}

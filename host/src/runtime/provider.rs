@@ -1,0 +1,590 @@
+//! A loaded provider, and the calls into it.
+//!
+//! Each call gets a fresh store and instance from the provider's prepared instance, so no state
+//! leaks between calls or syncs, and a call that traps poisons nothing but its own store.
+
+use super::bindings::{ProviderComponent, ProviderComponentPre, SUPPORTED_VERSIONS};
+use super::cache::{CacheOutcome, sha256_hex};
+use super::credentials::CredentialSource;
+use super::error::{Call, CallError, LoadError};
+use super::http::{HttpHooks, Violations};
+use super::policy::NetworkPolicy;
+use super::sandbox::{CallState, GuestOutput, GuestStream, MemoryLimiter};
+use super::types::{
+    Capability, ChangePage, Entry, FetchPlan, ListRequest, Page, ProviderError, ProviderInfo,
+};
+use super::{RuntimeInner, validate};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::Store;
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// Where the granted root of a `local-root` provider appears inside the sandbox.
+pub const GUEST_ROOT: &str = "/root";
+
+/// What one call may use: the sync config's values, a credential, and (for `local-root`
+/// providers) the folder to grant.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// `SyncConfig.provider_config`, flattened to strings (operator settings are added on top).
+    pub config: BTreeMap<String, String>,
+    /// Source of the `Authorization` header for the provider's API hosts.
+    pub credentials: Option<Arc<dyn CredentialSource>>,
+    /// The folder granted read-only to a `local-root` provider.
+    pub root: Option<PathBuf>,
+}
+
+impl CallContext {
+    /// A context from a `provider_config` JSON object: strings stay as they are, other values
+    /// become their JSON text.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let map = match value {
+            serde_json::Value::Null => return Ok(Self::default()),
+            serde_json::Value::Object(map) => map,
+            other => {
+                return Err(format!(
+                    "provider_config must be a JSON object, not {}",
+                    json_kind(other)
+                ));
+            }
+        };
+        let config = map
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect();
+        Ok(CallContext {
+            config,
+            ..Self::default()
+        })
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Where a provider came from.
+#[derive(Debug, Clone)]
+pub struct ComponentSource {
+    /// The `.wasm` file.
+    pub path: PathBuf,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// The `p8:provider` version the component exports.
+    pub wit_version: semver::Version,
+    /// Whether it was loaded from the artifact cache.
+    pub cache: CacheOutcome,
+}
+
+/// A component, prepared for instantiation, with what each call needs.
+struct Prepared {
+    runtime: Arc<RuntimeInner>,
+    pre: ProviderComponentPre<CallState>,
+    label: Arc<str>,
+    policy: Arc<NetworkPolicy>,
+    operator_config: BTreeMap<String, String>,
+    local_root: bool,
+}
+
+/// A loaded provider.
+pub struct Provider {
+    prepared: Prepared,
+    info: ProviderInfo,
+    source: ComponentSource,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.info.id)
+            .field("path", &self.source.path)
+            .finish()
+    }
+}
+
+/// Run one export with a fresh store, under the call's deadline, and explain any failure.
+macro_rules! guest_call {
+    ($prepared:expr, $cx:expr, $call:expr, |$guest:ident, $store:ident| $body:expr) => {{
+        let prepared = $prepared;
+        let call = $call;
+        match prepared.new_store($cx, call) {
+            Err(e) => Err(e),
+            Ok(mut store) => {
+                let deadline = prepared.runtime.settings.limits.call_timeout;
+                let outcome = tokio::time::timeout(deadline, async {
+                    let instance: ProviderComponent =
+                        prepared.pre.instantiate_async(&mut store).await?;
+                    let $guest = instance.p8_provider_provider();
+                    let $store = &mut store;
+                    $body.await
+                })
+                .await;
+                prepared.finish(call, store, outcome)
+            }
+        }
+    }};
+}
+
+impl Prepared {
+    fn new_store(&self, cx: &CallContext, call: Call) -> Result<Store<CallState>, CallError> {
+        let output = Arc::new(GuestOutput::default());
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(GuestStream::stdout(self.label.clone(), output.clone()))
+            .stderr(GuestStream::stderr(self.label.clone(), output.clone()))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if self.local_root && call != Call::Info {
+            let root = cx.root.as_ref().ok_or_else(|| CallError::Usage {
+                provider: self.label.to_string(),
+                call,
+                reason: "this provider reads a local folder, but no root folder was given (pass --root, or set `root` in the sync config)".into(),
+            })?;
+            wasi.preopened_dir(root, GUEST_ROOT, FsPerms::ReadOnly)
+                .map_err(|e| CallError::Usage {
+                    provider: self.label.to_string(),
+                    call,
+                    reason: format!("cannot open the root folder {}: {e}", root.display()),
+                })?;
+        }
+        let mut config = cx.config.clone();
+        config.extend(self.operator_config.clone());
+        let state = CallState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: HttpHooks {
+                outbound: self.runtime.outbound.clone(),
+                policy: self.policy.clone(),
+                credentials: cx.credentials.clone(),
+                violations: Violations::default(),
+            },
+            limiter: MemoryLimiter {
+                max_bytes: self.runtime.settings.limits.memory_bytes,
+                exceeded: None,
+            },
+            provider: self.label.clone(),
+            config: Arc::new(config),
+            output,
+        };
+        let mut store = Store::new(&self.runtime.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // Yield to the async runtime at every epoch tick, so the deadline (a tokio timeout) can
+        // fire even while the guest spins.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+
+    fn finish<R>(
+        &self,
+        call: Call,
+        store: Store<CallState>,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, CallError> {
+        let state = store.data();
+        let provider = self.label.to_string();
+        let violation = state
+            .hooks
+            .violations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first()
+            .cloned();
+        if state.output.dropped() > 0 {
+            tracing::warn!(
+                provider,
+                "{call}: dropped {} log lines over the per-call budget",
+                state.output.dropped()
+            );
+        }
+        match outcome {
+            Err(_) => Err(CallError::Deadline {
+                provider,
+                call,
+                limit: self.runtime.settings.limits.call_timeout,
+            }),
+            Ok(Err(e)) => {
+                if let Some(requested) = state.limiter.exceeded {
+                    return Err(CallError::MemoryLimit {
+                        provider,
+                        call,
+                        limit_mib: state.limiter.max_bytes / (1024 * 1024),
+                        requested_mib: requested.div_ceil(1024 * 1024),
+                    });
+                }
+                if let Some(violation) = violation {
+                    return Err(CallError::Sandbox {
+                        provider,
+                        call,
+                        violation,
+                    });
+                }
+                let message = match e.downcast_ref::<wasmtime::Trap>() {
+                    Some(trap) => trap.to_string(),
+                    None => e.to_string(),
+                };
+                Err(CallError::Trap {
+                    provider,
+                    call,
+                    message,
+                    detail: state.output.stderr_tail(),
+                })
+            }
+            Ok(Ok(value)) => match violation {
+                // Even when the guest carried on, a refused request means it misbehaved.
+                Some(violation) => Err(CallError::Sandbox {
+                    provider,
+                    call,
+                    violation,
+                }),
+                None => Ok(value),
+            },
+        }
+    }
+
+    fn provider_result<T>(
+        &self,
+        call: Call,
+        result: Result<T, ProviderError>,
+    ) -> Result<T, CallError> {
+        result.map_err(|error| CallError::Provider {
+            provider: self.label.to_string(),
+            call,
+            error,
+        })
+    }
+
+    fn invalid(&self, call: Call, reason: String) -> CallError {
+        CallError::InvalidOutput {
+            provider: self.label.to_string(),
+            call,
+            reason,
+        }
+    }
+}
+
+impl Provider {
+    pub(crate) async fn load(
+        runtime: Arc<RuntimeInner>,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<Provider, LoadError> {
+        let path_buf = path.to_path_buf();
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+                return Err(LoadError::CoreModule { path: path_buf });
+            }
+            Some([0, b'a', b's', b'm', ..]) => {
+                return Err(LoadError::Invalid {
+                    path: path_buf,
+                    reason: "unknown WebAssembly version or layer".into(),
+                });
+            }
+            _ => return Err(LoadError::NotWasm { path: path_buf }),
+        }
+        let sha256 = sha256_hex(bytes);
+        let cached = runtime
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&runtime.engine, &sha256));
+        let (component, cache) = match cached {
+            Some(c) => (c, CacheOutcome::Hit),
+            None => {
+                let c = Component::new(&runtime.engine, bytes).map_err(|e| LoadError::Invalid {
+                    path: path_buf.clone(),
+                    reason: format!("{e:#}"),
+                })?;
+                if let Some(cache) = &runtime.cache {
+                    cache.store(&c, &sha256);
+                }
+                (c, CacheOutcome::Compiled)
+            }
+        };
+        let wit_version = exported_version(&runtime, &component, path)?;
+        let instance_pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
+                path: path_buf.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        let pre = ProviderComponentPre::new(instance_pre).map_err(|e| LoadError::Link {
+            path: path_buf.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let file_label: Arc<str> = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .into();
+        let mut prepared = Prepared {
+            runtime,
+            pre,
+            label: file_label,
+            policy: Arc::new(NetworkPolicy::deny_all()),
+            operator_config: BTreeMap::new(),
+            local_root: false,
+        };
+        let info = guest_call!(&prepared, &CallContext::default(), Call::Info, |g, s| g
+            .call_info(s))
+        .map_err(|e| LoadError::Info {
+            path: path_buf.clone(),
+            source: Box::new(e),
+        })?;
+        validate::info(&info).map_err(|reason| LoadError::InvalidInfo {
+            path: path_buf.clone(),
+            reason,
+        })?;
+        let overrides = prepared.runtime.settings.overrides.get(&info.id);
+        prepared.policy = Arc::new(NetworkPolicy::for_provider(&info, &overrides).map_err(
+            |reason| LoadError::InvalidInfo {
+                path: path_buf.clone(),
+                reason,
+            },
+        )?);
+        prepared.operator_config = overrides.as_config();
+        prepared.local_root = info.capabilities.contains(&Capability::LocalRoot);
+        prepared.label = info.id.as_str().into();
+        Ok(Provider {
+            prepared,
+            info,
+            source: ComponentSource {
+                path: path_buf,
+                sha256,
+                wit_version,
+                cache,
+            },
+        })
+    }
+
+    /// The provider's id.
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// What the provider said about itself.
+    pub fn info(&self) -> &ProviderInfo {
+        &self.info
+    }
+
+    /// The file it came from.
+    pub fn source(&self) -> &ComponentSource {
+        &self.source
+    }
+
+    /// The provider's effective network allow-list, as text.
+    pub fn allowed_hosts(&self) -> String {
+        self.prepared.policy.describe()
+    }
+
+    /// Whether the provider declares a capability.
+    pub fn has(&self, capability: Capability) -> bool {
+        self.info.capabilities.contains(&capability)
+    }
+
+    /// Instantiate the provider and drop it at once (for benchmarks).
+    #[doc(hidden)]
+    pub async fn instantiate_only(&self) -> Result<(), CallError> {
+        guest_call!(&self.prepared, &CallContext::default(), Call::Info, |_g, _s| async {
+            Ok::<(), wasmtime::Error>(())
+        })
+    }
+
+    /// One page of a listing.
+    pub async fn list(&self, cx: &CallContext, request: &ListRequest) -> Result<Page, CallError> {
+        let p = &self.prepared;
+        let result = guest_call!(p, cx, Call::List, |g, s| g.call_list(s, request))?;
+        let page = p.provider_result(Call::List, result)?;
+        validate::page(&page).map_err(|r| p.invalid(Call::List, r))?;
+        Ok(page)
+    }
+
+    /// Every page of a listing, concatenated, with the skipped entries. Refuses a listing that
+    /// repeats a cursor (a provider that loops) or runs past `max_pages`.
+    pub async fn list_all(
+        &self,
+        cx: &CallContext,
+        folder_id: Option<String>,
+        recursive: bool,
+        max_pages: usize,
+    ) -> Result<Page, CallError> {
+        let mut all = Page {
+            entries: Vec::new(),
+            skipped: Vec::new(),
+            next_cursor: None,
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = None;
+        for _ in 0..max_pages {
+            let request = ListRequest {
+                folder_id: folder_id.clone(),
+                recursive,
+                cursor: cursor.clone(),
+                page_size_hint: 1000,
+            };
+            let page = self.list(cx, &request).await?;
+            all.entries.extend(page.entries);
+            all.skipped.extend(page.skipped);
+            match page.next_cursor {
+                None => return Ok(all),
+                Some(next) => {
+                    if !seen.insert(next.clone()) {
+                        return Err(self.prepared.invalid(
+                            Call::List,
+                            "it returned a cursor it had already returned, so the listing would never end".into(),
+                        ));
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
+        Err(self.prepared.invalid(
+            Call::List,
+            format!("the listing did not end within {max_pages} pages"),
+        ))
+    }
+
+    /// The change cursor for "now".
+    pub async fn start_cursor(&self, cx: &CallContext) -> Result<String, CallError> {
+        let p = &self.prepared;
+        self.require(Capability::ChangesFeed, Call::StartCursor)?;
+        let result = guest_call!(p, cx, Call::StartCursor, |g, s| g.call_start_cursor(s))?;
+        let cursor = p.provider_result(Call::StartCursor, result)?;
+        validate::cursor(&cursor).map_err(|r| p.invalid(Call::StartCursor, r))?;
+        Ok(cursor)
+    }
+
+    /// Changes since a cursor.
+    pub async fn changes(&self, cx: &CallContext, cursor: &str) -> Result<ChangePage, CallError> {
+        let p = &self.prepared;
+        self.require(Capability::ChangesFeed, Call::Changes)?;
+        let result = guest_call!(p, cx, Call::Changes, |g, s| g.call_changes(s, cursor))?;
+        let page = p.provider_result(Call::Changes, result)?;
+        validate::change_page(&page).map_err(|r| p.invalid(Call::Changes, r))?;
+        Ok(page)
+    }
+
+    /// How to download a file entry. HTTP plans are checked against the allow-list here, before
+    /// the host performs them.
+    pub async fn fetch(&self, cx: &CallContext, entry: &Entry) -> Result<FetchPlan, CallError> {
+        let p = &self.prepared;
+        let result = guest_call!(p, cx, Call::Fetch, |g, s| g.call_fetch(s, entry))?;
+        let plan = p.provider_result(Call::Fetch, result)?;
+        match &plan {
+            FetchPlan::Http(request) => {
+                let url = url::Url::parse(&request.url).map_err(|e| {
+                    p.invalid(Call::Fetch, format!("the fetch URL is not a URL: {e}"))
+                })?;
+                p.policy.check(&url).map_err(|violation| CallError::Sandbox {
+                    provider: p.label.to_string(),
+                    call: Call::Fetch,
+                    violation,
+                })?;
+                if let Some((name, _)) = request.headers.iter().find(|(n, _)| {
+                    n.eq_ignore_ascii_case("authorization")
+                        || n.eq_ignore_ascii_case("proxy-authorization")
+                }) {
+                    return Err(CallError::Sandbox {
+                        provider: p.label.to_string(),
+                        call: Call::Fetch,
+                        violation: super::policy::Violation::CredentialHeader {
+                            header: name.clone(),
+                        },
+                    });
+                }
+            }
+            FetchPlan::Inline(bytes) => {
+                if bytes.len() > validate::MAX_INLINE_BYTES {
+                    return Err(p.invalid(
+                        Call::Fetch,
+                        format!(
+                            "an inline body of {} bytes is over the {} byte limit; return an HTTP plan instead",
+                            bytes.len(),
+                            validate::MAX_INLINE_BYTES
+                        ),
+                    ));
+                }
+            }
+            FetchPlan::LocalFile(_) => {
+                if !self.has(Capability::LocalRoot) {
+                    return Err(p.invalid(
+                        Call::Fetch,
+                        "a local-file plan from a provider without the local-root capability".into(),
+                    ));
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn require(&self, capability: Capability, call: Call) -> Result<(), CallError> {
+        if self.has(capability) {
+            return Ok(());
+        }
+        Err(CallError::Usage {
+            provider: self.info.id.clone(),
+            call,
+            reason: format!("the provider does not declare the {capability:?} capability"),
+        })
+    }
+}
+
+/// The `p8:provider/provider` version a component exports, if this host supports it.
+fn exported_version(
+    runtime: &RuntimeInner,
+    component: &Component,
+    path: &Path,
+) -> Result<semver::Version, LoadError> {
+    let prefix = format!("{}@", super::bindings::PROVIDER_INTERFACE);
+    let ty = component.component_type();
+    let names: Vec<String> = ty
+        .exports(&runtime.engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let Some(found) = names.iter().find_map(|n| n.strip_prefix(&prefix)) else {
+        return Err(LoadError::NotAProvider {
+            path: path.to_path_buf(),
+            exports: if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            },
+        });
+    };
+    let unsupported = || LoadError::UnsupportedVersion {
+        path: path.to_path_buf(),
+        found: found.to_string(),
+        supported: SUPPORTED_VERSIONS
+            .iter()
+            .map(|v| format!("{v} (and compatible)"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let version = semver::Version::parse(found).map_err(|_| unsupported())?;
+    let compatible = SUPPORTED_VERSIONS.iter().any(|s| {
+        let s = semver::Version::parse(s).expect("supported versions are valid semver");
+        s.major == version.major && (s.major > 0 || s.minor == version.minor)
+    });
+    if !compatible {
+        return Err(unsupported());
+    }
+    Ok(version)
+}

@@ -1,0 +1,97 @@
+//! The provider registry: every component in the providers directory, indexed by its id.
+
+use super::error::{LoadError, UnknownProvider};
+use super::{Provider, Runtime};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The providers that loaded, and the files that did not (with why).
+#[derive(Debug, Default)]
+pub struct Registry {
+    dir: PathBuf,
+    providers: BTreeMap<String, Arc<Provider>>,
+    problems: Vec<LoadError>,
+}
+
+impl Registry {
+    /// Load every `*.wasm` file in `dir`. A file that fails to load is reported in
+    /// [`Registry::problems`] and does not stop the others. Two files claiming one id are both
+    /// refused: which one would win is not something to leave to directory order.
+    pub async fn load_dir(runtime: &Runtime, dir: &Path) -> Result<Registry, LoadError> {
+        let read = std::fs::read_dir(dir).map_err(|source| LoadError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+            .collect();
+        files.sort();
+
+        let mut registry = Registry {
+            dir: dir.to_path_buf(),
+            ..Registry::default()
+        };
+        let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut duplicated: BTreeMap<String, ()> = BTreeMap::new();
+        for path in files {
+            match runtime.load_file(&path).await {
+                Ok(provider) => {
+                    let id = provider.id().to_string();
+                    if let Some(first) = claimed.get(&id) {
+                        registry.problems.push(LoadError::DuplicateId {
+                            id: id.clone(),
+                            first: first.clone(),
+                            second: path.clone(),
+                        });
+                        registry.providers.remove(&id);
+                        duplicated.insert(id, ());
+                        continue;
+                    }
+                    claimed.insert(id.clone(), path);
+                    if !duplicated.contains_key(&id) {
+                        tracing::debug!(provider = %id, file = %provider.source().path.display(), "loaded provider");
+                        registry.providers.insert(id, Arc::new(provider));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    registry.problems.push(e);
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    /// The provider with this id, or an error that lists the ids there are.
+    pub fn get(&self, id: &str) -> Result<Arc<Provider>, UnknownProvider> {
+        self.providers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| UnknownProvider {
+                id: id.to_string(),
+                available: self.ids(),
+            })
+    }
+
+    /// The loaded providers' ids, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        self.providers.keys().cloned().collect()
+    }
+
+    /// The loaded providers, sorted by id.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.providers.values()
+    }
+
+    /// Files that could not be loaded, with the reasons.
+    pub fn problems(&self) -> &[LoadError] {
+        &self.problems
+    }
+
+    /// The directory the providers came from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}

@@ -1,0 +1,41 @@
+//! Configuration values: `SyncConfig.provider_config` plus operator settings (which win).
+
+use crate::p8::provider::host;
+use crate::types::ProviderError;
+
+/// One value, or `None` when it is not set. Non-string JSON values arrive as JSON text.
+pub fn get(key: &str) -> Option<String> {
+    host::config_get(key)
+}
+
+/// A value that must be set; the error names the key.
+pub fn require(key: &str) -> Result<String, ProviderError> {
+    get(key).ok_or_else(|| {
+        ProviderError::InvalidConfig(format!("the provider_config key `{key}` is required"))
+    })
+}
+
+/// A boolean value (`true`/`false`), or `default` when the key is not set.
+pub fn get_bool(key: &str, default: bool) -> Result<bool, ProviderError> {
+    match get(key).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ProviderError::InvalidConfig(format!(
+            "the provider_config key `{key}` must be true or false, not `{other}`"
+        ))),
+    }
+}
+
+/// The API base URL: the operator's override (`P8_<PROVIDER>_API_BASE`) or `default`.
+pub fn api_base(default: &str) -> String {
+    get("api_base")
+        .unwrap_or_else(|| default.to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// All values, sorted by key.
+pub fn entries() -> Vec<(String, String)> {
+    host::config_entries()
+}
