@@ -1,0 +1,193 @@
+//! Support for p8sync's end-to-end tests: where the built components are, a runtime set up for
+//! tests, and a tiny HTTP server that records what reaches it.
+
+use p8sync::config::{ProviderOverrides, RuntimeSettings};
+use p8sync::runtime::{Provider, Runtime};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn built(dir: &str, name: &str) -> PathBuf {
+    let path = workspace().join("target").join(dir).join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the components first with scripts/build-components.sh (scripts/test.sh does it)",
+        path.display()
+    );
+    path
+}
+
+/// A shipped provider component, e.g. `local-folder`.
+pub fn provider_wasm(name: &str) -> PathBuf {
+    built("providers", name)
+}
+
+/// A test component, e.g. `spin-forever`.
+pub fn test_wasm(name: &str) -> PathBuf {
+    built("test-components", name)
+}
+
+/// The folder of shipped providers.
+pub fn providers_dir() -> PathBuf {
+    workspace().join("target/providers")
+}
+
+/// Settings for tests: a cache shared by all test processes (so each component compiles once),
+/// a short deadline and a small memory cap.
+pub fn settings() -> RuntimeSettings {
+    let mut s = RuntimeSettings {
+        cache_dir: Some(workspace().join("target/test-cache")),
+        ..RuntimeSettings::default()
+    };
+    s.limits.call_timeout = Duration::from_secs(3);
+    s.limits.memory_bytes = 64 * 1024 * 1024;
+    s.limits.max_instances = 32;
+    s
+}
+
+/// Point a provider's API base at a local server (which also needs private networks allowed).
+pub fn with_api_base(mut s: RuntimeSettings, provider: &str, base: &str) -> RuntimeSettings {
+    s.overrides.set(
+        provider,
+        ProviderOverrides {
+            api_base: Some(base.to_string()),
+            ..Default::default()
+        },
+    );
+    s.network.allow_private = true;
+    s
+}
+
+/// Load a test component.
+pub async fn load_test(runtime: &Runtime, name: &str) -> Provider {
+    runtime
+        .load_file(&test_wasm(name))
+        .await
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+/// Load the local-folder provider.
+pub async fn load_local(runtime: &Runtime) -> Provider {
+    runtime
+        .load_file(&provider_wasm("local-folder"))
+        .await
+        .expect("loading local-folder")
+}
+
+/// One request as the test server saw it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    /// `GET /path HTTP/1.1`
+    pub request_line: String,
+    /// Header lines, as sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl SeenRequest {
+    /// A header value (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 that answers every request with `respond` and records
+/// what it received (one request per connection).
+pub struct TestServer {
+    /// The port it listens on.
+    pub port: u16,
+    /// Requests seen so far.
+    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+    /// Connections accepted so far (including ones that sent nothing).
+    pub connections: Arc<Mutex<usize>>,
+}
+
+/// A response: status and body (always JSON).
+pub type Reply = (u16, String);
+
+impl TestServer {
+    /// Start a server; `respond` decides the reply for each request.
+    pub async fn start(respond: impl Fn(&SeenRequest) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a test port");
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(Mutex::new(0usize));
+        let respond = Arc::new(respond);
+        let (seen2, conns2) = (seen.clone(), connections.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                *conns2.lock().unwrap() += 1;
+                let seen = seen2.clone();
+                let respond = respond.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let mut lines = text.split("\r\n");
+                    let request_line = lines.next().unwrap_or_default().to_string();
+                    let headers = lines
+                        .take_while(|l| !l.is_empty())
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+                        .collect();
+                    let req = SeenRequest {
+                        request_line,
+                        headers,
+                    };
+                    let (status, body) = respond(&req);
+                    seen.lock().unwrap().push(req);
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        TestServer {
+            port,
+            seen,
+            connections,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests seen so far.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A folder tree for listing tests: `files` maps relative paths to contents.
+pub fn make_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, content) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+    dir
+}

@@ -48,14 +48,15 @@ impl ArtifactCache {
     /// Load the artifact for `sha256`, if one exists and is usable.
     pub(crate) fn load(&self, engine: &Engine, sha256: &str) -> Option<Component> {
         let path = self.path_for(sha256);
-        if !path.exists() {
-            return None;
-        }
+        // Read the artifact into memory rather than mapping the file: a mapped file that is
+        // truncated underneath us (another process, an operator cleaning up) kills the whole
+        // process with SIGBUS, and reading a few MiB costs about a millisecond.
+        let bytes = std::fs::read(&path).ok()?;
         // SAFETY: artifacts are only ever written by `store` below, from `Component::serialize`
         // of this engine configuration, into a directory keyed by the engine's compatibility
         // hash; wasmtime additionally checks the header. The data directory is the operator's
         // and must not be writable by others (p8sync creates it 0700).
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "ignoring an unusable cached artifact: {e}");
