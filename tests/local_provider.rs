@@ -23,7 +23,10 @@ async fn lists_the_tree_with_sizes_times_and_paths() {
     ]);
     let rt = Runtime::new(settings()).unwrap();
     let local = load_local(&rt).await;
-    let page = local.list_all(&cx(tree.path()), None, true, 10).await.unwrap();
+    let page = local
+        .list_all(&cx(tree.path()), None, true, 10)
+        .await
+        .unwrap();
 
     let files: BTreeSet<String> = page
         .entries
@@ -31,21 +34,34 @@ async fn lists_the_tree_with_sizes_times_and_paths() {
         .filter(|e| e.kind == EntryKind::File)
         .map(|e| e.id.clone())
         .collect();
-    let expected: BTreeSet<String> = ["top.txt", "docs/readme.md", "docs/2024/report.pdf", "naïve café/ünïcode.txt"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let expected: BTreeSet<String> = [
+        "top.txt",
+        "docs/readme.md",
+        "docs/2024/report.pdf",
+        "naïve café/ünïcode.txt",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     assert_eq!(files, expected);
 
     for e in page.entries.iter().filter(|e| e.kind == EntryKind::File) {
         let meta = std::fs::metadata(tree.path().join(&e.id)).unwrap();
         assert_eq!(e.size, Some(meta.len()), "{}", e.id);
-        let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let mtime = meta
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
         let m = e.modified.expect("modified time");
         assert_eq!(m.seconds as u64, mtime.as_secs(), "{}", e.id);
         assert!(e.checksums.is_empty(), "listing must not hash contents");
     }
-    let report = page.entries.iter().find(|e| e.id == "docs/2024/report.pdf").unwrap();
+    let report = page
+        .entries
+        .iter()
+        .find(|e| e.id == "docs/2024/report.pdf")
+        .unwrap();
     assert_eq!(report.name, "report.pdf");
     assert_eq!(report.path, vec!["docs", "2024"]);
     assert_eq!(report.parent_ids, vec!["docs/2024"]);
@@ -56,7 +72,10 @@ async fn lists_the_tree_with_sizes_times_and_paths() {
         .filter(|e| e.kind == EntryKind::Folder)
         .map(|e| e.id.as_str())
         .collect();
-    assert_eq!(folders, ["docs", "docs/2024", "naïve café"].into_iter().collect());
+    assert_eq!(
+        folders,
+        ["docs", "docs/2024", "naïve café"].into_iter().collect()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +133,15 @@ async fn large_folders_are_paged_with_resumable_cursors() {
     let mut ids = Vec::new();
     loop {
         let page = local
-            .list(&cx, &ListRequest { folder_id: None, recursive: true, cursor: cursor.clone(), page_size_hint: 1000 })
+            .list(
+                &cx,
+                &ListRequest {
+                    folder_id: None,
+                    recursive: true,
+                    cursor: cursor.clone(),
+                    page_size_hint: 1000,
+                },
+            )
             .await
             .unwrap();
         assert!(page.entries.len() <= 1000);
@@ -123,7 +150,15 @@ async fn large_folders_are_paged_with_resumable_cursors() {
         // Resuming from the same cursor gives the same page again.
         if let Some(c) = &page.next_cursor {
             let again = local
-                .list(&cx, &ListRequest { folder_id: None, recursive: true, cursor: Some(c.clone()), page_size_hint: 1000 })
+                .list(
+                    &cx,
+                    &ListRequest {
+                        folder_id: None,
+                        recursive: true,
+                        cursor: Some(c.clone()),
+                        page_size_hint: 1000,
+                    },
+                )
                 .await
                 .unwrap();
             assert!(!again.entries.is_empty());
@@ -141,21 +176,40 @@ async fn large_folders_are_paged_with_resumable_cursors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subfolder_can_be_listed_alone() {
-    let tree = make_tree(&[("a/one.txt", "1"), ("a/b/two.txt", "2"), ("c/three.txt", "3")]);
+    let tree = make_tree(&[
+        ("a/one.txt", "1"),
+        ("a/b/two.txt", "2"),
+        ("c/three.txt", "3"),
+    ]);
     let rt = Runtime::new(settings()).unwrap();
     let local = load_local(&rt).await;
-    let page = local.list_all(&cx(tree.path()), Some("a".into()), false, 10).await.unwrap();
+    let page = local
+        .list_all(&cx(tree.path()), Some("a".into()), false, 10)
+        .await
+        .unwrap();
     let ids: BTreeSet<&str> = page.entries.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["a/one.txt", "a/b"].into_iter().collect());
 
-    match local.list_all(&cx(tree.path()), Some("../etc".into()), true, 10).await {
-        Err(CallError::Provider { error: ProviderError::InvalidConfig(m), .. }) => {
+    match local
+        .list_all(&cx(tree.path()), Some("../etc".into()), true, 10)
+        .await
+    {
+        Err(CallError::Provider {
+            error: ProviderError::InvalidConfig(m),
+            ..
+        }) => {
             assert!(m.contains("not a plain path"), "{m}")
         }
         other => panic!("expected invalid config, got {other:?}"),
     }
-    match local.list_all(&cx(tree.path()), Some("nope".into()), true, 10).await {
-        Err(CallError::Provider { error: ProviderError::InvalidConfig(m), .. }) => {
+    match local
+        .list_all(&cx(tree.path()), Some("nope".into()), true, 10)
+        .await
+    {
+        Err(CallError::Provider {
+            error: ProviderError::InvalidConfig(m),
+            ..
+        }) => {
             assert!(m.contains("nope"), "{m}")
         }
         other => panic!("expected invalid config, got {other:?}"),
@@ -171,13 +225,18 @@ async fn fetch_plans_point_inside_the_root() {
     let page = local.list_all(&cx, None, true, 10).await.unwrap();
     let entry = page.entries.iter().find(|e| e.id == "docs/a.txt").unwrap();
     let plan = local.fetch(&cx, entry).await.unwrap();
-    let FetchPlan::LocalFile(rel) = plan else { panic!("expected a local-file plan, got {plan:?}") };
+    let FetchPlan::LocalFile(rel) = plan else {
+        panic!("expected a local-file plan, got {plan:?}")
+    };
     let path = local_root::resolve(tree.path(), &rel).unwrap();
     assert_eq!(std::fs::read_to_string(path).unwrap(), "alpha");
 
     std::fs::remove_file(tree.path().join("docs/a.txt")).unwrap();
     match local.fetch(&cx, entry).await {
-        Err(CallError::Provider { error: ProviderError::NotFound(_), .. }) => {}
+        Err(CallError::Provider {
+            error: ProviderError::NotFound(_),
+            ..
+        }) => {}
         other => panic!("expected not-found, got {other:?}"),
     }
 }
@@ -186,9 +245,22 @@ async fn fetch_plans_point_inside_the_root() {
 async fn a_missing_root_is_a_clear_error() {
     let rt = Runtime::new(settings()).unwrap();
     let local = load_local(&rt).await;
-    let err = local.list_all(&CallContext::default(), None, true, 10).await.unwrap_err();
-    assert!(err.to_string().contains("no root folder was given"), "{err}");
-    let gone = CallContext { root: Some("/definitely/not/here".into()), ..Default::default() };
+    let err = local
+        .list_all(&CallContext::default(), None, true, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no root folder was given"),
+        "{err}"
+    );
+    let gone = CallContext {
+        root: Some("/definitely/not/here".into()),
+        ..Default::default()
+    };
     let err = local.list_all(&gone, None, true, 10).await.unwrap_err();
-    assert!(err.to_string().contains("cannot open the root folder /definitely/not/here"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot open the root folder /definitely/not/here"),
+        "{err}"
+    );
 }

@@ -45,15 +45,27 @@ async fn bad_files_are_reported_by_name_and_the_rest_still_load() {
             .unwrap_or_else(|| panic!("no problem reported for {file}: {:?}", registry.problems()))
     };
     assert!(matches!(problem("garbage.wasm"), LoadError::NotWasm { .. }));
-    assert!(matches!(problem("truncated.wasm"), LoadError::Invalid { .. }));
+    assert!(matches!(
+        problem("truncated.wasm"),
+        LoadError::Invalid { .. }
+    ));
     assert!(matches!(problem("core.wasm"), LoadError::CoreModule { .. }));
     let future = problem("future.wasm");
-    assert!(matches!(future, LoadError::UnsupportedVersion { .. }), "{future}");
+    assert!(
+        matches!(future, LoadError::UnsupportedVersion { .. }),
+        "{future}"
+    );
     let text = future.to_string();
-    assert!(text.contains("p8:provider/provider@9.0.0") && text.contains("0.1.0"), "{text}");
+    assert!(
+        text.contains("p8:provider/provider@9.0.0") && text.contains("0.1.0"),
+        "{text}"
+    );
     let tool = problem("tool.wasm");
     assert!(matches!(tool, LoadError::NotAProvider { .. }), "{tool}");
-    assert!(tool.to_string().contains("acme:tools/greet@1.0.0"), "{tool}");
+    assert!(
+        tool.to_string().contains("acme:tools/greet@1.0.0"),
+        "{tool}"
+    );
     assert_eq!(registry.problems().len(), 5);
 }
 
@@ -88,14 +100,23 @@ async fn compiled_components_are_cached_on_disk() {
     assert_eq!(second.source().cache, CacheOutcome::Hit);
     // A new process (a new runtime with the same settings) hits the cache too.
     let again = Runtime::new(s).unwrap();
-    let third = again.load_file(&provider_wasm("local-folder")).await.unwrap();
+    let third = again
+        .load_file(&provider_wasm("local-folder"))
+        .await
+        .unwrap();
     assert_eq!(third.source().cache, CacheOutcome::Hit);
     assert_eq!(third.id(), "local");
 
     // A damaged artifact is discarded and recompiled, not trusted.
-    let artifact = walk(cache.path()).into_iter().find(|p| p.extension().is_some_and(|e| e == "cwasm")).unwrap();
+    let artifact = walk(cache.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .unwrap();
     std::fs::write(&artifact, b"corrupted").unwrap();
-    let fourth = again.load_file(&provider_wasm("local-folder")).await.unwrap();
+    let fourth = again
+        .load_file(&provider_wasm("local-folder"))
+        .await
+        .unwrap();
     assert_eq!(fourth.source().cache, CacheOutcome::Compiled);
 }
 

@@ -30,7 +30,9 @@ fn config(pairs: &[(&str, &str)]) -> CallContext {
 /// What each misbehaving component must produce.
 fn check_spin(r: Result<usize, CallError>) {
     match r {
-        Err(CallError::Deadline { provider, limit, .. }) => {
+        Err(CallError::Deadline {
+            provider, limit, ..
+        }) => {
             assert_eq!(provider, "test_spin_forever");
             assert_eq!(limit, settings().limits.call_timeout);
         }
@@ -41,7 +43,14 @@ fn check_spin(r: Result<usize, CallError>) {
 fn check_alloc(r: Result<usize, CallError>) {
     match r {
         Err(e @ CallError::MemoryLimit { .. }) => {
-            let CallError::MemoryLimit { limit_mib, requested_mib, .. } = &e else { unreachable!() };
+            let CallError::MemoryLimit {
+                limit_mib,
+                requested_mib,
+                ..
+            } = &e
+            else {
+                unreachable!()
+            };
             assert_eq!(*limit_mib, 64);
             assert!(*requested_mib > 64, "{e}");
             assert!(e.to_string().contains("over its limit of 64 MiB"), "{e}");
@@ -53,7 +62,9 @@ fn check_alloc(r: Result<usize, CallError>) {
 fn check_undeclared(r: Result<usize, CallError>) {
     match r {
         Err(e @ CallError::Sandbox { .. }) => {
-            let CallError::Sandbox { violation, .. } = &e else { unreachable!() };
+            let CallError::Sandbox { violation, .. } = &e else {
+                unreachable!()
+            };
             match violation {
                 Violation::UndeclaredHost { host, allowed } => {
                     assert_eq!(host, "exfiltrate.example");
@@ -70,7 +81,9 @@ fn check_undeclared(r: Result<usize, CallError>) {
 fn check_private(r: Result<usize, CallError>) {
     match r {
         Err(e @ CallError::Sandbox { .. }) => {
-            let CallError::Sandbox { violation, .. } = &e else { unreachable!() };
+            let CallError::Sandbox { violation, .. } = &e else {
+                unreachable!()
+            };
             match violation {
                 Violation::PrivateAddress { host, addr, kind } => {
                     assert_eq!(host, "localhost");
@@ -103,8 +116,14 @@ fn check_passwd(r: Result<usize, CallError>) {
             let text = e.to_string();
             assert!(text.contains("could not read host files"), "{text}");
             assert!(text.contains("/etc/passwd"), "{text}");
-            assert!(!text.contains("root:x:0"), "the sandbox leaked /etc/passwd: {text}");
-            assert!(matches!(e.provider_error(), Some(ProviderError::Permanent(_))));
+            assert!(
+                !text.contains("root:x:0"),
+                "the sandbox leaked /etc/passwd: {text}"
+            );
+            assert!(matches!(
+                e.provider_error(),
+                Some(ProviderError::Permanent(_))
+            ));
         }
         other => panic!("expected the provider's own failure to read, got {other:?}"),
     }
@@ -113,9 +132,14 @@ fn check_passwd(r: Result<usize, CallError>) {
 fn check_trap(r: Result<usize, CallError>) {
     match r {
         Err(e @ CallError::Trap { .. }) => {
-            let CallError::Trap { detail, .. } = &e else { unreachable!() };
+            let CallError::Trap { detail, .. } = &e else {
+                unreachable!()
+            };
             let detail = detail.as_deref().unwrap_or_default();
-            assert!(detail.contains("test component gave up: index 7 out of 0 items"), "{e}");
+            assert!(
+                detail.contains("test component gave up: index 7 out of 0 items"),
+                "{e}"
+            );
             assert!(e.to_string().contains("crashed"), "{e}");
         }
         other => panic!("expected a trap, got {other:?}"),
@@ -125,7 +149,11 @@ fn check_trap(r: Result<usize, CallError>) {
 fn check_absurd_entries(r: Result<usize, CallError>) {
     match r {
         Err(e @ CallError::InvalidOutput { .. }) => {
-            assert!(e.to_string().contains("a page holds 200000 entries; the limit is 10000"), "{e}")
+            assert!(
+                e.to_string()
+                    .contains("a page holds 200000 entries; the limit is 10000"),
+                "{e}"
+            )
         }
         other => panic!("expected invalid output, got {other:?}"),
     }
@@ -176,7 +204,11 @@ async fn a_declared_name_cannot_reach_loopback() {
     let p = load_test(&rt, "private-address").await;
     let cx = config(&[("target_url", &format!("https://localhost:{}/", server.port))]);
     check_private(list(&p, &cx).await);
-    assert_eq!(*server.connections.lock().unwrap(), 0, "a connection reached the loopback server");
+    assert_eq!(
+        *server.connections.lock().unwrap(),
+        0,
+        "a connection reached the loopback server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,11 +238,19 @@ async fn an_ip_literal_to_a_private_address_is_refused_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_cannot_set_its_own_authorization() {
     let server = TestServer::start(|_| (200, "[]".into())).await;
-    let rt = Runtime::new(with_api_base(settings(), "test_own_authorization", &server.base())).unwrap();
+    let rt = Runtime::new(with_api_base(
+        settings(),
+        "test_own_authorization",
+        &server.base(),
+    ))
+    .unwrap();
     let p = load_test(&rt, "own-authorization").await;
     check_own_auth(list(&p, &CallContext::default()).await);
     for req in server.requests() {
-        assert_ne!(req.header("authorization"), Some("Bearer guest-made-this-up"));
+        assert_ne!(
+            req.header("authorization"),
+            Some("Bearer guest-made-this-up")
+        );
     }
 }
 
@@ -248,7 +288,11 @@ async fn misbehaving_providers_do_not_disturb_a_good_one() {
     s.limits.memory_bytes = 256 * 1024 * 1024;
     let rt = Runtime::new(s).unwrap();
     let server = TestServer::start(|_| (200, "leaked".into())).await;
-    let tree = make_tree(&[("a.txt", "alpha"), ("sub/b.md", "bravo!"), ("sub/deeper/c.csv", "x,y\n")]);
+    let tree = make_tree(&[
+        ("a.txt", "alpha"),
+        ("sub/b.md", "bravo!"),
+        ("sub/deeper/c.csv", "x,y\n"),
+    ]);
 
     let spin = load_test(&rt, "spin-forever").await;
     let bomb = load_test(&rt, "alloc-bomb").await;
@@ -271,7 +315,10 @@ async fn misbehaving_providers_do_not_disturb_a_good_one() {
         // Several listings while the others misbehave.
         let mut ids_seen = Vec::new();
         for _ in 0..5 {
-            let page = local.list_all(&local_cx, None, true, 10).await.expect("local listing");
+            let page = local
+                .list_all(&local_cx, None, true, 10)
+                .await
+                .expect("local listing");
             let mut ids: Vec<String> = page
                 .entries
                 .iter()

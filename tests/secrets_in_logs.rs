@@ -1,8 +1,8 @@
 //! Tokens never reach a log line, even with every target at trace level, and the host (not the
 //! guest) attaches them.
 
-use p8sync::runtime::{CallContext, Runtime, StaticToken};
 use p8sync::runtime::types::ListRequest;
+use p8sync::runtime::{CallContext, Runtime, StaticToken};
 use p8sync::secret::Secret;
 use p8sync_e2e::*;
 use std::io::Write;
@@ -34,7 +34,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 async fn tokens_are_injected_by_the_host_and_never_logged() {
     let server = TestServer::start(|req| {
         if req.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
-            (200, r#"[{"id":"f1","name":"one.txt","size":3},{"id":"f2","name":"two.txt","size":5}]"#.into())
+            (
+                200,
+                r#"[{"id":"f1","name":"one.txt","size":3},{"id":"f2","name":"two.txt","size":5}]"#
+                    .into(),
+            )
         } else {
             (401, r#"{"error":"missing or wrong token"}"#.into())
         }
@@ -51,32 +55,55 @@ async fn tokens_are_injected_by_the_host_and_never_logged() {
         .with_writer(logs.clone())
         .with_ansi(false)
         .init();
-    let request = ListRequest { folder_id: None, recursive: true, cursor: None, page_size_hint: 10 };
+    let request = ListRequest {
+        folder_id: None,
+        recursive: true,
+        cursor: None,
+        page_size_hint: 10,
+    };
 
     // With the credential: the server sees the token and the listing works.
     let cx = CallContext {
         credentials: Some(Arc::new(StaticToken::bearer(&Secret::new(TOKEN)))),
         ..Default::default()
     };
-    let page = provider.list(&cx, &request).await.expect("listing with a token");
+    let page = provider
+        .list(&cx, &request)
+        .await
+        .expect("listing with a token");
     let names: Vec<&str> = page.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, vec!["one.txt", "two.txt"]);
 
     // Without it: the provider reports unauthorized, and the error does not carry the token.
-    let err = provider.list(&CallContext::default(), &request).await.unwrap_err();
+    let err = provider
+        .list(&CallContext::default(), &request)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("unauthorized"), "{err}");
 
     let seen = server.requests();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
     assert_eq!(seen[1].header("authorization"), None);
 
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     // The capture really holds trace output from the provider and the HTTP stack.
-    assert!(text.contains("listing http://127.0.0.1"), "provider debug log missing:\n{text}");
-    assert!(text.contains("response headers"), "provider trace log missing:\n{text}");
+    assert!(
+        text.contains("listing http://127.0.0.1"),
+        "provider debug log missing:\n{text}"
+    );
+    assert!(
+        text.contains("response headers"),
+        "provider trace log missing:\n{text}"
+    );
     assert!(text.contains("TRACE"), "no trace-level lines captured");
     assert!(!text.contains(TOKEN), "the token appeared in the logs");
-    assert!(!text.contains("TEST-TOKEN"), "part of the token appeared in the logs");
+    assert!(
+        !text.contains("TEST-TOKEN"),
+        "part of the token appeared in the logs"
+    );
     assert!(!err.to_string().contains("TEST-TOKEN"));
 }

@@ -70,7 +70,9 @@ impl OperatorOverrides {
                 if let Some(provider) = rest.strip_suffix(suffix)
                     && !provider.is_empty()
                 {
-                    let entry = by_provider.entry(provider.to_ascii_lowercase()).or_default();
+                    let entry = by_provider
+                        .entry(provider.to_ascii_lowercase())
+                        .or_default();
                     match field {
                         0 => entry.api_base = Some(value.clone()),
                         1 => entry.auth_url = Some(value.clone()),
@@ -97,7 +99,10 @@ impl OperatorOverrides {
 
     /// The overrides of one provider (empty when none are set).
     pub fn get(&self, provider_id: &str) -> ProviderOverrides {
-        self.by_provider.get(provider_id).cloned().unwrap_or_default()
+        self.by_provider
+            .get(provider_id)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -198,18 +203,17 @@ impl RuntimeSettings {
 
 fn env_number(name: &str) -> Result<Option<u64>, SettingError> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => {
-            v.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .map(Some)
-                .ok_or_else(|| SettingError {
-                    name: name.into(),
-                    value: v.clone(),
-                    reason: "expected a positive whole number".into(),
-                })
-        }
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| SettingError {
+                name: name.into(),
+                value: v.clone(),
+                reason: "expected a positive whole number".into(),
+            }),
         _ => Ok(None),
     }
 }
@@ -236,17 +240,32 @@ mod tests {
     #[test]
     fn overrides_are_read_per_provider() {
         let o = OperatorOverrides::from_vars([
-            ("P8_GOOGLE_DRIVE_API_BASE".to_string(), "http://127.0.0.1:9000".to_string()),
-            ("P8_GOOGLE_DRIVE_TOKEN_URL".to_string(), "http://127.0.0.1:9000/token".to_string()),
-            ("P8_DROPBOX_ALLOWED_HOSTS".to_string(), "a.example, *.b.example".to_string()),
+            (
+                "P8_GOOGLE_DRIVE_API_BASE".to_string(),
+                "http://127.0.0.1:9000".to_string(),
+            ),
+            (
+                "P8_GOOGLE_DRIVE_TOKEN_URL".to_string(),
+                "http://127.0.0.1:9000/token".to_string(),
+            ),
+            (
+                "P8_DROPBOX_ALLOWED_HOSTS".to_string(),
+                "a.example, *.b.example".to_string(),
+            ),
             ("P8_PG_HOST".to_string(), "db".to_string()),
             ("HOME".to_string(), "/root".to_string()),
         ]);
         let g = o.get("google_drive");
         assert_eq!(g.api_base.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!(g.token_url.as_deref(), Some("http://127.0.0.1:9000/token"));
-        assert_eq!(g.as_config().get("api_base").map(String::as_str), Some("http://127.0.0.1:9000"));
-        assert_eq!(o.get("dropbox").extra_hosts, vec!["a.example", "*.b.example"]);
+        assert_eq!(
+            g.as_config().get("api_base").map(String::as_str),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            o.get("dropbox").extra_hosts,
+            vec!["a.example", "*.b.example"]
+        );
         assert_eq!(o.get("local"), ProviderOverrides::default());
     }
 }

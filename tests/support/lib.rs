@@ -15,7 +15,10 @@ pub fn workspace() -> PathBuf {
 }
 
 fn built(dir: &str, name: &str) -> PathBuf {
-    let path = workspace().join("target").join(dir).join(format!("{name}.wasm"));
+    let path = workspace()
+        .join("target")
+        .join(dir)
+        .join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
         "{} is missing: build the components first with scripts/build-components.sh (scripts/test.sh does it)",
@@ -52,7 +55,8 @@ pub fn settings() -> RuntimeSettings {
     s
 }
 
-/// Point a provider's API base at a local server (which also needs private networks allowed).
+/// Point a provider's API base at a local server. An origin the operator sets explicitly may
+/// be a private address; declared names still may not.
 pub fn with_api_base(mut s: RuntimeSettings, provider: &str, base: &str) -> RuntimeSettings {
     s.overrides.set(
         provider,
@@ -61,7 +65,6 @@ pub fn with_api_base(mut s: RuntimeSettings, provider: &str, base: &str) -> Runt
             ..Default::default()
         },
     );
-    s.network.allow_private = true;
     s
 }
 
@@ -117,7 +120,9 @@ pub type Reply = (u16, String);
 impl TestServer {
     /// Start a server; `respond` decides the reply for each request.
     pub async fn start(respond: impl Fn(&SeenRequest) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a test port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a test port");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(0usize));

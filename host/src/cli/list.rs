@@ -71,8 +71,9 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
         cx.root = Some(root.clone());
     }
     if let Some(var) = &args.token_env {
-        let token = std::env::var(var)
-            .with_context(|| format!("the environment variable {var} (from --token-env) is not set"))?;
+        let token = std::env::var(var).with_context(|| {
+            format!("the environment variable {var} (from --token-env) is not set")
+        })?;
         cx.credentials = Some(Arc::new(StaticToken::bearer(&Secret::new(token))));
     }
 
@@ -125,7 +126,10 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
             }
             Some(next) => {
                 if !seen.insert(next.clone()) {
-                    bail!("provider `{}` repeated a cursor; its listing would never end", args.provider);
+                    bail!(
+                        "provider `{}` repeated a cursor; its listing would never end",
+                        args.provider
+                    );
                 }
                 cursor = Some(next);
             }
@@ -139,7 +143,10 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
         );
     }
     if cursor.is_some() {
-        bail!("stopped after --max-pages {} pages; the listing is not complete", args.max_pages);
+        bail!(
+            "stopped after --max-pages {} pages; the listing is not complete",
+            args.max_pages
+        );
     }
     Ok(())
 }

@@ -68,7 +68,9 @@ impl Cli {
 
     /// The providers directory in effect.
     pub(crate) fn providers_dir(&self) -> PathBuf {
-        self.providers_dir.clone().unwrap_or_else(default_providers_dir)
+        self.providers_dir
+            .clone()
+            .unwrap_or_else(default_providers_dir)
     }
 
     /// Load the registry, reporting files that failed to load on stderr.

@@ -49,7 +49,11 @@ fn capability_name(c: &Capability) -> &'static str {
 
 fn capabilities(p: &Provider) -> String {
     let caps: Vec<&str> = p.info().capabilities.iter().map(capability_name).collect();
-    if caps.is_empty() { "-".into() } else { caps.join(",") }
+    if caps.is_empty() {
+        "-".into()
+    } else {
+        caps.join(",")
+    }
 }
 
 fn hosts(p: &Provider) -> String {
@@ -58,9 +62,17 @@ fn hosts(p: &Provider) -> String {
         .api_hosts
         .iter()
         .cloned()
-        .chain(info.plain_hosts.iter().map(|h| format!("{h} (no credentials)")))
+        .chain(
+            info.plain_hosts
+                .iter()
+                .map(|h| format!("{h} (no credentials)")),
+        )
         .collect();
-    if all.is_empty() { "-".into() } else { all.join(",") }
+    if all.is_empty() {
+        "-".into()
+    } else {
+        all.join(",")
+    }
 }
 
 fn describe_json(p: &Provider) -> serde_json::Value {

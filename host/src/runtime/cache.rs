@@ -82,8 +82,7 @@ impl ArtifactCache {
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(&bytes)?;
         tmp.as_file().sync_all()?;
-        tmp.persist(self.path_for(sha256))
-            .map_err(|e| e.error)?;
+        tmp.persist(self.path_for(sha256)).map_err(|e| e.error)?;
         Ok(())
     }
 }

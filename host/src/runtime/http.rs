@@ -7,7 +7,7 @@
 //! stop a guest that is blocked in a host call.
 
 use super::credentials::CredentialSource;
-use super::policy::{NetworkPolicy, Violation, blocked_kind};
+use super::policy::{Access, NetworkPolicy, Violation, blocked_kind};
 use crate::config::NetworkSettings;
 use bytes::Bytes;
 use http::HeaderName;
@@ -24,32 +24,83 @@ use wasmtime_wasi_http::{
 /// Largest request body a provider may send (API calls, not uploads).
 const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
 
-/// The shared HTTP client for provider calls; one per runtime, so connections are reused.
+/// The HTTP clients for provider calls; one set per runtime, so connections are reused.
 #[derive(Clone)]
 pub(crate) struct Outbound {
-    client: reqwest::Client,
+    /// For declared hosts: resolved addresses are checked.
+    public: reqwest::Client,
+    /// For origins the operator configured explicitly (an API base, an allowed origin): the
+    /// operator chose the address, so a private one is fine.
+    operator: reqwest::Client,
     settings: NetworkSettings,
 }
 
 impl Outbound {
     pub(crate) fn new(settings: &NetworkSettings) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            // A proxy from the environment would bypass the address checks below.
-            .no_proxy()
-            // The guest sees redirects and decides; it may not be walked to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(CheckedResolver {
-                allow_private: settings.allow_private,
-            }))
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.between_bytes_timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let build = |allow_private: bool| {
+            reqwest::Client::builder()
+                // A proxy from the environment would bypass the address checks below.
+                .no_proxy()
+                // The guest sees redirects and decides; it may not be walked to another host.
+                .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(CheckedResolver { allow_private }))
+                .connect_timeout(settings.connect_timeout)
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
         Ok(Outbound {
-            client,
+            public: build(settings.allow_private)?,
+            operator: build(true)?,
             settings: settings.clone(),
         })
     }
+}
+
+/// Check a request a provider wants made (through `wasi:http`, or as a fetch plan) before any
+/// connection: the allow-list, credentials in the URL, the method, credential headers, and a
+/// literal address that is private.
+pub(crate) fn check_request(
+    policy: &NetworkPolicy,
+    allow_private: bool,
+    method: &str,
+    url: &Url,
+    header_names: &mut dyn Iterator<Item = &str>,
+) -> Result<Access, Violation> {
+    let access = policy.check(url)?;
+    if method.eq_ignore_ascii_case("TRACE") || method.eq_ignore_ascii_case("CONNECT") {
+        return Err(Violation::Unsupported {
+            what: format!("the method {method}"),
+        });
+    }
+    for name in header_names {
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization" || lower == "proxy-authorization" {
+            return Err(Violation::CredentialHeader { header: lower });
+        }
+        if let Ok(h) = HeaderName::from_bytes(lower.as_bytes())
+            && (DEFAULT_FORBIDDEN_HEADERS.contains(&h) || h == HOST)
+        {
+            return Err(Violation::Unsupported {
+                what: format!("the header `{lower}`, which only the host may set"),
+            });
+        }
+    }
+    let host = url.host_str().unwrap_or_default();
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        && !allow_private
+        && !access.operator_origin
+        && let Some(kind) = blocked_kind(ip)
+    {
+        return Err(Violation::PrivateAddress {
+            host: host.to_string(),
+            addr: ip,
+            kind,
+        });
+    }
+    Ok(access)
 }
 
 /// The violations seen during one call, shared between the hook and the call's error report.
@@ -136,26 +187,19 @@ async fn send(
 ) -> Result<http::Response<WasiBody>, HttpError> {
     let (parts, body) = request.into_parts();
     let url = Url::parse(&parts.uri.to_string()).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-    let access = policy.check(&url).map_err(|v| {
+    // The guest's own credential headers were refused when it set them; `Host` is the host's.
+    let access = check_request(
+        policy,
+        outbound.settings.allow_private,
+        parts.method.as_str(),
+        &url,
+        &mut std::iter::empty(),
+    )
+    .map_err(|v| {
         record(violations, v);
         HttpError::HttpRequestDenied
     })?;
     let host = url.host_str().unwrap_or_default().to_string();
-    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
-        && !outbound.settings.allow_private
-        && let Some(kind) = blocked_kind(ip)
-    {
-        record(
-            violations,
-            Violation::PrivateAddress {
-                host: host.clone(),
-                addr: ip,
-                kind,
-            },
-        );
-        return Err(HttpError::HttpRequestDenied);
-    }
-
     let body = collect_body(body).await?;
     let mut headers = parts.headers;
     headers.remove(HOST);
@@ -166,8 +210,11 @@ async fn send(
     {
         match source.authorization().await {
             Ok(Some(value)) => {
-                let mut value = http::HeaderValue::from_str(value.expose())
-                    .map_err(|_| HttpError::InternalError(Some("the stored credential is not a valid header value; sign in again".into())))?;
+                let mut value = http::HeaderValue::from_str(value.expose()).map_err(|_| {
+                    HttpError::InternalError(Some(
+                        "the stored credential is not a valid header value; sign in again".into(),
+                    ))
+                })?;
                 value.set_sensitive(true);
                 headers.insert(AUTHORIZATION, value);
             }
@@ -181,32 +228,112 @@ async fn send(
         }
     }
 
-    let request = outbound
-        .client
+    let client = if access.operator_origin {
+        &outbound.operator
+    } else {
+        &outbound.public
+    };
+    let request = client
         .request(parts.method, url)
         .headers(headers)
         .body(body)
         .build()
         .map_err(|e| HttpError::InternalError(Some(e.without_url().to_string())))?;
-    let response =
-        match tokio::time::timeout(outbound.settings.first_byte_timeout, outbound.client.execute(request))
-            .await
-        {
-            Err(_) => return Err(HttpError::ConnectionReadTimeout),
-            Ok(Err(e)) => return Err(map_error(e, &host, violations)),
-            Ok(Ok(r)) => r,
-        };
-    let response: http::Response<reqwest::Body> = response.into();
+    let response = match tokio::time::timeout(
+        outbound.settings.first_byte_timeout,
+        client.execute(request),
+    )
+    .await
+    {
+        Err(_) => return Err(HttpError::ConnectionReadTimeout),
+        Ok(Err(e)) => return Err(map_error(e, &host, violations)),
+        Ok(Ok(r)) => r,
+    };
+    let mut response: http::Response<reqwest::Body> = response.into();
+    // Keep credential headers a server might echo away from the guest (and from the
+    // forbidden-header hook, which would mistake them for the guest's own).
+    response.headers_mut().remove(AUTHORIZATION);
+    response.headers_mut().remove(PROXY_AUTHORIZATION);
+    let between = outbound.settings.between_bytes_timeout;
     Ok(response.map(|body| {
-        body.map_err(|e| {
-            if e.is_timeout() {
-                HttpError::ConnectionReadTimeout
-            } else {
-                HttpError::HttpResponseIncomplete
-            }
-        })
-        .boxed_unsync()
+        BetweenBytes::new(body, between)
+            .map_err(|e| {
+                if e.is_timeout() {
+                    HttpError::ConnectionReadTimeout
+                } else {
+                    HttpError::HttpResponseIncomplete
+                }
+            })
+            .boxed_unsync()
     }))
+}
+
+/// A response body that fails when no data arrives for `limit` between two frames.
+struct BetweenBytes {
+    inner: reqwest::Body,
+    limit: std::time::Duration,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Why a response body ended early.
+enum BodyError {
+    /// No data for longer than the between-bytes timeout.
+    Stalled,
+    /// The connection failed.
+    Body(reqwest::Error),
+}
+
+impl BodyError {
+    fn is_timeout(&self) -> bool {
+        match self {
+            BodyError::Stalled => true,
+            BodyError::Body(e) => e.is_timeout(),
+        }
+    }
+}
+
+impl BetweenBytes {
+    fn new(inner: reqwest::Body, limit: std::time::Duration) -> Self {
+        BetweenBytes {
+            inner,
+            limit,
+            timer: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl http_body::Body for BetweenBytes {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BodyError>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let deadline = tokio::time::Instant::now() + this.limit;
+                this.timer.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BodyError::Body(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Stalled))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 async fn collect_body(body: WasiBody) -> Result<Bytes, HttpError> {
@@ -215,7 +342,9 @@ async fn collect_body(body: WasiBody) -> Result<Bytes, HttpError> {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => match e.downcast::<HttpError>() {
             Ok(inner) => Err(*inner),
-            Err(_) => Err(HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY as u64))),
+            Err(_) => Err(HttpError::HttpRequestBodySize(Some(
+                MAX_REQUEST_BODY as u64,
+            ))),
         },
     }
 }
@@ -237,8 +366,27 @@ fn map_error(e: reqwest::Error, host: &str, violations: &Violations) -> HttpErro
         }
         source = s.source();
     }
+    let chain = {
+        let mut text = String::new();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            text.push_str(&s.to_string().to_ascii_lowercase());
+            text.push(' ');
+            source = s.source();
+        }
+        text
+    };
     if e.is_timeout() {
         HttpError::ConnectionTimeout
+    } else if chain.contains("dns error") || chain.contains("failed to lookup") {
+        HttpError::DnsError {
+            rcode: Some("name not resolved".into()),
+            info_code: None,
+        }
+    } else if chain.contains("certificate") {
+        HttpError::TlsCertificateError
+    } else if chain.contains("tls") || chain.contains("handshake") {
+        HttpError::TlsProtocolError
     } else if e.is_connect() {
         HttpError::ConnectionRefused
     } else {
@@ -266,9 +414,8 @@ impl reqwest::dns::Resolve for CheckedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if allow_private {
                 return Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs);
             }
@@ -288,5 +435,69 @@ impl reqwest::dns::Resolve for CheckedResolver {
                 _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderOverrides;
+    use crate::runtime::types::{AuthMethod, ProviderInfo};
+
+    fn policy() -> NetworkPolicy {
+        let info = ProviderInfo {
+            id: "t".into(),
+            display_name: "t".into(),
+            version: "0.1.0".into(),
+            description: String::new(),
+            api_hosts: vec!["api.example.com".into(), "10.0.0.5".into()],
+            plain_hosts: vec![],
+            auth: AuthMethod::None,
+            capabilities: vec![],
+            config_keys: vec![],
+        };
+        let overrides = ProviderOverrides {
+            api_base: Some("http://127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        NetworkPolicy::for_provider(&info, &overrides).unwrap()
+    }
+
+    fn check(method: &str, url: &str, headers: &[&str]) -> Result<Access, Violation> {
+        check_request(
+            &policy(),
+            false,
+            method,
+            &Url::parse(url).unwrap(),
+            &mut headers.iter().copied(),
+        )
+    }
+
+    #[test]
+    fn requests_are_checked_before_any_connection() {
+        assert!(check("GET", "https://api.example.com/files", &["accept"]).is_ok());
+        assert!(matches!(
+            check("TRACE", "https://api.example.com/", &[]),
+            Err(Violation::Unsupported { .. })
+        ));
+        assert!(matches!(
+            check("GET", "https://api.example.com/", &["Authorization"]),
+            Err(Violation::CredentialHeader { .. })
+        ));
+        assert!(matches!(
+            check("GET", "https://api.example.com/", &["Host"]),
+            Err(Violation::Unsupported { .. })
+        ));
+        assert!(matches!(
+            check("GET", "https://a:b@api.example.com/", &[]),
+            Err(Violation::UrlCredentials { .. })
+        ));
+        // A declared private literal is still refused; the operator's own origin is not.
+        assert!(matches!(
+            check("GET", "https://10.0.0.5/", &[]),
+            Err(Violation::PrivateAddress { .. })
+        ));
+        let access = check("GET", "http://127.0.0.1:9000/x", &[]).unwrap();
+        assert!(access.operator_origin && access.credentials);
     }
 }

@@ -166,6 +166,8 @@ fn build_engine(settings: &RuntimeSettings) -> Result<(Engine, bool), StartError
         .total_memories(n.saturating_mul(4))
         .total_tables(n.saturating_mul(8))
         .total_stacks(n)
+        .max_memories_per_component(8)
+        .max_core_instances_per_component(32)
         .max_memory_size(settings.limits.memory_bytes as usize);
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&cfg) {

@@ -36,12 +36,22 @@ pub enum Violation {
         kind: &'static str,
     },
     /// A declared host asked for over plain HTTP.
-    #[error(
-        "tried to reach `{host}` over plain http; declared hosts are reached over https only"
-    )]
+    #[error("tried to reach `{host}` over plain http; declared hosts are reached over https only")]
     PlainHttp {
         /// The host it asked for.
         host: String,
+    },
+    /// A URL with a user name or password in it (which a client would turn into credentials).
+    #[error("tried to put credentials in the URL for `{host}`; the host adds credentials")]
+    UrlCredentials {
+        /// The host it asked for.
+        host: String,
+    },
+    /// A scheme other than http or https, or a method that is not allowed.
+    #[error("tried an unsupported request: {what}")]
+    Unsupported {
+        /// What was refused.
+        what: String,
     },
     /// The guest tried to set a credential header itself.
     #[error(
@@ -78,6 +88,7 @@ struct Rule {
     host: HostMatch,
     port: PortRule,
     credentials: bool,
+    operator: bool,
     text: String,
 }
 
@@ -86,6 +97,9 @@ struct Rule {
 pub struct Access {
     /// Whether the host's credentials may be attached.
     pub credentials: bool,
+    /// Whether the URL matched an origin the operator configured explicitly (its API base or
+    /// an allowed origin): the operator chose that address, so it may be private.
+    pub operator_origin: bool,
 }
 
 /// The network allow-list of one provider.
@@ -96,7 +110,10 @@ pub struct NetworkPolicy {
 
 impl NetworkPolicy {
     /// Build the policy from the provider's declaration and the operator's settings.
-    pub fn for_provider(info: &ProviderInfo, overrides: &ProviderOverrides) -> Result<Self, String> {
+    pub fn for_provider(
+        info: &ProviderInfo,
+        overrides: &ProviderOverrides,
+    ) -> Result<Self, String> {
         let mut rules = Vec::new();
         for host in &info.api_hosts {
             rules.push(parse_declared(host, true)?);
@@ -126,7 +143,21 @@ impl NetworkPolicy {
     /// Check a URL against the allow-list.
     pub fn check(&self, url: &Url) -> Result<Access, Violation> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Violation::Unsupported {
+                what: format!(
+                    "the scheme `{}` (only https, or http where the operator allows it)",
+                    url.scheme()
+                ),
+            });
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Violation::UrlCredentials { host });
+        }
         let port = url.port_or_known_default();
         let plain = url.scheme() == "http";
         let shown = match url.port() {
@@ -146,6 +177,10 @@ impl NetworkPolicy {
             if !host_ok {
                 continue;
             }
+            if plain != rule.plain_http {
+                plain_refused |= plain;
+                continue;
+            }
             let default_port = if rule.plain_http { 80 } else { 443 };
             let port_ok = match rule.port {
                 PortRule::Default => port == Some(default_port),
@@ -155,12 +190,9 @@ impl NetworkPolicy {
             if !port_ok {
                 continue;
             }
-            if plain != rule.plain_http {
-                plain_refused |= plain;
-                continue;
-            }
             return Ok(Access {
                 credentials: rule.credentials,
+                operator_origin: rule.operator,
             });
         }
         if plain_refused {
@@ -199,7 +231,24 @@ fn parse_declared(text: &str, credentials: bool) -> Result<Rule, String> {
             "`{text}` is not a host name; declare hosts as `host`, `host:port` or `*.domain`"
         ));
     }
-    let (host, port) = match lower.rsplit_once(':') {
+    // `[v6]` or `[v6]:port`: split after the bracket, not at the address's own colons.
+    let split = match lower.strip_prefix('[') {
+        Some(rest) => {
+            let (addr, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("`{text}` has an unclosed `[`"))?;
+            match after.strip_prefix(':') {
+                Some(port) => Some((addr.to_string(), port.to_string())),
+                None if after.is_empty() => Some((addr.to_string(), String::new())),
+                None => return Err(format!("`{text}` is not a host name")),
+            }
+        }
+        None => lower
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_string(), p.to_string())),
+    };
+    let (host, port) = match split.as_ref().map(|(h, p)| (h.as_str(), p.as_str())) {
+        Some((h, "")) => (h.to_string(), PortRule::Default),
         Some((h, "*")) => (h.to_string(), PortRule::Any),
         Some((h, p)) => (
             h.to_string(),
@@ -223,6 +272,7 @@ fn parse_declared(text: &str, credentials: bool) -> Result<Rule, String> {
         host,
         port,
         credentials,
+        operator: false,
         text: lower,
     })
 }
@@ -250,6 +300,7 @@ fn parse_origin(text: &str, credentials: bool) -> Result<Rule, String> {
         host: HostMatch::Exact(host),
         port,
         credentials,
+        operator: true,
         text: url.origin().ascii_serialization(),
     })
 }
@@ -271,9 +322,12 @@ pub fn blocked_kind(addr: IpAddr) -> Option<&'static str> {
                 Some("broadcast or multicast")
             } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
                 Some("shared (carrier-grade NAT)")
-            } else if v4.is_documentation() || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) {
-                Some("reserved")
-            } else if o[0] >= 240 {
+            } else if v4.is_documentation()
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99)
+                || o[0] >= 240
+            {
                 Some("reserved")
             } else {
                 None
@@ -284,6 +338,20 @@ pub fn blocked_kind(addr: IpAddr) -> Option<&'static str> {
                 return blocked_kind(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // IPv4-compatible (::a.b.c.d) and 6to4 (2002:abcd:efgh::) carry an IPv4 address.
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                let [a, b] = s[6].to_be_bytes();
+                let [c, d] = s[7].to_be_bytes();
+                return blocked_kind(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+                    .or(Some("IPv4-compatible"));
+            }
+            if s[0] == 0x2002 {
+                let [a, b] = s[1].to_be_bytes();
+                let [c, d] = s[2].to_be_bytes();
+                if let Some(kind) = blocked_kind(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))) {
+                    return Some(kind);
+                }
+            }
             if v6.is_loopback() {
                 Some("loopback")
             } else if v6.is_unspecified() {
@@ -292,6 +360,10 @@ pub fn blocked_kind(addr: IpAddr) -> Option<&'static str> {
                 Some("unique local (private)")
             } else if (s[0] & 0xffc0) == 0xfe80 {
                 Some("link-local")
+            } else if (s[0] & 0xffc0) == 0xfec0 {
+                Some("site-local (private)")
+            } else if s[0] == 0x0100 && s[1..4] == [0, 0, 0] {
+                Some("discard-only")
             } else if v6.is_multicast() {
                 Some("multicast")
             } else if s[0] == 0x2001 && s[1] == 0x0db8 {
@@ -338,7 +410,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             check(&p, "https://www.googleapis.com/drive/v3/files"),
-            Ok(Access { credentials: true })
+            Ok(Access {
+                credentials: true,
+                operator_origin: false
+            })
         );
         assert!(matches!(
             check(&p, "http://www.googleapis.com/x"),
@@ -354,6 +429,15 @@ mod tests {
         ));
         // A suffix trick must not pass.
         assert!(check(&p, "https://www.googleapis.com.evil.example/").is_err());
+        // Neither do credentials in the URL, or another scheme on the same port.
+        assert!(matches!(
+            check(&p, "https://user:pw@www.googleapis.com/x"),
+            Err(Violation::UrlCredentials { .. })
+        ));
+        assert!(matches!(
+            check(&p, "wss://www.googleapis.com/x"),
+            Err(Violation::Unsupported { .. })
+        ));
     }
 
     #[test]
@@ -365,7 +449,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             check(&p, "https://a.b.dl.example.net/f"),
-            Ok(Access { credentials: false })
+            Ok(Access {
+                credentials: false,
+                operator_origin: false
+            })
         );
         assert!(check(&p, "https://dl.example.net/f").is_err());
         assert!(check(&p, "https://xdl.example.net/f").is_err());
@@ -377,12 +464,28 @@ mod tests {
             api_base: Some("http://127.0.0.1:9000/drive/v3".into()),
             ..Default::default()
         };
-        let p = NetworkPolicy::for_provider(&info(&["www.googleapis.com"], &[]), &overrides).unwrap();
+        let p =
+            NetworkPolicy::for_provider(&info(&["www.googleapis.com"], &[]), &overrides).unwrap();
         assert_eq!(
             check(&p, "http://127.0.0.1:9000/drive/v3/files"),
-            Ok(Access { credentials: true })
+            Ok(Access {
+                credentials: true,
+                operator_origin: true
+            })
         );
         assert!(check(&p, "http://127.0.0.1:9001/").is_err());
+    }
+
+    #[test]
+    fn bracketed_ipv6_declarations_match() {
+        let p = NetworkPolicy::for_provider(
+            &info(&["[::1]:8443", "[2001:db8::5]"], &[]),
+            &ProviderOverrides::default(),
+        )
+        .unwrap();
+        assert!(check(&p, "https://[::1]:8443/x").is_ok());
+        assert!(check(&p, "https://[2001:db8::5]/x").is_ok());
+        assert!(check(&p, "https://[::1]:9/x").is_err());
     }
 
     #[test]
@@ -410,6 +513,10 @@ mod tests {
             ("fd00::1", true),
             ("fe80::1", true),
             ("::ffff:127.0.0.1", true),
+            ("::10.0.0.1", true),
+            ("2002:c0a8:0101::1", true),
+            ("fec0::1", true),
+            ("192.0.0.8", true),
             ("8.8.8.8", false),
             ("142.250.74.10", false),
             ("2a00:1450:4001::1", false),

@@ -70,26 +70,30 @@ impl host::Host for CallState {
     }
 }
 
-/// Caps linear memory and records an attempt to exceed the cap, so the trap can be explained.
+/// Caps the linear memory of a whole instance (all its memories together) and records an
+/// attempt to exceed the cap, so the trap can be explained.
 pub(crate) struct MemoryLimiter {
     pub(crate) max_bytes: u64,
+    pub(crate) used: u64,
     pub(crate) exceeded: Option<u64>,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.max_bytes {
-            self.exceeded = Some(desired as u64);
+        let total = self.used + (desired.saturating_sub(current)) as u64;
+        if total > self.max_bytes {
+            self.exceeded = Some(total);
             return Err(wasmtime::Error::msg(format!(
                 "memory limit of {} bytes exceeded",
                 self.max_bytes
             )));
         }
+        self.used = total;
         Ok(true)
     }
 
@@ -100,6 +104,11 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
+    }
+
+    fn memories(&self) -> usize {
+        // Rust components use one; leave room for adapters and shims.
+        8
     }
 }
 
@@ -140,11 +149,21 @@ impl GuestOutput {
         }
         let message = cut(message);
         match level {
-            host::LogLevel::Trace => tracing::trace!(target: "p8sync::provider", provider, "{message}"),
-            host::LogLevel::Debug => tracing::debug!(target: "p8sync::provider", provider, "{message}"),
-            host::LogLevel::Info => tracing::info!(target: "p8sync::provider", provider, "{message}"),
-            host::LogLevel::Warn => tracing::warn!(target: "p8sync::provider", provider, "{message}"),
-            host::LogLevel::Error => tracing::error!(target: "p8sync::provider", provider, "{message}"),
+            host::LogLevel::Trace => {
+                tracing::trace!(target: "p8sync::provider", provider, "{message}")
+            }
+            host::LogLevel::Debug => {
+                tracing::debug!(target: "p8sync::provider", provider, "{message}")
+            }
+            host::LogLevel::Info => {
+                tracing::info!(target: "p8sync::provider", provider, "{message}")
+            }
+            host::LogLevel::Warn => {
+                tracing::warn!(target: "p8sync::provider", provider, "{message}")
+            }
+            host::LogLevel::Error => {
+                tracing::error!(target: "p8sync::provider", provider, "{message}")
+            }
         }
     }
 
@@ -155,8 +174,12 @@ impl GuestOutput {
             return;
         }
         match stream {
-            Stream::Stdout => tracing::info!(target: "p8sync::provider::stdout", provider, "{line}"),
-            Stream::Stderr => tracing::warn!(target: "p8sync::provider::stderr", provider, "{line}"),
+            Stream::Stdout => {
+                tracing::info!(target: "p8sync::provider::stdout", provider, "{line}")
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "p8sync::provider::stderr", provider, "{line}")
+            }
         }
     }
 

@@ -34,18 +34,38 @@ fn entry(e: &Entry) -> Result<usize, String> {
         return Err(format!("an entry named `{:.80}` has an empty id", e.name));
     }
     let mut bytes = field("an entry id", &e.id, MAX_NAME_BYTES)?;
-    bytes += field(&format!("the name of entry `{:.80}`", e.id), &e.name, MAX_NAME_BYTES)?;
+    bytes += field(
+        &format!("the name of entry `{:.80}`", e.id),
+        &e.name,
+        MAX_NAME_BYTES,
+    )?;
     for s in e.path.iter().chain(e.parent_ids.iter()) {
-        bytes += field(&format!("a path segment of entry `{:.80}`", e.id), s, MAX_NAME_BYTES)?;
+        bytes += field(
+            &format!("a path segment of entry `{:.80}`", e.id),
+            s,
+            MAX_NAME_BYTES,
+        )?;
     }
     if let Some(m) = &e.metadata_json {
-        bytes += field(&format!("the metadata of entry `{:.80}`", e.id), m, MAX_METADATA_BYTES)?;
+        bytes += field(
+            &format!("the metadata of entry `{:.80}`", e.id),
+            m,
+            MAX_METADATA_BYTES,
+        )?;
     }
     for s in [&e.mime_type, &e.revision].into_iter().flatten() {
-        bytes += field(&format!("a field of entry `{:.80}`", e.id), s, MAX_NAME_BYTES)?;
+        bytes += field(
+            &format!("a field of entry `{:.80}`", e.id),
+            s,
+            MAX_NAME_BYTES,
+        )?;
     }
     for c in &e.checksums {
-        bytes += field(&format!("a checksum of entry `{:.80}`", e.id), &c.value, MAX_NAME_BYTES)?;
+        bytes += field(
+            &format!("a checksum of entry `{:.80}`", e.id),
+            &c.value,
+            MAX_NAME_BYTES,
+        )?;
     }
     if let Some(t) = &e.modified
         && t.nanoseconds >= 1_000_000_000
@@ -94,7 +114,9 @@ pub fn page(p: &Page) -> Result<(), String> {
     bytes += skipped(&p.skipped)?;
     if let Some(c) = &p.next_cursor {
         if c.is_empty() {
-            return Err("the next cursor is empty; return none when the listing is complete".into());
+            return Err(
+                "the next cursor is empty; return none when the listing is complete".into(),
+            );
         }
         bytes += field("the next cursor", c, MAX_CURSOR_BYTES)?;
     }
@@ -125,8 +147,7 @@ pub fn info(i: &ProviderInfo) -> Result<(), String> {
     let id_ok = !i.id.is_empty()
         && i.id.len() <= 64
         && i.id.starts_with(|c: char| c.is_ascii_lowercase())
-        && i
-            .id
+        && i.id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !id_ok {
@@ -141,7 +162,10 @@ pub fn info(i: &ProviderInfo) -> Result<(), String> {
     field("the display name", &i.display_name, 200)?;
     field("the description", &i.description, 4096)?;
     if semver::Version::parse(&i.version).is_err() {
-        return Err(format!("the version `{:.40}` is not semver (like 1.2.3)", i.version));
+        return Err(format!(
+            "the version `{:.40}` is not semver (like 1.2.3)",
+            i.version
+        ));
     }
     if i.api_hosts.len() + i.plain_hosts.len() > 64 {
         return Err("more than 64 hosts are declared".into());
@@ -185,7 +209,9 @@ mod tests {
         assert!(page(&ok).is_ok());
 
         let too_many = Page {
-            entries: (0..MAX_PAGE_ENTRIES + 1).map(|i| file(&i.to_string(), "f")).collect(),
+            entries: (0..MAX_PAGE_ENTRIES + 1)
+                .map(|i| file(&i.to_string(), "f"))
+                .collect(),
             skipped: vec![],
             next_cursor: None,
         };
@@ -196,7 +222,11 @@ mod tests {
             skipped: vec![],
             next_cursor: None,
         };
-        assert!(page(&long_name).unwrap_err().contains("the name of entry `a`"));
+        assert!(
+            page(&long_name)
+                .unwrap_err()
+                .contains("the name of entry `a`")
+        );
 
         let no_id = Page {
             entries: vec![file("", "nameless")],

@@ -7,11 +7,9 @@
 //! name order; the cursor carries the folders still to visit and how far into the first one the
 //! previous page got.
 
-use p8sync_provider_sdk::types::{
-    Capability, EntryKind, FetchPlan, ProviderError, SkippedEntry,
-};
 use p8sync_provider_sdk::types::{AuthMethod, ChangePage, Entry, ListRequest, Page, ProviderInfo};
-use p8sync_provider_sdk::{cursor, log, time, Provider};
+use p8sync_provider_sdk::types::{Capability, EntryKind, FetchPlan, ProviderError, SkippedEntry};
+use p8sync_provider_sdk::{Provider, cursor, log, time};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -205,7 +203,7 @@ fn describe(dir: &str, name: &str) -> Described {
             EntryKind::Folder => None,
             EntryKind::File => mime_for(name).map(str::to_string),
         },
-        size: (kind == EntryKind::File).then(|| meta.len()),
+        size: (kind == EntryKind::File).then_some(meta.len()),
         modified: meta.modified().ok().map(time::from_system_time),
         created: meta.created().ok().map(time::from_system_time),
         checksums: vec![],
@@ -245,8 +243,9 @@ fn read_sorted(dir: &str) -> Result<Vec<String>, ProviderError> {
     })?;
     let mut names = Vec::new();
     for item in read {
-        let item = item
-            .map_err(|e| ProviderError::Transient(format!("cannot list `{}`: {e}", display(dir))))?;
+        let item = item.map_err(|e| {
+            ProviderError::Transient(format!("cannot list `{}`: {e}", display(dir)))
+        })?;
         match item.file_name().into_string() {
             Ok(name) => names.push(name),
             Err(raw) => log::warn(format!(

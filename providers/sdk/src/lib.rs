@@ -5,7 +5,7 @@
 //! * [`http`] sends requests through the host's mediated `wasi:http` (the host adds credentials).
 //! * [`config`] reads `SyncConfig.provider_config` and operator settings; [`log`] writes log lines.
 //!
-//! ```ignore
+//! ```text
 //! struct MyProvider;
 //! impl p8sync_provider_sdk::Provider for MyProvider { /* info, list, ... */ }
 //! p8sync_provider_sdk::export_provider!(MyProvider);

@@ -1,8 +1,6 @@
 //! Helpers for the misbehaving (and one well-behaved) test components.
 
-use p8sync_provider_sdk::types::{
-    AuthMethod, Entry, EntryKind, Page, ProviderError, ProviderInfo,
-};
+use p8sync_provider_sdk::types::{AuthMethod, Entry, EntryKind, Page, ProviderError, ProviderInfo};
 
 /// Provider info for a test component with the given id and credentialed hosts.
 pub fn info(id: &str, api_hosts: &[&str]) -> ProviderInfo {
