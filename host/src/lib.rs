@@ -7,3 +7,4 @@ pub mod cli;
 pub mod config;
 pub mod runtime;
 pub mod secret;
+pub mod store;
