@@ -185,3 +185,14 @@ mod tests {
         );
     }
 }
+
+macro_rules! from_uuid {
+    ($($name:ident),+) => {$(
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                $name(u)
+            }
+        }
+    )+};
+}
+from_uuid!(UserId, ConfigId, CredentialId, FileId, LogId);

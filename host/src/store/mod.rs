@@ -1,3 +1,435 @@
-//! Sync state: ids now; the `Store` trait with its Postgres and SQLite backends comes next.
+//! Sync state: one [`Store`] trait with two backends, Postgres ([`postgres`], production, many
+//! replicas) and SQLite ([`sqlite`], the embedded default). The same conformance tests run
+//! against both (`tests/store.rs`).
+//!
+//! Tables and columns are Percolate's (`p8."SyncConfig"`, `p8."SyncFile"`, `p8."SyncLog"`, ...);
+//! see `migrations/`. Every write that describes one file's outcome is a single statement or
+//! transaction, so a crash leaves either the old row or the new one.
 
 pub mod ids;
+pub mod postgres;
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+use ids::{ConfigId, FileId, LogId, UserId};
+use std::fmt;
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the connection.
+    #[error(
+        "cannot connect to the database at {target}: {source}; check DATABASE_URL or P8_PG_* (or use the embedded SQLite default)"
+    )]
+    Connect {
+        /// Where (without a password).
+        target: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error while {doing}: {source}")]
+    Query {
+        /// What the store was doing.
+        doing: &'static str,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A row held a value the store cannot read.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+pub(crate) fn query_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { doing, source }
+}
+
+/// A sync configuration (`p8."SyncConfig"`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncConfig {
+    /// Derived from (userid, provider, name).
+    pub id: ConfigId,
+    /// The user's name for it.
+    pub name: String,
+    /// The provider id.
+    pub provider: String,
+    /// The owner.
+    pub userid: UserId,
+    /// Whether scheduled syncs run.
+    pub enabled: bool,
+    /// Hours between scheduled syncs.
+    pub sync_interval_hours: i32,
+    /// When the last sync finished.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// When the next scheduled sync is due.
+    pub next_sync_at: Option<DateTime<Utc>>,
+    /// Folder paths to sync (empty: all).
+    pub include_folders: Vec<String>,
+    /// Folder paths to leave out.
+    pub exclude_folders: Vec<String>,
+    /// File extensions to sync (empty: all).
+    pub include_file_types: Vec<String>,
+    /// File extensions to leave out.
+    pub exclude_file_types: Vec<String>,
+    /// The provider's own settings (a JSON object).
+    pub provider_config: serde_json::Value,
+    /// The change-feed cursor saved after the last complete sync.
+    pub change_cursor: Option<String>,
+    /// Remove objects when their remote file is deleted.
+    pub mirror_deletes: bool,
+    /// Skip files larger than this.
+    pub max_file_size: Option<i64>,
+}
+
+impl SyncConfig {
+    /// A new enabled config with defaults, its id derived as Percolate does.
+    pub fn new(userid: UserId, provider: &str, name: &str) -> Self {
+        SyncConfig {
+            id: ConfigId::derive(userid, provider, name),
+            name: name.to_string(),
+            provider: provider.to_string(),
+            userid,
+            enabled: true,
+            sync_interval_hours: 24,
+            last_sync_at: None,
+            next_sync_at: None,
+            include_folders: vec![],
+            exclude_folders: vec![],
+            include_file_types: vec![],
+            exclude_file_types: vec![],
+            provider_config: serde_json::Value::Object(Default::default()),
+            change_cursor: None,
+            mirror_deletes: false,
+            max_file_size: None,
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            /// The value stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parse a stored value.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a file stands (`SyncFile.status`).
+    FileStatus {
+        /// Seen, not yet transferred.
+        Pending => "pending",
+        /// Its object is stored and matches the remote.
+        Synced => "synced",
+        /// The last attempt failed (see `error_message`).
+        Failed => "failed",
+        /// Gone from the provider.
+        Deleted => "deleted",
+        /// Left out on purpose (too large, not exportable).
+        Skipped => "skipped",
+    }
+);
+
+string_enum!(
+    /// How a run went (`SyncLog.status`).
+    LogStatus {
+        /// Queued.
+        Pending => "pending",
+        /// Running.
+        Syncing => "syncing",
+        /// Every file synced.
+        Success => "success",
+        /// Some files failed, the rest synced.
+        Partial => "partial",
+        /// The run failed as a whole.
+        Failed => "failed",
+        /// Stopped before the end.
+        Cancelled => "cancelled",
+    }
+);
+
+/// One remote file's state (`p8."SyncFile"`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncFile {
+    /// Derived from (config_id, remote_id).
+    pub id: FileId,
+    /// Its config.
+    pub config_id: ConfigId,
+    /// The owner.
+    pub userid: UserId,
+    /// The provider's stable id.
+    pub remote_id: String,
+    /// The folder path and name, `/`-joined, for people.
+    pub remote_path: Option<String>,
+    /// The name.
+    pub remote_name: Option<String>,
+    /// The MIME type.
+    pub remote_type: Option<String>,
+    /// The size the provider reported.
+    pub remote_size: Option<i64>,
+    /// The modified time the provider reported.
+    pub remote_modified_at: Option<DateTime<Utc>>,
+    /// The creation time the provider reported.
+    pub remote_created_at: Option<DateTime<Utc>>,
+    /// Provider metadata.
+    pub remote_metadata: Option<serde_json::Value>,
+    /// The provider's revision of the synced content.
+    pub remote_revision: Option<String>,
+    /// The provider's checksum, `algorithm:value`.
+    pub remote_checksum: Option<String>,
+    /// Where the object is.
+    pub s3_uri: Option<String>,
+    /// Bytes stored.
+    pub local_size: Option<i64>,
+    /// When the object was written.
+    pub local_modified_at: Option<DateTime<Utc>>,
+    /// sha256 of the stored bytes.
+    pub local_checksum: Option<String>,
+    /// Where it stands.
+    pub status: FileStatus,
+    /// When it was last looked at by a sync.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Attempts since the last success.
+    pub sync_attempts: i32,
+    /// Why the last attempt failed.
+    pub error_message: Option<String>,
+    /// Whether ingestion has processed the current content.
+    pub ingested: bool,
+    /// The resource ingestion made from it.
+    pub resource_id: Option<uuid::Uuid>,
+}
+
+impl SyncFile {
+    /// A pending file for `remote_id` in `config`.
+    pub fn new(config: &SyncConfig, remote_id: &str) -> Self {
+        SyncFile {
+            id: FileId::derive(config.id, remote_id),
+            config_id: config.id,
+            userid: config.userid,
+            remote_id: remote_id.to_string(),
+            remote_path: None,
+            remote_name: None,
+            remote_type: None,
+            remote_size: None,
+            remote_modified_at: None,
+            remote_created_at: None,
+            remote_metadata: None,
+            remote_revision: None,
+            remote_checksum: None,
+            s3_uri: None,
+            local_size: None,
+            local_modified_at: None,
+            local_checksum: None,
+            status: FileStatus::Pending,
+            last_sync_at: None,
+            sync_attempts: 0,
+            error_message: None,
+            ingested: false,
+            resource_id: None,
+        }
+    }
+}
+
+/// One sync run (`p8."SyncLog"`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncLog {
+    /// Random.
+    pub id: LogId,
+    /// The config synced.
+    pub config_id: ConfigId,
+    /// The owner.
+    pub userid: UserId,
+    /// How it went.
+    pub status: LogStatus,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// How long it took.
+    pub duration_seconds: Option<f64>,
+    /// Files considered.
+    pub files_total: i32,
+    /// Files transferred.
+    pub files_synced: i32,
+    /// Files that failed.
+    pub files_failed: i32,
+    /// Files that needed nothing.
+    pub files_unchanged: i32,
+    /// Files found deleted.
+    pub files_deleted: i32,
+    /// Bytes transferred.
+    pub bytes_synced: i64,
+    /// Why the run failed, or a summary of failures.
+    pub error_message: Option<String>,
+    /// Per-file errors and details (JSON).
+    pub detailed_log: Option<serde_json::Value>,
+}
+
+impl SyncLog {
+    /// A run of `config` starting now.
+    pub fn start(config: &SyncConfig) -> Self {
+        SyncLog {
+            id: LogId::new(),
+            config_id: config.id,
+            userid: config.userid,
+            status: LogStatus::Syncing,
+            started_at: Some(Utc::now()),
+            completed_at: None,
+            duration_seconds: None,
+            files_total: 0,
+            files_synced: 0,
+            files_failed: 0,
+            files_unchanged: 0,
+            files_deleted: 0,
+            bytes_synced: 0,
+            error_message: None,
+            detailed_log: None,
+        }
+    }
+}
+
+/// The sync state, whichever database holds it.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Create or update the schema.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Insert or replace a config (by id).
+    async fn put_config(&self, config: &SyncConfig) -> Result<(), StoreError>;
+    /// One config.
+    async fn config(&self, id: ConfigId) -> Result<Option<SyncConfig>, StoreError>;
+    /// All configs, or one user's, ordered by name.
+    async fn configs(&self, user: Option<UserId>) -> Result<Vec<SyncConfig>, StoreError>;
+    /// Remove a config with its files and logs; `false` when there was none.
+    async fn delete_config(&self, id: ConfigId) -> Result<bool, StoreError>;
+    /// Save (or clear) a config's change cursor.
+    async fn set_cursor(&self, id: ConfigId, cursor: Option<&str>) -> Result<(), StoreError>;
+    /// A config's files, ordered by remote id.
+    async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError>;
+    /// Insert or replace one file's state (by id), atomically.
+    async fn put_file(&self, file: &SyncFile) -> Result<(), StoreError>;
+    /// Record a run that started.
+    async fn start_log(&self, log: &SyncLog) -> Result<(), StoreError>;
+    /// Record how a run ended, and move the config's `last_sync_at`/`next_sync_at`, together.
+    async fn finish_log(
+        &self,
+        log: &SyncLog,
+        next_sync_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+    /// Runs, newest first, of one config or all.
+    async fn logs(&self, config: Option<ConfigId>, limit: i64) -> Result<Vec<SyncLog>, StoreError>;
+}
+
+/// A JSON list of strings from a column, or empty.
+pub(crate) fn string_list(
+    table: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<Vec<String>, StoreError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(vec![]),
+        Some(v) => serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+            table,
+            reason: format!("expected a JSON list of strings: {e}"),
+        }),
+    }
+}
+
+/// Which database to use.
+#[derive(Debug, Clone)]
+pub enum StoreTarget {
+    /// Postgres, from `DATABASE_URL` or Percolate's `P8_PG_*` variables.
+    Postgres {
+        /// Connection options.
+        options: sqlx::postgres::PgConnectOptions,
+        /// Where, for messages (no password).
+        display: String,
+    },
+    /// The embedded SQLite file.
+    Sqlite(std::path::PathBuf),
+}
+
+impl StoreTarget {
+    /// `DATABASE_URL` (a `postgres://` or `sqlite:` URL), else `P8_PG_HOST` and friends
+    /// (`P8_PG_PORT` 5432, `P8_PG_USER` postgres, `P8_PG_PASSWORD`, `P8_PG_DATABASE` app),
+    /// else SQLite at `<data_dir>/p8sync.db`.
+    pub fn from_env(data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        if let Some(url) = var("DATABASE_URL") {
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+            {
+                return Ok(StoreTarget::Sqlite(path.into()));
+            }
+            let options = url.parse().map_err(|source| StoreError::Connect {
+                target: postgres::redact_url(&url),
+                source,
+            })?;
+            return Ok(StoreTarget::Postgres {
+                options,
+                display: postgres::redact_url(&url),
+            });
+        }
+        if let Some(host) = var("P8_PG_HOST") {
+            let port: u16 = var("P8_PG_PORT")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(5432);
+            let user = var("P8_PG_USER").unwrap_or_else(|| "postgres".into());
+            let database = var("P8_PG_DATABASE").unwrap_or_else(|| "app".into());
+            let mut options = sqlx::postgres::PgConnectOptions::new()
+                .host(&host)
+                .port(port)
+                .username(&user)
+                .database(&database);
+            if let Some(password) = var("P8_PG_PASSWORD") {
+                options = options.password(&password);
+            }
+            return Ok(StoreTarget::Postgres {
+                options,
+                display: format!("postgres://{user}@{host}:{port}/{database}"),
+            });
+        }
+        Ok(StoreTarget::Sqlite(data_dir.join("p8sync.db")))
+    }
+
+    /// Connect (and migrate, unless told not to).
+    pub async fn open(&self, migrate: bool) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+        let store: std::sync::Arc<dyn Store> = match self {
+            StoreTarget::Postgres { options, display } => std::sync::Arc::new(
+                postgres::PostgresStore::connect_with(options.clone(), display).await?,
+            ),
+            StoreTarget::Sqlite(path) => {
+                std::sync::Arc::new(sqlite::SqliteStore::open(path).await?)
+            }
+        };
+        if migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+}

@@ -1,0 +1,389 @@
+//! The embedded store: one SQLite file, nothing to install. Uuids and timestamps are TEXT,
+//! JSON is TEXT; the tables and columns are the Postgres ones.
+
+use super::ids::{ConfigId, FileId, LogId, UserId};
+use super::{
+    FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog, query_err, string_list,
+};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                target: path.display().to_string(),
+                source,
+            })?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn uuid_col<T: FromStr>(row: &SqliteRow, col: &str, table: &'static str) -> Result<T, StoreError> {
+    let text: String = row.try_get(col).map_err(query_err("reading a row"))?;
+    text.parse().map_err(|_| StoreError::Corrupt {
+        table,
+        reason: format!("{col} `{text}` is not a uuid"),
+    })
+}
+
+fn json_col(
+    row: &SqliteRow,
+    col: &str,
+    table: &'static str,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let text: Option<String> = row.try_get(col).map_err(query_err("reading a row"))?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
+            table,
+            reason: format!("{col} is not JSON: {e}"),
+        })
+    })
+    .transpose()
+}
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    col: &str,
+) -> Result<T, StoreError> {
+    row.try_get(col).map_err(query_err("reading a row"))
+}
+
+fn list_json(list: &[String]) -> String {
+    serde_json::to_string(list).expect("a list of strings serialises")
+}
+
+fn config_row(row: &SqliteRow) -> Result<SyncConfig, StoreError> {
+    const T: &str = "SyncConfig";
+    Ok(SyncConfig {
+        id: uuid_col(row, "id", T)?,
+        name: get(row, "name")?,
+        provider: get(row, "provider")?,
+        userid: uuid_col(row, "userid", T)?,
+        enabled: get::<Option<bool>>(row, "enabled")?.unwrap_or(true),
+        sync_interval_hours: get::<Option<i32>>(row, "sync_interval_hours")?.unwrap_or(24),
+        last_sync_at: get(row, "last_sync_at")?,
+        next_sync_at: get(row, "next_sync_at")?,
+        include_folders: string_list(T, json_col(row, "include_folders", T)?)?,
+        exclude_folders: string_list(T, json_col(row, "exclude_folders", T)?)?,
+        include_file_types: string_list(T, json_col(row, "include_file_types", T)?)?,
+        exclude_file_types: string_list(T, json_col(row, "exclude_file_types", T)?)?,
+        provider_config: json_col(row, "provider_config", T)?
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+        change_cursor: get(row, "change_cursor")?,
+        mirror_deletes: get(row, "mirror_deletes")?,
+        max_file_size: get(row, "max_file_size")?,
+    })
+}
+
+fn file_row(row: &SqliteRow) -> Result<SyncFile, StoreError> {
+    const T: &str = "SyncFile";
+    let status: String = get(row, "status")?;
+    let resource: Option<String> = get(row, "resource_id")?;
+    Ok(SyncFile {
+        id: uuid_col::<FileId>(row, "id", T)?,
+        config_id: uuid_col(row, "config_id", T)?,
+        userid: uuid_col(row, "userid", T)?,
+        remote_id: get(row, "remote_id")?,
+        remote_path: get(row, "remote_path")?,
+        remote_name: get(row, "remote_name")?,
+        remote_type: get(row, "remote_type")?,
+        remote_size: get(row, "remote_size")?,
+        remote_modified_at: get(row, "remote_modified_at")?,
+        remote_created_at: get(row, "remote_created_at")?,
+        remote_metadata: json_col(row, "remote_metadata", T)?,
+        remote_revision: get(row, "remote_revision")?,
+        remote_checksum: get(row, "remote_checksum")?,
+        s3_uri: get(row, "s3_uri")?,
+        local_size: get(row, "local_size")?,
+        local_modified_at: get(row, "local_modified_at")?,
+        local_checksum: get(row, "local_checksum")?,
+        status: FileStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            table: T,
+            reason: format!("unknown status `{status}`"),
+        })?,
+        last_sync_at: get(row, "last_sync_at")?,
+        sync_attempts: get(row, "sync_attempts")?,
+        error_message: get(row, "error_message")?,
+        ingested: get(row, "ingested")?,
+        resource_id: resource
+            .map(|r| {
+                r.parse().map_err(|_| StoreError::Corrupt {
+                    table: T,
+                    reason: format!("resource_id `{r}` is not a uuid"),
+                })
+            })
+            .transpose()?,
+    })
+}
+
+fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
+    const T: &str = "SyncLog";
+    let status: String = get(row, "status")?;
+    Ok(SyncLog {
+        id: uuid_col::<LogId>(row, "id", T)?,
+        config_id: uuid_col(row, "config_id", T)?,
+        userid: uuid_col(row, "userid", T)?,
+        status: LogStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+            table: T,
+            reason: format!("unknown status `{status}`"),
+        })?,
+        started_at: get(row, "started_at")?,
+        completed_at: get(row, "completed_at")?,
+        duration_seconds: get(row, "duration_seconds")?,
+        files_total: get(row, "files_total")?,
+        files_synced: get(row, "files_synced")?,
+        files_failed: get(row, "files_failed")?,
+        files_unchanged: get(row, "files_unchanged")?,
+        files_deleted: get(row, "files_deleted")?,
+        bytes_synced: get(row, "bytes_synced")?,
+        error_message: get(row, "error_message")?,
+        detailed_log: json_col(row, "detailed_log", T)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_config(&self, c: &SyncConfig) -> Result<(), StoreError> {
+        sqlx::query(
+            r#"INSERT INTO "SyncConfig" (id, name, provider, userid, enabled, sync_interval_hours,
+                 last_sync_at, next_sync_at, include_folders, exclude_folders, include_file_types,
+                 exclude_file_types, provider_config, change_cursor, mirror_deletes, max_file_size)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+               ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
+                 userid = excluded.userid, enabled = excluded.enabled,
+                 sync_interval_hours = excluded.sync_interval_hours,
+                 last_sync_at = excluded.last_sync_at, next_sync_at = excluded.next_sync_at,
+                 include_folders = excluded.include_folders, exclude_folders = excluded.exclude_folders,
+                 include_file_types = excluded.include_file_types,
+                 exclude_file_types = excluded.exclude_file_types,
+                 provider_config = excluded.provider_config, change_cursor = excluded.change_cursor,
+                 mirror_deletes = excluded.mirror_deletes, max_file_size = excluded.max_file_size,
+                 updated_at = CURRENT_TIMESTAMP"#,
+        )
+        .bind(c.id.to_string())
+        .bind(&c.name)
+        .bind(&c.provider)
+        .bind(c.userid.to_string())
+        .bind(c.enabled)
+        .bind(c.sync_interval_hours)
+        .bind(c.last_sync_at)
+        .bind(c.next_sync_at)
+        .bind(list_json(&c.include_folders))
+        .bind(list_json(&c.exclude_folders))
+        .bind(list_json(&c.include_file_types))
+        .bind(list_json(&c.exclude_file_types))
+        .bind(c.provider_config.to_string())
+        .bind(&c.change_cursor)
+        .bind(c.mirror_deletes)
+        .bind(c.max_file_size)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("saving a sync config"))?;
+        Ok(())
+    }
+
+    async fn config(&self, id: ConfigId) -> Result<Option<SyncConfig>, StoreError> {
+        sqlx::query(r#"SELECT * FROM "SyncConfig" WHERE id = ?1"#)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("reading a sync config"))?
+            .as_ref()
+            .map(config_row)
+            .transpose()
+    }
+
+    async fn configs(&self, user: Option<UserId>) -> Result<Vec<SyncConfig>, StoreError> {
+        sqlx::query(
+            r#"SELECT * FROM "SyncConfig" WHERE ?1 IS NULL OR userid = ?1 ORDER BY name, id"#,
+        )
+        .bind(user.map(|u| u.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("listing sync configs"))?
+        .iter()
+        .map(config_row)
+        .collect()
+    }
+
+    async fn delete_config(&self, id: ConfigId) -> Result<bool, StoreError> {
+        let done = sqlx::query(r#"DELETE FROM "SyncConfig" WHERE id = ?1"#)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("deleting a sync config"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_cursor(&self, id: ConfigId, cursor: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(r#"UPDATE "SyncConfig" SET change_cursor = ?2, updated_at = CURRENT_TIMESTAMP WHERE id = ?1"#)
+            .bind(id.to_string())
+            .bind(cursor)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("saving a change cursor"))?;
+        Ok(())
+    }
+
+    async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError> {
+        sqlx::query(r#"SELECT * FROM "SyncFile" WHERE config_id = ?1 ORDER BY remote_id"#)
+            .bind(config.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err("listing synced files"))?
+            .iter()
+            .map(file_row)
+            .collect()
+    }
+
+    async fn put_file(&self, f: &SyncFile) -> Result<(), StoreError> {
+        sqlx::query(
+            r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
+                 remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
+                 remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
+                 local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
+                 resource_id)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19, ?20, ?21, ?22, ?23)
+               ON CONFLICT (id) DO UPDATE SET remote_path = excluded.remote_path,
+                 remote_name = excluded.remote_name, remote_type = excluded.remote_type,
+                 remote_size = excluded.remote_size, remote_modified_at = excluded.remote_modified_at,
+                 remote_created_at = excluded.remote_created_at,
+                 remote_metadata = excluded.remote_metadata, remote_revision = excluded.remote_revision,
+                 remote_checksum = excluded.remote_checksum, s3_uri = excluded.s3_uri,
+                 local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
+                 local_checksum = excluded.local_checksum, status = excluded.status,
+                 last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
+                 error_message = excluded.error_message, ingested = excluded.ingested,
+                 resource_id = excluded.resource_id, updated_at = CURRENT_TIMESTAMP"#,
+        )
+        .bind(f.id.to_string())
+        .bind(f.config_id.to_string())
+        .bind(f.userid.to_string())
+        .bind(&f.remote_id)
+        .bind(&f.remote_path)
+        .bind(&f.remote_name)
+        .bind(&f.remote_type)
+        .bind(f.remote_size)
+        .bind(f.remote_modified_at)
+        .bind(f.remote_created_at)
+        .bind(f.remote_metadata.as_ref().map(|m| m.to_string()))
+        .bind(&f.remote_revision)
+        .bind(&f.remote_checksum)
+        .bind(&f.s3_uri)
+        .bind(f.local_size)
+        .bind(f.local_modified_at)
+        .bind(&f.local_checksum)
+        .bind(f.status.as_str())
+        .bind(f.last_sync_at)
+        .bind(f.sync_attempts)
+        .bind(&f.error_message)
+        .bind(f.ingested)
+        .bind(f.resource_id.map(|r| r.to_string()))
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("saving a file's state"))?;
+        Ok(())
+    }
+
+    async fn start_log(&self, l: &SyncLog) -> Result<(), StoreError> {
+        sqlx::query(
+            r#"INSERT INTO "SyncLog" (id, config_id, userid, status, started_at)
+               VALUES (?1, ?2, ?3, ?4, ?5)"#,
+        )
+        .bind(l.id.to_string())
+        .bind(l.config_id.to_string())
+        .bind(l.userid.to_string())
+        .bind(l.status.as_str())
+        .bind(l.started_at)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("starting a sync log"))?;
+        Ok(())
+    }
+
+    async fn finish_log(&self, l: &SyncLog, next: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_err("finishing a sync log"))?;
+        sqlx::query(
+            r#"UPDATE "SyncLog" SET status = ?2, completed_at = ?3, duration_seconds = ?4,
+                 files_total = ?5, files_synced = ?6, files_failed = ?7, files_unchanged = ?8,
+                 files_deleted = ?9, bytes_synced = ?10, error_message = ?11, detailed_log = ?12
+               WHERE id = ?1"#,
+        )
+        .bind(l.id.to_string())
+        .bind(l.status.as_str())
+        .bind(l.completed_at)
+        .bind(l.duration_seconds)
+        .bind(l.files_total)
+        .bind(l.files_synced)
+        .bind(l.files_failed)
+        .bind(l.files_unchanged)
+        .bind(l.files_deleted)
+        .bind(l.bytes_synced)
+        .bind(&l.error_message)
+        .bind(l.detailed_log.as_ref().map(|d| d.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("finishing a sync log"))?;
+        sqlx::query(
+            r#"UPDATE "SyncConfig" SET last_sync_at = ?2, next_sync_at = ?3,
+                 updated_at = CURRENT_TIMESTAMP WHERE id = ?1"#,
+        )
+        .bind(l.config_id.to_string())
+        .bind(l.completed_at)
+        .bind(next)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("finishing a sync log"))?;
+        tx.commit()
+            .await
+            .map_err(query_err("finishing a sync log"))?;
+        Ok(())
+    }
+
+    async fn logs(&self, config: Option<ConfigId>, limit: i64) -> Result<Vec<SyncLog>, StoreError> {
+        sqlx::query(
+            r#"SELECT * FROM "SyncLog" WHERE ?1 IS NULL OR config_id = ?1
+               ORDER BY started_at DESC, id LIMIT ?2"#,
+        )
+        .bind(config.map(|c| c.to_string()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("listing sync logs"))?
+        .iter()
+        .map(log_row)
+        .collect()
+    }
+}

@@ -1,0 +1,191 @@
+//! The store conformance suite, run against both backends: SQLite (a temp file) and Postgres
+//! (a fresh database per test on `P8_TEST_PG_URL`, default the local server on 127.0.0.1:5432;
+//! scripts/test.sh starts a throwaway cluster when there is none).
+
+use chrono::{Duration, TimeZone, Utc};
+use p8sync::store::ids::UserId;
+use p8sync::store::postgres::PostgresStore;
+use p8sync::store::sqlite::SqliteStore;
+use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig, SyncFile, SyncLog};
+use std::sync::Arc;
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("state.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (Arc::new(store), dir)
+}
+
+async fn postgres() -> (Arc<dyn Store>, String) {
+    let admin_url = std::env::var("P8_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("p8sync_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("Postgres at {admin_url} is needed (scripts/test.sh starts one): {e}")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    let store = PostgresStore::connect(url.as_str()).await.unwrap();
+    store.migrate().await.unwrap();
+    // Running twice is harmless.
+    store.migrate().await.unwrap();
+    (Arc::new(store), name)
+}
+
+fn user() -> UserId {
+    "5c1b2f3e-0000-4000-8000-000000000001".parse().unwrap()
+}
+
+fn at(secs: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_764_000_000 + secs, 0).unwrap()
+}
+
+async fn configs_round_trip(store: Arc<dyn Store>) {
+    let mut c = SyncConfig::new(user(), "local", "docs");
+    c.include_folders = vec!["Work/Reports".into()];
+    c.exclude_file_types = vec!["tmp".into()];
+    c.provider_config = serde_json::json!({"root": "/data", "depth": 3});
+    c.next_sync_at = Some(at(60));
+    store.put_config(&c).await.unwrap();
+    assert_eq!(store.config(c.id).await.unwrap().as_ref(), Some(&c));
+
+    // Upsert by id.
+    c.enabled = false;
+    c.sync_interval_hours = 6;
+    store.put_config(&c).await.unwrap();
+    assert_eq!(store.config(c.id).await.unwrap().unwrap(), c);
+
+    let other = SyncConfig::new(
+        "5c1b2f3e-0000-4000-8000-000000000002".parse().unwrap(),
+        "local",
+        "a",
+    );
+    store.put_config(&other).await.unwrap();
+    assert_eq!(store.configs(None).await.unwrap().len(), 2);
+    let mine = store.configs(Some(user())).await.unwrap();
+    assert_eq!(mine, vec![c.clone()]);
+
+    store.set_cursor(c.id, Some("cursor-42")).await.unwrap();
+    assert_eq!(
+        store
+            .config(c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .change_cursor
+            .as_deref(),
+        Some("cursor-42")
+    );
+    store.set_cursor(c.id, None).await.unwrap();
+    assert_eq!(
+        store.config(c.id).await.unwrap().unwrap().change_cursor,
+        None
+    );
+
+    assert!(store.delete_config(c.id).await.unwrap());
+    assert!(!store.delete_config(c.id).await.unwrap());
+    assert_eq!(store.config(c.id).await.unwrap(), None);
+}
+
+async fn files_upsert_and_cascade(store: Arc<dyn Store>) {
+    let c = SyncConfig::new(user(), "local", "docs");
+    store.put_config(&c).await.unwrap();
+    let mut f = SyncFile::new(&c, "notes/été.txt");
+    f.remote_name = Some("été.txt".into());
+    f.remote_size = Some(12);
+    f.remote_modified_at = Some(at(5));
+    f.remote_metadata = Some(serde_json::json!({"k": "v"}));
+    store.put_file(&f).await.unwrap();
+    f.status = FileStatus::Synced;
+    f.s3_uri = Some("s3://bucket/key".into());
+    f.local_checksum = Some("ab".repeat(32));
+    f.local_size = Some(12);
+    f.resource_id = Some(uuid::Uuid::new_v4());
+    store.put_file(&f).await.unwrap();
+    let mut g = SyncFile::new(&c, "a.txt");
+    g.status = FileStatus::Failed;
+    g.error_message = Some("forbidden".into());
+    g.sync_attempts = 2;
+    store.put_file(&g).await.unwrap();
+
+    let files = store.files(c.id).await.unwrap();
+    assert_eq!(files, vec![g.clone(), f.clone()]);
+
+    // Deleting the config takes its files along.
+    store.delete_config(c.id).await.unwrap();
+    assert!(store.files(c.id).await.unwrap().is_empty());
+}
+
+async fn logs_finish_moves_the_schedule(store: Arc<dyn Store>) {
+    let c = SyncConfig::new(user(), "local", "docs");
+    store.put_config(&c).await.unwrap();
+    let mut first = SyncLog::start(&c);
+    first.started_at = Some(at(0));
+    store.start_log(&first).await.unwrap();
+    first.status = LogStatus::Partial;
+    first.completed_at = Some(at(3));
+    first.duration_seconds = Some(3.0);
+    first.files_total = 10;
+    first.files_synced = 8;
+    first.files_failed = 1;
+    first.files_unchanged = 1;
+    first.bytes_synced = 12345;
+    first.error_message = Some("1 file failed".into());
+    first.detailed_log = Some(serde_json::json!({"errors": [{"file": "a", "error": "x"}]}));
+    store
+        .finish_log(&first, Some(at(3) + Duration::hours(24)))
+        .await
+        .unwrap();
+
+    let mut second = SyncLog::start(&c);
+    second.started_at = Some(at(100));
+    store.start_log(&second).await.unwrap();
+
+    let logs = store.logs(Some(c.id), 10).await.unwrap();
+    assert_eq!(logs.len(), 2);
+    assert_eq!(logs[0].id, second.id, "newest first");
+    assert_eq!(logs[0].status, LogStatus::Syncing);
+    assert_eq!(logs[1], first);
+    assert_eq!(store.logs(None, 1).await.unwrap().len(), 1);
+
+    let c = store.config(c.id).await.unwrap().unwrap();
+    assert_eq!(c.last_sync_at, Some(at(3)));
+    assert_eq!(c.next_sync_at, Some(at(3) + Duration::hours(24)));
+}
+
+macro_rules! conformance {
+    ($($name:ident),+) => {
+        mod on_sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _dir) = sqlite().await;
+                    super::$name(store).await;
+                }
+            )+
+        }
+        mod on_postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _db) = postgres().await;
+                    super::$name(store).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    configs_round_trip,
+    files_upsert_and_cascade,
+    logs_finish_moves_the_schedule
+);
