@@ -365,7 +365,7 @@ pub enum StoreTarget {
     /// Postgres, from `DATABASE_URL` or Percolate's `P8_PG_*` variables.
     Postgres {
         /// Connection options.
-        options: sqlx::postgres::PgConnectOptions,
+        options: Box<sqlx::postgres::PgConnectOptions>,
         /// Where, for messages (no password).
         display: String,
     },
@@ -391,7 +391,7 @@ impl StoreTarget {
                 source,
             })?;
             return Ok(StoreTarget::Postgres {
-                options,
+                options: Box::new(options),
                 display: postgres::redact_url(&url),
             });
         }
@@ -410,7 +410,7 @@ impl StoreTarget {
                 options = options.password(&password);
             }
             return Ok(StoreTarget::Postgres {
-                options,
+                options: Box::new(options),
                 display: format!("postgres://{user}@{host}:{port}/{database}"),
             });
         }
@@ -421,7 +421,7 @@ impl StoreTarget {
     pub async fn open(&self, migrate: bool) -> Result<std::sync::Arc<dyn Store>, StoreError> {
         let store: std::sync::Arc<dyn Store> = match self {
             StoreTarget::Postgres { options, display } => std::sync::Arc::new(
-                postgres::PostgresStore::connect_with(options.clone(), display).await?,
+                postgres::PostgresStore::connect_with((**options).clone(), display).await?,
             ),
             StoreTarget::Sqlite(path) => {
                 std::sync::Arc::new(sqlite::SqliteStore::open(path).await?)
