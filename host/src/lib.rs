@@ -3,8 +3,10 @@
 //! Providers are sandboxed WebAssembly components ([`runtime`]); the host owns credentials,
 //! storage and the network. See `DESIGN.md`-level notes in each module.
 
+pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod runtime;
 pub mod secret;
 pub mod store;
+pub mod sync;

@@ -2,6 +2,7 @@
 
 mod list;
 mod providers;
+mod sync;
 
 use crate::config::RuntimeSettings;
 use crate::runtime::{Registry, Runtime};
@@ -47,6 +48,14 @@ pub enum Command {
     ///
     /// Example: p8sync list --provider local --root ./samples
     List(list::ListArgs),
+    /// Sync a folder (zero set-up) or a stored config into the object store.
+    ///
+    /// Example: p8sync sync ./samples
+    Sync(sync::SyncArgs),
+    /// The recorded state of a config's files.
+    Files(sync::FilesArgs),
+    /// Sync runs, newest first.
+    Logs(sync::LogsArgs),
 }
 
 /// Run a parsed command line.
@@ -55,6 +64,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Providers(args) => providers::run_providers(&cli, args).await,
         Command::Provider(cmd) => providers::run_provider(&cli, cmd).await,
         Command::List(args) => list::run(&cli, args).await,
+        Command::Sync(args) => sync::run_sync(&cli, args).await,
+        Command::Files(args) => sync::run_files(&cli, args).await,
+        Command::Logs(args) => sync::run_logs(&cli, args).await,
     }
 }
 
@@ -106,7 +118,7 @@ fn default_providers_dir() -> PathBuf {
 
 /// Create the data directory readable by its owner only: it holds the component cache, whose
 /// artifacts are loaded as native code.
-fn ensure_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;

@@ -1,0 +1,140 @@
+//! A local directory as the object store (the embedded default).
+
+use super::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt};
+
+/// Objects as files under a root directory; the key is the relative path.
+#[derive(Debug, Clone)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+impl LocalBlobStore {
+    /// A store rooted at `root` (created when missing).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBlobStore { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+}
+
+fn store_err(key: &ObjectKey, e: impl std::fmt::Display) -> BlobError {
+    BlobError::Store {
+        key: key.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn check(&self) -> Result<(), BlobError> {
+        tokio::fs::create_dir_all(&self.root).await.map_err(|e| {
+            BlobError::Unavailable(format!("cannot create {}: {e}", self.root.display()))
+        })?;
+        let probe = self.root.join(".p8sync-write-check");
+        tokio::fs::write(&probe, b"ok").await.map_err(|e| {
+            BlobError::Unavailable(format!("cannot write to {}: {e}", self.root.display()))
+        })?;
+        let _ = tokio::fs::remove_file(&probe).await;
+        Ok(())
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: &mut (dyn AsyncRead + Send + Unpin),
+        _meta: &ObjectMeta,
+    ) -> Result<StoredObject, BlobError> {
+        let path = self.path(key);
+        let dir = path.parent().expect("keys have a directory");
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| store_err(key, e))?;
+        // Write a temporary file next to the object and rename it into place, so a crash
+        // never leaves a partial object under the real key.
+        let tmp = dir.join(format!(
+            ".{}.{}.partial",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| store_err(key, e))?;
+            let size = copy(body, &mut file).await.map_err(|e| match e {
+                CopyError::Read(e) => BlobError::Source(e),
+                CopyError::Write(e) => store_err(key, e),
+            })?;
+            file.flush().await.map_err(|e| store_err(key, e))?;
+            file.sync_all().await.map_err(|e| store_err(key, e))?;
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| store_err(key, e))?;
+            Ok(size)
+        }
+        .await;
+        match result {
+            Ok(size) => Ok(StoredObject {
+                uri: self.uri(key),
+                size,
+            }),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<u64>, BlobError> {
+        match tokio::fs::metadata(self.path(key)).await {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(store_err(key, e)),
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(store_err(key, e)),
+        }
+    }
+
+    fn uri(&self, key: &ObjectKey) -> String {
+        let abs = std::path::absolute(self.path(key)).unwrap_or_else(|_| self.path(key));
+        format!("file://{}", abs.display())
+    }
+}
+
+enum CopyError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Copy with a fixed buffer, telling read failures from write failures.
+async fn copy(
+    from: &mut (dyn AsyncRead + Send + Unpin),
+    to: &mut tokio::fs::File,
+) -> Result<u64, CopyError> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = from.read(&mut buf).await.map_err(CopyError::Read)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        to.write_all(&buf[..n]).await.map_err(CopyError::Write)?;
+        total += n as u64;
+    }
+}

@@ -1,0 +1,216 @@
+//! `p8sync sync`, `p8sync files`, `p8sync logs`.
+
+use super::Cli;
+use crate::blob::BlobStore;
+use crate::blob::local::LocalBlobStore;
+use crate::store::ids::{ConfigId, UserId, make_uuid};
+use crate::store::{Store, StoreTarget, SyncConfig};
+use crate::sync::{SyncEngine, SyncOptions, SyncReport};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Options of `p8sync sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// A local folder to sync, with zero set-up: creates (or reuses) a `local` config for it in
+    /// the embedded store and copies new and changed files into the object store.
+    folder: Option<PathBuf>,
+    /// Sync this config (by id) instead.
+    #[arg(long, conflicts_with = "folder")]
+    config: Option<ConfigId>,
+    /// Files transferred at once.
+    #[arg(long, default_value_t = 4)]
+    transfers: usize,
+    /// Show what would be transferred, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `p8sync files`.
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// The config whose files to list.
+    #[arg(long)]
+    config: ConfigId,
+    /// Print JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `p8sync logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this config's runs.
+    #[arg(long)]
+    config: Option<ConfigId>,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+    /// Print JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The user that owns zero-set-up configs: `P8_USER_ID`, or a fixed id for "local".
+pub(crate) fn default_user() -> Result<UserId> {
+    match std::env::var("P8_USER_ID") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .with_context(|| format!("P8_USER_ID={v:?} is not a uuid")),
+        _ => Ok(UserId(make_uuid(&[("user", "local")]))),
+    }
+}
+
+impl Cli {
+    pub(crate) async fn store(&self) -> Result<Arc<dyn Store>> {
+        super::ensure_private_dir(&self.data_dir)?;
+        let target = StoreTarget::from_env(&self.data_dir)?;
+        Ok(target.open(true).await?)
+    }
+
+    pub(crate) fn blob(&self) -> Arc<dyn BlobStore> {
+        Arc::new(LocalBlobStore::new(self.data_dir.join("objects")))
+    }
+}
+
+pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
+    let store = cli.store().await?;
+    let config = match (&args.folder, args.config) {
+        (Some(folder), _) => {
+            let root = folder.canonicalize().with_context(|| {
+                format!(
+                    "cannot sync {}: the folder does not exist",
+                    folder.display()
+                )
+            })?;
+            if !root.is_dir() {
+                bail!("cannot sync {}: not a folder", folder.display());
+            }
+            let user = default_user()?;
+            let name = root.display().to_string();
+            let fresh = SyncConfig::new(user, "local", &name);
+            match store.config(fresh.id).await? {
+                Some(existing) => existing,
+                None => {
+                    let mut c = fresh;
+                    c.provider_config = serde_json::json!({ "root": name });
+                    store.put_config(&c).await?;
+                    c
+                }
+            }
+        }
+        (None, Some(id)) => store
+            .config(id)
+            .await?
+            .with_context(|| format!("no sync config with id {id}; see `p8sync config list`"))?,
+        (None, None) => bail!("give a folder to sync, or --config ID (see p8sync sync --help)"),
+    };
+
+    let runtime = cli.runtime()?;
+    let registry = Arc::new(cli.registry(&runtime).await?);
+    let options = SyncOptions {
+        transfers: args.transfers,
+        dry_run: args.dry_run,
+        ..SyncOptions::default()
+    };
+    let engine = SyncEngine::new(store, cli.blob(), registry, options);
+    let report = engine.run(&config).await?;
+    print_report(&config, &report, args.json)?;
+    if !report.success {
+        bail!(
+            "{} of {} files failed (see `p8sync files --config {}`)",
+            report.files_failed,
+            report.files_failed + report.files_synced,
+            config.id
+        );
+    }
+    Ok(())
+}
+
+fn print_report(config: &SyncConfig, report: &SyncReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    println!("{}: {}", config.name, report.message);
+    for f in &report.failures {
+        println!("  failed {}: {}", f.remote_id, f.error);
+    }
+    Ok(())
+}
+
+pub(super) async fn run_files(cli: &Cli, args: &FilesArgs) -> Result<()> {
+    let store = cli.store().await?;
+    let files = store.files(args.config).await?;
+    if args.json {
+        for f in &files {
+            println!("{}", serde_json::to_string(f)?);
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| {
+            vec![
+                f.status.to_string(),
+                f.local_size
+                    .map(|s| super::human_bytes(s as u64))
+                    .unwrap_or_else(|| "-".into()),
+                f.remote_path.clone().unwrap_or_else(|| f.remote_id.clone()),
+                f.error_message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    super::print_table(&["STATUS", "SIZE", "PATH", "ERROR"], &rows);
+    Ok(())
+}
+
+pub(super) async fn run_logs(cli: &Cli, args: &LogsArgs) -> Result<()> {
+    let store = cli.store().await?;
+    let logs = store.logs(args.config, args.limit).await?;
+    if args.json {
+        for l in &logs {
+            println!("{}", serde_json::to_string(l)?);
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = logs
+        .iter()
+        .map(|l| {
+            vec![
+                l.started_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                l.status.to_string(),
+                l.files_synced.to_string(),
+                l.files_unchanged.to_string(),
+                l.files_failed.to_string(),
+                super::human_bytes(l.bytes_synced.max(0) as u64),
+                l.duration_seconds
+                    .map(|d| format!("{d:.2}s"))
+                    .unwrap_or_default(),
+                l.config_id.to_string(),
+            ]
+        })
+        .collect();
+    super::print_table(
+        &[
+            "STARTED",
+            "STATUS",
+            "SYNCED",
+            "UNCHANGED",
+            "FAILED",
+            "BYTES",
+            "TOOK",
+            "CONFIG",
+        ],
+        &rows,
+    );
+    Ok(())
+}

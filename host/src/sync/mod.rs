@@ -1,0 +1,434 @@
+//! The sync engine, per config: list through the provider, filter and diff against what is
+//! recorded ([`plan`]), move new and changed files into the object store with bounded
+//! concurrency ([`transfer`]), and record each file's outcome in its own write.
+//!
+//! A listing that fails ends the run before anything is compared: an outage must never look
+//! like an empty folder (that would mark every file deleted).
+
+pub mod plan;
+pub mod retry;
+pub mod transfer;
+
+use crate::blob::{BlobStore, ObjectKey};
+use crate::runtime::types::{Capability, Entry};
+use crate::runtime::{CallContext, CallError, Provider, Registry, UnknownProvider};
+use crate::store::ids::LogId;
+use crate::store::{FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog};
+use chrono::Utc;
+use futures::StreamExt;
+use plan::Action;
+use retry::RetryPolicy;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a sync runs.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Files transferred at once.
+    pub transfers: usize,
+    /// Retries of transient provider errors.
+    pub retry: RetryPolicy,
+    /// Plan only: report what would happen, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            transfers: 4,
+            retry: RetryPolicy::default(),
+            dry_run: false,
+        }
+    }
+}
+
+/// One file that failed, for the report and `SyncLog.detailed_log`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileFailure {
+    /// The provider's id for the file.
+    pub remote_id: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// What a sync did. Carries the seed's fields (`success`, `log_id`, `files_synced`,
+/// `files_failed`, `message`) and more.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncReport {
+    /// Every file synced (or was unchanged); nothing failed.
+    pub success: bool,
+    /// The `SyncLog` row (none for a dry run).
+    pub log_id: Option<LogId>,
+    /// Files transferred (or, in a dry run, that would be).
+    pub files_synced: u64,
+    /// Files that failed.
+    pub files_failed: u64,
+    /// Files that needed nothing.
+    pub files_unchanged: u64,
+    /// Files found deleted at the provider.
+    pub files_deleted: u64,
+    /// Files left out by filters.
+    pub files_skipped: u64,
+    /// Bytes transferred.
+    pub bytes: u64,
+    /// One line for people.
+    pub message: String,
+    /// The failures.
+    pub failures: Vec<FileFailure>,
+}
+
+/// A sync that could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The config names a provider that is not installed.
+    #[error("sync config `{config}`: {source}")]
+    UnknownProvider {
+        /// The config's name.
+        config: String,
+        /// Which ids exist.
+        source: UnknownProvider,
+    },
+    /// The config is unusable.
+    #[error("sync config `{config}` is invalid: {reason}")]
+    Config {
+        /// The config's name.
+        config: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The listing failed; nothing was changed.
+    #[error("listing failed, so nothing was changed: {0}")]
+    Listing(CallError),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The object store is unusable.
+    #[error(transparent)]
+    Blob(#[from] crate::blob::BlobError),
+}
+
+/// Runs syncs against one store, one object store and the installed providers.
+pub struct SyncEngine {
+    store: Arc<dyn Store>,
+    blob: Arc<dyn BlobStore>,
+    registry: Arc<Registry>,
+    options: SyncOptions,
+}
+
+impl SyncEngine {
+    /// An engine.
+    pub fn new(
+        store: Arc<dyn Store>,
+        blob: Arc<dyn BlobStore>,
+        registry: Arc<Registry>,
+        options: SyncOptions,
+    ) -> Self {
+        SyncEngine {
+            store,
+            blob,
+            registry,
+            options,
+        }
+    }
+
+    /// Sync one config. Per-file failures are recorded and reported, not returned as errors.
+    pub async fn run(&self, config: &SyncConfig) -> Result<SyncReport, SyncError> {
+        let started = Instant::now();
+        let mut log = SyncLog::start(config);
+        if !self.options.dry_run {
+            self.store.start_log(&log).await?;
+        }
+        let span = tracing::info_span!("sync", config_id = %config.id, provider = %config.provider);
+        let outcome = tracing::Instrument::instrument(self.run_inner(config), span).await;
+        let report = match outcome {
+            Ok(report) => report,
+            Err(e) => {
+                if !self.options.dry_run {
+                    log.status = LogStatus::Failed;
+                    log.completed_at = Some(Utc::now());
+                    log.duration_seconds = Some(started.elapsed().as_secs_f64());
+                    log.error_message = Some(e.to_string());
+                    let next = next_sync(config);
+                    self.store.finish_log(&log, next).await?;
+                }
+                return Err(e);
+            }
+        };
+        if self.options.dry_run {
+            return Ok(report);
+        }
+        log.status = if report.files_failed == 0 {
+            LogStatus::Success
+        } else if report.files_synced + report.files_unchanged > 0 {
+            LogStatus::Partial
+        } else {
+            LogStatus::Failed
+        };
+        log.completed_at = Some(Utc::now());
+        log.duration_seconds = Some(started.elapsed().as_secs_f64());
+        log.files_total =
+            (report.files_synced + report.files_failed + report.files_unchanged) as i32;
+        log.files_synced = report.files_synced as i32;
+        log.files_failed = report.files_failed as i32;
+        log.files_unchanged = report.files_unchanged as i32;
+        log.files_deleted = report.files_deleted as i32;
+        log.bytes_synced = report.bytes as i64;
+        if report.files_failed > 0 {
+            log.error_message = Some(format!("{} files failed", report.files_failed));
+        }
+        log.detailed_log = Some(serde_json::json!({
+            "failures": report.failures,
+            "skipped": report.files_skipped,
+        }));
+        self.store.finish_log(&log, next_sync(config)).await?;
+        Ok(SyncReport {
+            log_id: Some(log.id),
+            ..report
+        })
+    }
+
+    async fn run_inner(&self, config: &SyncConfig) -> Result<SyncReport, SyncError> {
+        let provider =
+            self.registry
+                .get(&config.provider)
+                .map_err(|source| SyncError::UnknownProvider {
+                    config: config.name.clone(),
+                    source,
+                })?;
+        let cx = call_context(config, &provider)?;
+        if !self.options.dry_run {
+            self.blob.check().await?;
+        }
+
+        let listing = self
+            .options
+            .retry
+            .run(|| provider.list_all(&cx, None, true, 1_000_000))
+            .await
+            .map_err(SyncError::Listing)?;
+        for s in &listing.skipped {
+            tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
+        }
+        let recorded = self.store.files(config.id).await?;
+        let actions = plan::plan(config, listing.entries, recorded);
+
+        let mut report = SyncReport {
+            success: true,
+            log_id: None,
+            files_synced: 0,
+            files_failed: 0,
+            files_unchanged: 0,
+            files_deleted: 0,
+            files_skipped: listing.skipped.len() as u64,
+            bytes: 0,
+            message: String::new(),
+            failures: Vec::new(),
+        };
+        let mut transfers = Vec::new();
+        for action in actions {
+            match action {
+                Action::Unchanged(_) => report.files_unchanged += 1,
+                Action::Skip { entry, reason } => {
+                    tracing::debug!(file = %entry.id, "filtered out: {reason}");
+                    report.files_skipped += 1;
+                }
+                Action::Deleted(file) => {
+                    report.files_deleted += 1;
+                    if !self.options.dry_run {
+                        self.record_deleted(config, file).await?;
+                    }
+                }
+                Action::Transfer { entry, existing } => transfers.push((entry, existing)),
+            }
+        }
+
+        if self.options.dry_run {
+            report.files_synced = transfers.len() as u64;
+            report.bytes = transfers.iter().map(|(e, _)| e.size.unwrap_or(0)).sum();
+        } else {
+            let results: Vec<Result<u64, (String, String)>> = futures::stream::iter(transfers)
+                .map(|(entry, existing)| self.transfer_one(config, &provider, &cx, entry, existing))
+                .buffer_unordered(self.options.transfers.max(1))
+                .collect()
+                .await;
+            for r in results {
+                match r {
+                    Ok(bytes) => {
+                        report.files_synced += 1;
+                        report.bytes += bytes;
+                    }
+                    Err((remote_id, error)) => {
+                        report.files_failed += 1;
+                        report.failures.push(FileFailure { remote_id, error });
+                    }
+                }
+            }
+            report
+                .failures
+                .sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+        }
+        report.success = report.files_failed == 0;
+        report.message = format!(
+            "{} {} files ({}), {} unchanged, {} failed, {} deleted, {} skipped",
+            if self.options.dry_run {
+                "would sync"
+            } else {
+                "synced"
+            },
+            report.files_synced,
+            crate::cli::human_bytes(report.bytes),
+            report.files_unchanged,
+            report.files_failed,
+            report.files_deleted,
+            report.files_skipped,
+        );
+        Ok(report)
+    }
+
+    /// Move one file and record the outcome; any error is the file's, never the run's.
+    async fn transfer_one(
+        &self,
+        config: &SyncConfig,
+        provider: &Provider,
+        cx: &CallContext,
+        entry: Box<Entry>,
+        existing: Option<SyncFile>,
+    ) -> Result<u64, (String, String)> {
+        let mut file = existing.unwrap_or_else(|| SyncFile::new(config, &entry.id));
+        describe(&mut file, &entry);
+        let now = Utc::now();
+        let attempt = async {
+            let fetch_plan = self
+                .options
+                .retry
+                .run(|| provider.fetch(cx, &entry))
+                .await
+                .map_err(|e| e.to_string())?;
+            let key = ObjectKey::for_file(
+                config,
+                file.id,
+                &entry.name,
+                entry.export_as.as_ref().map(|e| e.extension.as_str()),
+            );
+            transfer::transfer(
+                fetch_plan,
+                &entry,
+                cx.root.as_deref(),
+                self.blob.as_ref(),
+                &key,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        }
+        .await;
+        match attempt {
+            Ok(done) => {
+                file.status = FileStatus::Synced;
+                file.s3_uri = Some(done.object.uri);
+                file.local_size = Some(done.object.size as i64);
+                file.local_checksum = Some(done.sha256);
+                file.local_modified_at = Some(now);
+                file.last_sync_at = Some(now);
+                file.sync_attempts = 0;
+                file.error_message = None;
+                file.ingested = false;
+                self.store
+                    .put_file(&file)
+                    .await
+                    .map_err(|e| (entry.id.clone(), e.to_string()))?;
+                Ok(done.object.size)
+            }
+            Err(error) => {
+                tracing::warn!(file = %entry.id, "{error}");
+                file.status = FileStatus::Failed;
+                file.sync_attempts += 1;
+                file.last_sync_at = Some(now);
+                file.error_message = Some(error.clone());
+                if let Err(e) = self.store.put_file(&file).await {
+                    return Err((
+                        entry.id.clone(),
+                        format!("{error}; and recording it failed: {e}"),
+                    ));
+                }
+                Err((entry.id.clone(), error))
+            }
+        }
+    }
+
+    async fn record_deleted(
+        &self,
+        config: &SyncConfig,
+        mut file: SyncFile,
+    ) -> Result<(), SyncError> {
+        if config.mirror_deletes
+            && let Some(uri) = &file.s3_uri
+        {
+            let key = ObjectKey::for_file(
+                config,
+                file.id,
+                file.remote_name.as_deref().unwrap_or_default(),
+                uri.rsplit_once('.')
+                    .map(|(_, e)| e)
+                    .filter(|e| !e.contains('/')),
+            );
+            self.blob.delete(&key).await?;
+            file.s3_uri = None;
+        }
+        file.status = FileStatus::Deleted;
+        file.last_sync_at = Some(Utc::now());
+        self.store.put_file(&file).await?;
+        Ok(())
+    }
+}
+
+fn next_sync(config: &SyncConfig) -> Option<chrono::DateTime<Utc>> {
+    Some(Utc::now() + chrono::Duration::hours(config.sync_interval_hours.max(1) as i64))
+}
+
+/// Copy what the provider says about a file into its record.
+fn describe(file: &mut SyncFile, entry: &Entry) {
+    let mut path = entry.path.clone();
+    path.push(entry.name.clone());
+    file.remote_path = Some(path.join("/"));
+    file.remote_name = Some(entry.name.clone());
+    file.remote_type = entry.mime_type.clone();
+    file.remote_size = entry.size.map(|s| s as i64);
+    file.remote_modified_at = entry
+        .modified
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds));
+    file.remote_created_at = entry
+        .created
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds));
+    file.remote_revision = entry.revision.clone();
+    file.remote_checksum = plan::provider_checksum(entry);
+    file.remote_metadata = entry
+        .metadata_json
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok());
+}
+
+/// The call context for a config: its provider_config, and the granted root for `local-root`
+/// providers (`provider_config.root`).
+fn call_context(config: &SyncConfig, provider: &Provider) -> Result<CallContext, SyncError> {
+    let invalid = |reason: String| SyncError::Config {
+        config: config.name.clone(),
+        reason,
+    };
+    let mut cx = CallContext::from_json(&config.provider_config).map_err(invalid)?;
+    if provider.has(Capability::LocalRoot) {
+        let root =
+            cx.config.get("root").cloned().ok_or_else(|| {
+                invalid("the local provider needs `root` in provider_config".into())
+            })?;
+        let root = PathBuf::from(root);
+        if !root.is_dir() {
+            return Err(invalid(format!(
+                "the folder {} does not exist or is not a folder",
+                root.display()
+            )));
+        }
+        cx.root = Some(root);
+    }
+    Ok(cx)
+}
