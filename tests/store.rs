@@ -4,38 +4,19 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use p8sync::store::ids::UserId;
-use p8sync::store::postgres::PostgresStore;
-use p8sync::store::sqlite::SqliteStore;
 use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig, SyncFile, SyncLog};
+use p8sync_e2e::{postgres_store, sqlite_store};
 use std::sync::Arc;
 
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("state.db"))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    (Arc::new(store), dir)
+    sqlite_store().await
 }
 
 async fn postgres() -> (Arc<dyn Store>, String) {
-    let admin_url = std::env::var("P8_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("p8sync_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("Postgres at {admin_url} is needed (scripts/test.sh starts one): {e}")
-    });
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&name);
-    let store = PostgresStore::connect(url.as_str()).await.unwrap();
+    let (store, name) = postgres_store().await;
+    // Running the migrations twice is harmless.
     store.migrate().await.unwrap();
-    // Running twice is harmless.
-    store.migrate().await.unwrap();
-    (Arc::new(store), name)
+    (store, name)
 }
 
 fn user() -> UserId {

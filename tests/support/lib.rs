@@ -196,3 +196,38 @@ pub fn make_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A store on a fresh SQLite file (kept alive by the returned temp dir).
+pub async fn sqlite_store() -> (Arc<dyn p8sync::store::Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = p8sync::store::sqlite::SqliteStore::open(&dir.path().join("state.db"))
+        .await
+        .unwrap();
+    p8sync::store::Store::migrate(&store).await.unwrap();
+    (Arc::new(store), dir)
+}
+
+/// A store on a fresh Postgres database (`P8_TEST_PG_URL`, default 127.0.0.1:5432/test),
+/// returned with the database's name. scripts/test.sh provides the server.
+pub async fn postgres_store() -> (Arc<dyn p8sync::store::Store>, String) {
+    let admin_url = std::env::var("P8_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("p8sync_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("Postgres at {admin_url} is needed (scripts/test.sh starts one): {e}")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    let store = p8sync::store::postgres::PostgresStore::connect(url.as_str())
+        .await
+        .unwrap();
+    p8sync::store::Store::migrate(&store).await.unwrap();
+    (Arc::new(store), name)
+}

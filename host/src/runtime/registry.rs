@@ -64,6 +64,18 @@ impl Registry {
         Ok(registry)
     }
 
+    /// A registry of providers loaded some other way (embedding, tests). Later duplicates of
+    /// an id replace earlier ones.
+    pub fn from_providers(providers: impl IntoIterator<Item = Provider>) -> Registry {
+        Registry {
+            providers: providers
+                .into_iter()
+                .map(|p| (p.id().to_string(), Arc::new(p)))
+                .collect(),
+            ..Registry::default()
+        }
+    }
+
     /// The provider with this id, or an error that lists the ids there are.
     pub fn get(&self, id: &str) -> Result<Arc<Provider>, UnknownProvider> {
         self.providers

@@ -394,12 +394,8 @@ fn describe(file: &mut SyncFile, entry: &Entry) {
     file.remote_name = Some(entry.name.clone());
     file.remote_type = entry.mime_type.clone();
     file.remote_size = entry.size.map(|s| s as i64);
-    file.remote_modified_at = entry
-        .modified
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds));
-    file.remote_created_at = entry
-        .created
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds));
+    file.remote_modified_at = plan::timestamp(entry.modified);
+    file.remote_created_at = plan::timestamp(entry.created);
     file.remote_revision = entry.revision.clone();
     file.remote_checksum = plan::provider_checksum(entry);
     file.remote_metadata = entry

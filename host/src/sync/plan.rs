@@ -121,12 +121,19 @@ pub fn unchanged(file: &SyncFile, entry: &Entry) -> bool {
     if let (Some(a), Some(b)) = (&file.remote_checksum, provider_checksum(entry)) {
         return *a == b;
     }
-    let modified = entry
-        .modified
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds));
+    let modified = timestamp(entry.modified);
     file.remote_size == entry.size.map(|s| s as i64)
         && file.remote_modified_at == modified
         && (entry.size.is_some() || modified.is_some())
+}
+
+/// A provider timestamp at the precision every store keeps (Postgres: microseconds), so a
+/// stored time compares equal to the same time listed again.
+pub fn timestamp(
+    t: Option<crate::runtime::types::Timestamp>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let t = t?;
+    chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds / 1000 * 1000)
 }
 
 /// Plan a sync from a complete listing. Never call this with a listing that failed: an empty

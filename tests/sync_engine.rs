@@ -1,0 +1,300 @@
+//! The sync engine end to end with real components: the `local` provider on a real folder and a
+//! test provider with per-file failures, against both stores (SQLite and real Postgres).
+
+use p8sync::blob::local::LocalBlobStore;
+use p8sync::runtime::{Registry, Runtime};
+use p8sync::store::ids::UserId;
+use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
+use p8sync::sync::{SyncEngine, SyncError, SyncOptions, SyncReport};
+use p8sync_e2e::*;
+use sha2::Digest;
+use std::path::Path;
+use std::sync::Arc;
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    objects: tempfile::TempDir,
+    engine: SyncEngine,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn fixture(postgres: bool) -> Fixture {
+    let (store, keep): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = if postgres {
+        let (s, name) = postgres_store().await;
+        (s, Box::new(name))
+    } else {
+        let (s, dir) = sqlite_store().await;
+        (s, Box::new(dir))
+    };
+    let rt = Runtime::new(settings()).unwrap();
+    let registry =
+        Registry::from_providers([load_local(&rt).await, load_test(&rt, "inline-files").await]);
+    let objects = tempfile::tempdir().unwrap();
+    let blob = Arc::new(LocalBlobStore::new(objects.path()));
+    let engine = SyncEngine::new(
+        store.clone(),
+        blob,
+        Arc::new(registry),
+        SyncOptions::default(),
+    );
+    Fixture {
+        store,
+        objects,
+        engine,
+        _keep: keep,
+    }
+}
+
+fn user() -> UserId {
+    "5c1b2f3e-0000-4000-8000-0000000000aa".parse().unwrap()
+}
+
+fn local_config(root: &Path) -> SyncConfig {
+    let mut c = SyncConfig::new(user(), "local", "folder");
+    c.provider_config = serde_json::json!({ "root": root.display().to_string() });
+    c
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Every synced row has its object, with the right bytes.
+async fn check_objects(f: &Fixture, config: &SyncConfig, root: &Path) {
+    for file in f.store.files(config.id).await.unwrap() {
+        if file.status != FileStatus::Synced {
+            continue;
+        }
+        let uri = file.s3_uri.as_deref().expect("a synced file has an object");
+        let path = uri.strip_prefix("file://").unwrap();
+        let stored = std::fs::read(path).unwrap();
+        let source = std::fs::read(root.join(&file.remote_id)).unwrap();
+        assert_eq!(stored, source, "{}", file.remote_id);
+        assert_eq!(
+            file.local_checksum.as_deref(),
+            Some(sha256(&source).as_str())
+        );
+        assert!(path.starts_with(f.objects.path().to_str().unwrap()));
+    }
+}
+
+fn counts(r: &SyncReport) -> (u64, u64, u64, u64) {
+    (
+        r.files_synced,
+        r.files_unchanged,
+        r.files_failed,
+        r.files_deleted,
+    )
+}
+
+async fn lifecycle(postgres: bool) {
+    let f = fixture(postgres).await;
+    let tree = make_tree(&[
+        ("a.txt", "alpha"),
+        ("docs/b.md", "# bravo"),
+        ("docs/deep/c.csv", "x,y\n1,2\n"),
+        ("same name/a.txt", "another alpha"),
+    ]);
+    let root = tree.path();
+    let config = local_config(root);
+    f.store.put_config(&config).await.unwrap();
+
+    // First sync: everything.
+    let r = f.engine.run(&config).await.unwrap();
+    assert!(r.success, "{r:?}");
+    assert_eq!(counts(&r), (4, 0, 0, 0));
+    assert_eq!(r.bytes, 5 + 7 + 8 + 13);
+    check_objects(&f, &config, root).await;
+
+    // Nothing changed: nothing transferred.
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (0, 4, 0, 0));
+    assert_eq!(r.bytes, 0);
+
+    // Modify, add, delete, rename.
+    std::fs::write(root.join("a.txt"), "alpha, changed").unwrap();
+    std::fs::write(root.join("docs/new.txt"), "new").unwrap();
+    std::fs::remove_file(root.join("docs/deep/c.csv")).unwrap();
+    std::fs::rename(root.join("docs/b.md"), root.join("docs/b-renamed.md")).unwrap();
+    let r = f.engine.run(&config).await.unwrap();
+    // a.txt changed, new.txt and b-renamed.md are new; c.csv and b.md are gone.
+    assert_eq!(counts(&r), (3, 1, 0, 2), "{r:?}");
+    check_objects(&f, &config, root).await;
+    let files = f.store.files(config.id).await.unwrap();
+    let status = |id: &str| files.iter().find(|x| x.remote_id == id).map(|x| x.status);
+    assert_eq!(status("docs/deep/c.csv"), Some(FileStatus::Deleted));
+    assert_eq!(status("docs/b.md"), Some(FileStatus::Deleted));
+    assert_eq!(status("docs/b-renamed.md"), Some(FileStatus::Synced));
+    // A deleted file's object is kept unless the config mirrors deletes.
+    let gone = files.iter().find(|x| x.remote_id == "docs/b.md").unwrap();
+    assert!(
+        Path::new(
+            gone.s3_uri
+                .as_deref()
+                .unwrap()
+                .strip_prefix("file://")
+                .unwrap()
+        )
+        .exists()
+    );
+
+    // The runs are logged with their counts, and the schedule moved.
+    let logs = f.store.logs(Some(config.id), 10).await.unwrap();
+    assert_eq!(logs.len(), 3);
+    assert!(logs.iter().all(|l| l.status == LogStatus::Success));
+    assert_eq!(logs[0].files_synced, 3);
+    assert_eq!(logs[0].files_deleted, 2);
+    let stored = f.store.config(config.id).await.unwrap().unwrap();
+    assert!(stored.last_sync_at.is_some() && stored.next_sync_at > stored.last_sync_at);
+
+    // A root that vanished fails the run and marks nothing deleted.
+    let missing = local_config(&root.join("no-such-dir"));
+    let err = f
+        .engine
+        .run(&SyncConfig {
+            id: config.id,
+            ..missing
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SyncError::Config { .. }), "{err}");
+    let after = f.store.files(config.id).await.unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .filter(|x| x.status == FileStatus::Synced)
+            .count(),
+        4
+    );
+    assert_eq!(
+        f.store.logs(Some(config.id), 1).await.unwrap()[0].status,
+        LogStatus::Failed
+    );
+}
+
+async fn filters(postgres: bool) {
+    let f = fixture(postgres).await;
+    let tree = make_tree(&[
+        ("Work/Reports/q3.pdf", "pdf"),
+        ("Work/Reports/draft.tmp", "tmp"),
+        ("Work/Other/x.pdf", "other"),
+        ("Reports/not-work.pdf", "name matches, path does not"),
+        ("Work/Reports/Archive/old.pdf", "old"),
+    ]);
+    let mut config = local_config(tree.path());
+    config.include_folders = vec!["Work/Reports".into()];
+    config.exclude_folders = vec!["Work/Reports/Archive".into()];
+    config.exclude_file_types = vec![".TMP".into()];
+    f.store.put_config(&config).await.unwrap();
+    let r = f.engine.run(&config).await.unwrap();
+    let ids: Vec<String> = f
+        .store
+        .files(config.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.remote_id)
+        .collect();
+    assert_eq!(ids, vec!["Work/Reports/q3.pdf"]);
+    assert_eq!(r.files_skipped, 4);
+
+    config.include_folders = vec![];
+    config.exclude_folders = vec![];
+    config.exclude_file_types = vec![];
+    config.include_file_types = vec!["tmp".into()];
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(r.files_synced, 1);
+    assert_eq!(r.files_unchanged, 0);
+}
+
+async fn per_file_failures(postgres: bool) {
+    let f = fixture(postgres).await;
+    let mut config = SyncConfig::new(user(), "test_inline_files", "inline");
+    let files = serde_json::json!([
+        {"id": "ok-1", "name": "one.txt", "content": "one"},
+        {"id": "forbidden-2", "name": "two.txt", "content": "two"},
+        {"id": "corrupt-3", "name": "three.txt", "content": "three", "sha256": "00".repeat(32)},
+        {"id": "ok-4", "name": "four.txt", "content": "four", "sha256": sha256(b"four")},
+    ]);
+    config.provider_config = serde_json::json!({ "files": files.to_string() });
+    f.store.put_config(&config).await.unwrap();
+    let r = f.engine.run(&config).await.unwrap();
+    assert!(!r.success);
+    assert_eq!(counts(&r), (2, 0, 2, 0));
+    let failed: Vec<&str> = r.failures.iter().map(|x| x.remote_id.as_str()).collect();
+    assert_eq!(failed, vec!["corrupt-3", "forbidden-2"]);
+    assert!(
+        r.failures[0].error.contains("checksum mismatch"),
+        "{}",
+        r.failures[0].error
+    );
+    assert!(
+        r.failures[1].error.contains("download quota exceeded"),
+        "{}",
+        r.failures[1].error
+    );
+
+    let rows = f.store.files(config.id).await.unwrap();
+    let row = |id: &str| rows.iter().find(|x| x.remote_id == id).unwrap();
+    assert_eq!(row("forbidden-2").status, FileStatus::Failed);
+    assert_eq!(row("forbidden-2").sync_attempts, 1);
+    assert_eq!(row("corrupt-3").status, FileStatus::Failed);
+    assert!(
+        row("corrupt-3").s3_uri.is_none(),
+        "no object is kept for bytes that failed verification"
+    );
+    assert_eq!(row("ok-4").status, FileStatus::Synced);
+    let log = &f.store.logs(Some(config.id), 1).await.unwrap()[0];
+    assert_eq!(log.status, LogStatus::Partial);
+    assert_eq!(log.files_failed, 2);
+    let detail = log.detailed_log.as_ref().unwrap().to_string();
+    assert!(detail.contains("forbidden-2"), "{detail}");
+
+    // Failed files are retried next time; good ones are not transferred again.
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (0, 2, 2, 0));
+    let rows = f.store.files(config.id).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .find(|x| x.remote_id == "forbidden-2")
+            .unwrap()
+            .sync_attempts,
+        2
+    );
+}
+
+async fn unknown_provider(postgres: bool) {
+    let f = fixture(postgres).await;
+    let config = SyncConfig::new(user(), "google_drve", "typo");
+    f.store.put_config(&config).await.unwrap();
+    let err = f.engine.run(&config).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("unknown provider `google_drve`"), "{text}");
+    assert!(
+        text.contains("local") && text.contains("test_inline_files"),
+        "{text}"
+    );
+    let log = &f.store.logs(Some(config.id), 1).await.unwrap()[0];
+    assert_eq!(log.status, LogStatus::Failed);
+    assert!(
+        log.error_message
+            .as_deref()
+            .unwrap()
+            .contains("unknown provider")
+    );
+}
+
+macro_rules! both {
+    ($($name:ident),+) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(false).await })+
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(true).await })+
+        }
+    };
+}
+
+both!(lifecycle, filters, per_file_failures, unknown_provider);
