@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set everything up and run p8sync's main job on the sample folder. Installs the wasm32-wasip2
 # target if needed, builds the provider components and the host, then runs
-#   p8sync list --provider local --root samples
-# (or whatever p8sync arguments you pass instead).
+#   p8sync sync samples
+# which copies the folder, through the sandboxed `local` provider, into the embedded object
+# store under ./.p8sync (run it again: every file is unchanged). Pass other p8sync arguments
+# to run something else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 echo "==> building p8sync"
 cargo build --quiet -p p8sync
 if [ "$#" -eq 0 ]; then
-    set -- list --provider local --root samples
+    set -- sync samples
 fi
 echo "==> p8sync $*"
 exec target/debug/p8sync "$@"

@@ -24,6 +24,39 @@ impl LocalBlobStore {
     fn path(&self, key: &ObjectKey) -> PathBuf {
         self.root.join(key.as_str())
     }
+
+    /// Where writes in progress live: one folder, on the same filesystem as the objects so
+    /// the final rename is atomic, and easy to clean after a crash.
+    fn partial_dir(&self) -> PathBuf {
+        self.root.join(".partial")
+    }
+
+    /// Remove partial writes left by processes that are gone (killed mid-write).
+    async fn clean_partials(&self) {
+        let Ok(mut dir) = tokio::fs::read_dir(self.partial_dir()).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = dir.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| p == std::process::id() || process_alive(p));
+            if !alive {
+                tracing::info!(file = %name, "removing a partial write left by a stopped process");
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_alive(_pid: u32) -> bool {
+    // Without a cheap liveness check, keep partials; they are only wasted space.
+    true
 }
 
 fn store_err(key: &ObjectKey, e: impl std::fmt::Display) -> BlobError {
@@ -44,6 +77,7 @@ impl BlobStore for LocalBlobStore {
             BlobError::Unavailable(format!("cannot write to {}: {e}", self.root.display()))
         })?;
         let _ = tokio::fs::remove_file(&probe).await;
+        self.clean_partials().await;
         Ok(())
     }
 
@@ -58,11 +92,15 @@ impl BlobStore for LocalBlobStore {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| store_err(key, e))?;
-        // Write a temporary file next to the object and rename it into place, so a crash
-        // never leaves a partial object under the real key.
-        let tmp = dir.join(format!(
-            ".{}.{}.partial",
-            path.file_name().unwrap_or_default().to_string_lossy(),
+        // Write a temporary file and rename it into place, so a crash never leaves a partial
+        // object under the real key. The name starts with our pid for the crash cleanup.
+        let partials = self.partial_dir();
+        tokio::fs::create_dir_all(&partials)
+            .await
+            .map_err(|e| store_err(key, e))?;
+        let tmp = partials.join(format!(
+            "{}-{}.partial",
+            std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
         let result = async {
