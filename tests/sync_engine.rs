@@ -2,6 +2,8 @@
 //! test provider with per-file failures, against both stores (SQLite and real Postgres).
 
 use p8sync::blob::local::LocalBlobStore;
+use p8sync::blob::s3::S3BlobStore;
+use p8sync::blob::{BlobStore, ObjectKey};
 use p8sync::runtime::{Registry, Runtime};
 use p8sync::store::ids::UserId;
 use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
@@ -10,12 +12,13 @@ use p8sync_e2e::*;
 use sha2::Digest;
 use std::path::Path;
 use std::sync::Arc;
+use tokio::io::AsyncReadExt;
 
 struct Fixture {
     store: Arc<dyn Store>,
-    objects: tempfile::TempDir,
+    blob: Arc<dyn BlobStore>,
     engine: SyncEngine,
-    _keep: Box<dyn std::any::Any + Send>,
+    _keep: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 async fn fixture(postgres: bool) -> Fixture {
@@ -29,19 +32,24 @@ async fn fixture(postgres: bool) -> Fixture {
     let rt = Runtime::new(settings()).unwrap();
     let registry =
         Registry::from_providers([load_local(&rt).await, load_test(&rt, "inline-files").await]);
+    // SQLite runs with the local object folder; Postgres with a real S3 server.
     let objects = tempfile::tempdir().unwrap();
-    let blob = Arc::new(LocalBlobStore::new(objects.path()));
+    let blob: Arc<dyn BlobStore> = if postgres {
+        Arc::new(S3BlobStore::new(s3_settings().await).await)
+    } else {
+        Arc::new(LocalBlobStore::new(objects.path()))
+    };
     let engine = SyncEngine::new(
         store.clone(),
-        blob,
+        blob.clone(),
         Arc::new(registry),
         SyncOptions::default(),
     );
     Fixture {
         store,
-        objects,
+        blob,
         engine,
-        _keep: keep,
+        _keep: vec![keep, Box::new(objects)],
     }
 }
 
@@ -65,17 +73,32 @@ async fn check_objects(f: &Fixture, config: &SyncConfig, root: &Path) {
         if file.status != FileStatus::Synced {
             continue;
         }
-        let uri = file.s3_uri.as_deref().expect("a synced file has an object");
-        let path = uri.strip_prefix("file://").unwrap();
-        let stored = std::fs::read(path).unwrap();
+        let key = object_key(config, &file);
+        assert_eq!(file.s3_uri.as_deref(), Some(f.blob.uri(&key).as_str()));
+        let stored = read_object(f, &key).await;
         let source = std::fs::read(root.join(&file.remote_id)).unwrap();
         assert_eq!(stored, source, "{}", file.remote_id);
         assert_eq!(
             file.local_checksum.as_deref(),
             Some(sha256(&source).as_str())
         );
-        assert!(path.starts_with(f.objects.path().to_str().unwrap()));
     }
+}
+
+fn object_key(config: &SyncConfig, file: &p8sync::store::SyncFile) -> ObjectKey {
+    ObjectKey::for_file(config, file.id, file.remote_name.as_deref().unwrap(), None)
+}
+
+async fn read_object(f: &Fixture, key: &ObjectKey) -> Vec<u8> {
+    let mut out = Vec::new();
+    f.blob
+        .read(key)
+        .await
+        .unwrap()
+        .read_to_end(&mut out)
+        .await
+        .unwrap();
+    out
 }
 
 fn counts(r: &SyncReport) -> (u64, u64, u64, u64) {
@@ -127,15 +150,9 @@ async fn lifecycle(postgres: bool) {
     assert_eq!(status("docs/b-renamed.md"), Some(FileStatus::Synced));
     // A deleted file's object is kept unless the config mirrors deletes.
     let gone = files.iter().find(|x| x.remote_id == "docs/b.md").unwrap();
-    assert!(
-        Path::new(
-            gone.s3_uri
-                .as_deref()
-                .unwrap()
-                .strip_prefix("file://")
-                .unwrap()
-        )
-        .exists()
+    assert_eq!(
+        f.blob.head(&object_key(&config, gone)).await.unwrap(),
+        Some(7)
     );
 
     // The runs are logged with their counts, and the schedule moved.

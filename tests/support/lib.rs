@@ -231,3 +231,107 @@ pub async fn postgres_store() -> (Arc<dyn p8sync::store::Store>, String) {
     p8sync::store::Store::migrate(&store).await.unwrap();
     (Arc::new(store), name)
 }
+
+/// An S3-compatible server for the tests: the one named by `P8_TEST_S3_ENDPOINT` (with
+/// `P8_TEST_S3_ACCESS_KEY`, `P8_TEST_S3_SECRET`; see scripts/test-s3-moto.sh), or else s3s-fs
+/// (a real S3 implementation that checks signatures) in this process on a free port. Each call
+/// gets its own fresh bucket.
+pub async fn s3_settings() -> p8sync::blob::s3::S3Settings {
+    use p8sync::secret::Secret;
+    let (endpoint, access, secret) = match std::env::var("P8_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => (
+            e,
+            std::env::var("P8_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+            std::env::var("P8_TEST_S3_SECRET").unwrap_or_else(|_| "test".into()),
+        ),
+        _ => {
+            let port = start_s3s().await;
+            (
+                format!("http://127.0.0.1:{port}"),
+                S3_ACCESS.into(),
+                S3_SECRET.into(),
+            )
+        }
+    };
+    let bucket = format!(
+        "p8sync-test-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let settings = p8sync::blob::s3::S3Settings {
+        endpoint: Some(endpoint),
+        bucket: bucket.clone(),
+        region: "us-east-1".into(),
+        credentials: Some((Secret::new(access), Secret::new(secret))),
+        part_size: 5 * 1024 * 1024,
+        parts_in_flight: 3,
+    };
+    s3_client(&settings)
+        .await
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating bucket {bucket}: {e:?}"));
+    settings
+}
+
+/// A raw S3 client for checking what the store wrote.
+pub async fn s3_client(settings: &p8sync::blob::s3::S3Settings) -> aws_sdk_s3::Client {
+    let (a, s) = settings.credentials.clone().unwrap();
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(settings.region.clone()))
+        .endpoint_url(settings.endpoint.clone().unwrap())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            a.expose(),
+            s.expose(),
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+const S3_ACCESS: &str = "p8sync-test-access";
+const S3_SECRET: &str = "p8sync-test-secret-key";
+
+/// s3s-fs on a free port, serving a temp dir, for the life of the test process.
+async fn start_s3s() -> u16 {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let root = tempfile::tempdir().unwrap().keep();
+    let fs = s3s_fs::FileSystem::new(&root).unwrap();
+    let service = {
+        let mut b = s3s::service::S3ServiceBuilder::new(fs);
+        b.set_auth(s3s::auth::SimpleAuth::from_single(S3_ACCESS, S3_SECRET));
+        b.build()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Serve from a thread of its own, so the server outlives the test's runtime quirks.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let std_listener = listener.into_std().unwrap();
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        });
+    });
+    port
+}

@@ -148,6 +148,13 @@ impl BlobStore for LocalBlobStore {
         }
     }
 
+    async fn read(&self, key: &ObjectKey) -> Result<Box<dyn AsyncRead + Send + Unpin>, BlobError> {
+        let file = tokio::fs::File::open(self.path(key))
+            .await
+            .map_err(|e| store_err(key, e))?;
+        Ok(Box::new(file))
+    }
+
     fn uri(&self, key: &ObjectKey) -> String {
         let abs = std::path::absolute(self.path(key)).unwrap_or_else(|_| self.path(key));
         format!("file://{}", abs.display())

@@ -3,8 +3,10 @@
 //!
 //! ## Key layout
 //!
-//! `<prefix>/<userid>/<config_id>/<file_id>[.<ext>]`
+//! `p8sync/<config_id>/<file_id>[.<ext>]`
 //!
+//! * short enough for S3 servers that map keys to file names (the config id already derives
+//!   from the user, and `SyncFile` records both);
 //! * keyed by the file id (derived from the config and the provider's *remote id*), never by
 //!   the name: names are not unique and may hold `/`, `..` or odd Unicode;
 //! * the extension (lower-case ASCII letters and digits, at most 10, from the exported format
@@ -12,6 +14,7 @@
 //! * the original name travels as object metadata (`x-amz-meta-p8-name`, percent-encoded).
 
 pub mod local;
+pub mod s3;
 
 use crate::store::SyncConfig;
 use crate::store::ids::FileId;
@@ -37,12 +40,17 @@ impl ObjectKey {
             .filter(|e| {
                 !e.is_empty() && e.len() <= 10 && e.bytes().all(|b| b.is_ascii_alphanumeric())
             });
-        let mut key = format!("p8sync/{}/{}/{}", config.userid, config.id, file);
+        let mut key = format!("{}{file}", Self::config_prefix(config));
         if let Some(ext) = ext {
             key.push('.');
             key.push_str(&ext);
         }
         ObjectKey(key)
+    }
+
+    /// The prefix every object of `config` shares.
+    pub fn config_prefix(config: &SyncConfig) -> String {
+        format!("p8sync/{}/", config.id)
     }
 
     /// The key as text.
@@ -113,6 +121,13 @@ pub trait BlobStore: Send + Sync {
     async fn head(&self, key: &ObjectKey) -> Result<Option<u64>, BlobError>;
     /// Remove the object at `key` (no error when it is already gone).
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError>;
+    /// Read the object at `key`.
+    async fn read(&self, key: &ObjectKey) -> Result<Box<dyn AsyncRead + Send + Unpin>, BlobError>;
+    /// Clean up writes under `prefix` that an interrupted process left unfinished. Only call it
+    /// when no other writer can be active under the prefix (one sync per config at a time).
+    async fn abandon_incomplete(&self, _prefix: &str) -> Result<(), BlobError> {
+        Ok(())
+    }
     /// The URI an object at `key` has (what `SyncFile.s3_uri` records).
     fn uri(&self, key: &ObjectKey) -> String;
 }

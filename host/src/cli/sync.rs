@@ -3,6 +3,7 @@
 use super::Cli;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
+use crate::blob::s3::{S3BlobStore, S3Settings};
 use crate::store::ids::{ConfigId, UserId, make_uuid};
 use crate::store::{Store, StoreTarget, SyncConfig};
 use crate::sync::{SyncEngine, SyncOptions, SyncReport};
@@ -74,8 +75,13 @@ impl Cli {
         Ok(target.open(true).await?)
     }
 
-    pub(crate) fn blob(&self) -> Arc<dyn BlobStore> {
-        Arc::new(LocalBlobStore::new(self.data_dir.join("objects")))
+    /// S3 when a bucket is configured (`S3_BUCKET_NAME` and friends), else the local object
+    /// folder under the data directory.
+    pub(crate) async fn blob(&self) -> Arc<dyn BlobStore> {
+        match S3Settings::from_env() {
+            Some(settings) => Arc::new(S3BlobStore::new(settings).await),
+            None => Arc::new(LocalBlobStore::new(self.data_dir.join("objects"))),
+        }
     }
 }
 
@@ -119,7 +125,7 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
         dry_run: args.dry_run,
         ..SyncOptions::default()
     };
-    let engine = SyncEngine::new(store, cli.blob(), registry, options);
+    let engine = SyncEngine::new(store, cli.blob().await, registry, options);
     let report = engine.run(&config).await?;
     print_report(&config, &report, args.json)?;
     if !report.success {

@@ -199,6 +199,9 @@ impl SyncEngine {
         let cx = call_context(config, &provider)?;
         if !self.options.dry_run {
             self.blob.check().await?;
+            self.blob
+                .abandon_incomplete(&ObjectKey::config_prefix(config))
+                .await?;
         }
 
         let listing = self

@@ -1,0 +1,190 @@
+//! The object stores, one conformance suite for both: the local folder, and S3 against a real
+//! S3 server (s3s-fs in process, or the server named by P8_TEST_S3_ENDPOINT).
+
+use p8sync::blob::local::LocalBlobStore;
+use p8sync::blob::s3::S3BlobStore;
+use p8sync::blob::{BlobError, BlobStore, ObjectKey, ObjectMeta};
+use p8sync::store::SyncConfig;
+use p8sync::store::ids::FileId;
+use p8sync_e2e::*;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+fn key(name: &str) -> ObjectKey {
+    let config = SyncConfig::new(
+        "5c1b2f3e-0000-4000-8000-0000000000bb".parse().unwrap(),
+        "local",
+        "blob",
+    );
+    ObjectKey::for_file(&config, FileId::derive(config.id, name), name, None)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 253) as u8).collect()
+}
+
+async fn read_all(store: &dyn BlobStore, key: &ObjectKey) -> Vec<u8> {
+    let mut out = Vec::new();
+    store
+        .read(key)
+        .await
+        .unwrap()
+        .read_to_end(&mut out)
+        .await
+        .unwrap();
+    out
+}
+
+/// A source that fails after `after` bytes.
+struct Failing {
+    left: usize,
+}
+
+impl AsyncRead for Failing {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.left == 0 {
+            return Poll::Ready(Err(std::io::Error::other("the provider hung up")));
+        }
+        let n = buf.remaining().min(self.left).min(64 * 1024);
+        buf.put_slice(&vec![1u8; n]);
+        self.left -= n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+async fn conformance(store: &dyn BlobStore) {
+    store.check().await.unwrap();
+    let meta = ObjectMeta {
+        name: "naïve café.txt".into(),
+        content_type: Some("text/plain".into()),
+        size_hint: None,
+    };
+
+    // Small: one PUT.
+    let small = key("small.txt");
+    assert!(store.key_is_absent(&small).await);
+    let body = b"hello".to_vec();
+    let stored = store.put(&small, &mut &body[..], &meta).await.unwrap();
+    assert_eq!(stored.size, 5);
+    assert_eq!(stored.uri, store.uri(&small));
+    assert_eq!(store.head(&small).await.unwrap(), Some(5));
+    assert_eq!(read_all(store, &small).await, body);
+
+    // Large: multipart (parts of 5 MiB in the S3 tests).
+    let large = key("large.bin");
+    let data = pattern(17 * 1024 * 1024 + 123);
+    let stored = store.put(&large, &mut &data[..], &meta).await.unwrap();
+    assert_eq!(stored.size, data.len() as u64);
+    assert_eq!(store.head(&large).await.unwrap(), Some(data.len() as u64));
+    assert!(
+        read_all(store, &large).await == data,
+        "multipart object differs"
+    );
+
+    // Replace.
+    let stored = store.put(&small, &mut &b"bye"[..], &meta).await.unwrap();
+    assert_eq!(stored.size, 3);
+    assert_eq!(read_all(store, &small).await, b"bye");
+
+    // A source that fails mid-way leaves no object behind.
+    let broken = key("broken.bin");
+    let err = store
+        .put(
+            &broken,
+            &mut Failing {
+                left: 12 * 1024 * 1024,
+            },
+            &meta,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BlobError::Source(_)), "{err}");
+    assert_eq!(store.head(&broken).await.unwrap(), None);
+
+    // Delete, twice.
+    store.delete(&small).await.unwrap();
+    store.delete(&small).await.unwrap();
+    assert_eq!(store.head(&small).await.unwrap(), None);
+}
+
+trait Absent {
+    async fn key_is_absent(&self, key: &ObjectKey) -> bool;
+}
+
+impl Absent for dyn BlobStore + '_ {
+    async fn key_is_absent(&self, key: &ObjectKey) -> bool {
+        self.head(key).await.unwrap().is_none()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_store_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalBlobStore::new(dir.path());
+    conformance(&store).await;
+    assert!(
+        std::fs::read_dir(dir.path().join(".partial"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_store_conformance() {
+    let settings = s3_settings().await;
+    let store = S3BlobStore::new(settings.clone()).await;
+    conformance(&store).await;
+    // The failed multipart upload was aborted, not left behind.
+    let uploads = s3_client(&settings)
+        .await
+        .list_multipart_uploads()
+        .bucket(&settings.bucket)
+        .send()
+        .await;
+    if let Ok(uploads) = uploads {
+        assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_or_bad_endpoint_is_a_clear_error() {
+    let mut settings = s3_settings().await;
+    settings.bucket = "no-such-bucket-p8sync".into();
+    let err = S3BlobStore::new(settings.clone())
+        .await
+        .check()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("`no-such-bucket-p8sync`")
+            && err.to_string().contains("does not exist"),
+        "{err}"
+    );
+
+    settings.endpoint = Some("http://127.0.0.1:9".into());
+    let err = S3BlobStore::new(settings).await.check().await.unwrap_err();
+    assert!(err.to_string().contains("cannot use the bucket"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_refused_and_not_echoed() {
+    let mut settings = s3_settings().await;
+    let wrong = "wrong-secret-value-1234";
+    settings.credentials = Some((
+        settings.credentials.clone().unwrap().0,
+        p8sync::secret::Secret::new(wrong),
+    ));
+    let store = S3BlobStore::new(settings).await;
+    let err = store.check().await.unwrap_err().to_string();
+    assert!(
+        err.contains("denied") || err.contains("Signature") || err.contains("cannot use"),
+        "{err}"
+    );
+    assert!(!err.contains(wrong));
+}
