@@ -174,7 +174,7 @@ async fn a_missing_bucket_or_bad_endpoint_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_is_refused_and_not_echoed() {
-    let mut settings = s3_settings().await;
+    let mut settings = s3s_settings().await;
     let wrong = "wrong-secret-value-1234";
     settings.credentials = Some((
         settings.credentials.clone().unwrap().0,

@@ -178,3 +178,195 @@ fn inspect_describes_a_component_or_says_why_it_cannot() {
         "{stderr}"
     );
 }
+
+fn p8sync_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_p8sync"));
+    c.args(args)
+        .env("P8_DATA_DIR", data)
+        .env("P8_PROVIDERS_DIR", providers_dir())
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL")
+        .env_remove("P8_PG_HOST")
+        .env_remove("S3_BUCKET_NAME")
+        .env_remove("S3_DEFAULT_BUCKET");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("running p8sync")
+}
+
+#[test]
+fn sync_a_folder_with_zero_set_up_then_again() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("notes")).unwrap();
+    std::fs::write(root.path().join("notes/a.md"), "# a").unwrap();
+    std::fs::write(root.path().join("b.txt"), "bee").unwrap();
+    let folder = root.path().to_str().unwrap();
+
+    let dry = p8sync_env(data.path(), &["sync", folder, "--dry-run"], &[]);
+    let (stdout, stderr) = text(&dry);
+    assert!(dry.status.success(), "{stderr}");
+    assert!(stdout.contains("would sync 2 files"), "{stdout}");
+
+    let first = p8sync_env(data.path(), &["sync", folder], &[]);
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("synced 2 files (6 B), 0 unchanged, 0 failed"),
+        "{stdout}"
+    );
+    let second = p8sync_env(data.path(), &["sync", folder], &[]);
+    let (stdout, _) = text(&second);
+    assert!(
+        stdout.contains("synced 0 files (0 B), 2 unchanged"),
+        "{stdout}"
+    );
+    assert!(data.path().join("p8sync.db").is_file());
+
+    let logs = p8sync_env(data.path(), &["logs"], &[]);
+    assert_eq!(
+        text(&logs)
+            .0
+            .lines()
+            .filter(|l| l.contains("success"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_message() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().to_str().unwrap();
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec!["sync", "/no/such/folder"],
+            vec![],
+            "cannot sync /no/such/folder: the folder does not exist",
+        ),
+        (
+            vec!["sync", folder],
+            vec![("DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/p8")],
+            "cannot connect to the database at postgres://postgres:****@127.0.0.1:1/p8",
+        ),
+        (
+            vec!["sync", folder],
+            vec![
+                ("S3_URL", "http://127.0.0.1:9"),
+                ("S3_BUCKET_NAME", "archive"),
+                ("S3_ACCESS_KEY", "a"),
+                ("S3_SECRET", "b"),
+            ],
+            "the object store is not usable: cannot use the bucket `archive` at http://127.0.0.1:9",
+        ),
+        (
+            vec!["config", "add", "--provider", "dropbox", "--name", "x"],
+            vec![],
+            "unknown provider `dropbox`; available providers: local",
+        ),
+        (
+            vec![
+                "config",
+                "add",
+                "--provider",
+                "local",
+                "--name",
+                "x",
+                "--include-folders",
+                "[Work",
+            ],
+            vec![],
+            "--include-folders must be a JSON list of strings",
+        ),
+        (
+            vec![
+                "config",
+                "add",
+                "--provider",
+                "local",
+                "--name",
+                "x",
+                "--provider-config",
+                "[1]",
+            ],
+            vec![],
+            "--provider-config must be a JSON object",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let out = p8sync_env(data.path(), &args, &env);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "a password leaked: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "one line, please: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn configs_can_be_added_listed_synced_and_removed() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("Work/Reports")).unwrap();
+    std::fs::write(root.path().join("Work/Reports/q3.pdf"), "pdf").unwrap();
+    std::fs::write(root.path().join("other.pdf"), "no").unwrap();
+    let pc = serde_json::json!({"root": root.path()}).to_string();
+    let out = p8sync_env(
+        data.path(),
+        &[
+            "config",
+            "add",
+            "--provider",
+            "local",
+            "--name",
+            "reports",
+            "--include-folders",
+            r#"["Work/Reports"]"#,
+            "--provider-config",
+            &pc,
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let id = stdout.trim().to_string();
+    let list = text(&p8sync_env(data.path(), &["config", "list"], &[])).0;
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&id) && l.ends_with("reports")),
+        "{list}"
+    );
+
+    let out = p8sync_env(data.path(), &["sync", "--all-due", "--json"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["files_synced"], 1);
+    // Now it is not due any more.
+    let out = p8sync_env(data.path(), &["sync", "--all-due", "--json"], &[]);
+    assert!(text(&out).0.trim().is_empty(), "nothing was due");
+
+    let files = text(&p8sync_env(data.path(), &["files", "--config", &id], &[])).0;
+    assert!(
+        files.contains("synced") && files.contains("Work/Reports/q3.pdf"),
+        "{files}"
+    );
+    assert!(!files.contains("other.pdf"), "{files}");
+
+    assert!(
+        p8sync_env(data.path(), &["config", "remove", &id], &[])
+            .status
+            .success()
+    );
+    let out = p8sync_env(data.path(), &["config", "show", &id], &[]);
+    assert!(text(&out).1.contains("no sync config with id"));
+}

@@ -237,22 +237,37 @@ pub async fn postgres_store() -> (Arc<dyn p8sync::store::Store>, String) {
 /// (a real S3 implementation that checks signatures) in this process on a free port. Each call
 /// gets its own fresh bucket.
 pub async fn s3_settings() -> p8sync::blob::s3::S3Settings {
-    use p8sync::secret::Secret;
-    let (endpoint, access, secret) = match std::env::var("P8_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => (
-            e,
-            std::env::var("P8_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
-            std::env::var("P8_TEST_S3_SECRET").unwrap_or_else(|_| "test".into()),
-        ),
-        _ => {
-            let port = start_s3s().await;
-            (
-                format!("http://127.0.0.1:{port}"),
-                S3_ACCESS.into(),
-                S3_SECRET.into(),
+    match std::env::var("P8_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => {
+            bucket_on(
+                e,
+                std::env::var("P8_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+                std::env::var("P8_TEST_S3_SECRET").unwrap_or_else(|_| "test".into()),
             )
+            .await
         }
-    };
+        _ => s3s_settings().await,
+    }
+}
+
+/// Like [`s3_settings`], but always on the in-process s3s-fs, which checks request signatures
+/// (for tests of credential handling; some S3 servers accept any secret).
+pub async fn s3s_settings() -> p8sync::blob::s3::S3Settings {
+    let port = start_s3s().await;
+    bucket_on(
+        format!("http://127.0.0.1:{port}"),
+        S3_ACCESS.into(),
+        S3_SECRET.into(),
+    )
+    .await
+}
+
+async fn bucket_on(
+    endpoint: String,
+    access: String,
+    secret: String,
+) -> p8sync::blob::s3::S3Settings {
+    use p8sync::secret::Secret;
     let bucket = format!(
         "p8sync-test-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

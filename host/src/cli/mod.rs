@@ -1,5 +1,6 @@
 //! The command line: one file per command group.
 
+mod config;
 mod list;
 mod providers;
 mod sync;
@@ -56,6 +57,9 @@ pub enum Command {
     Files(sync::FilesArgs),
     /// Sync runs, newest first.
     Logs(sync::LogsArgs),
+    /// Manage sync configs.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Run a parsed command line.
@@ -67,6 +71,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sync(args) => sync::run_sync(&cli, args).await,
         Command::Files(args) => sync::run_files(&cli, args).await,
         Command::Logs(args) => sync::run_logs(&cli, args).await,
+        Command::Config(cmd) => config::run(&cli, cmd).await,
     }
 }
 

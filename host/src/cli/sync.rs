@@ -19,8 +19,14 @@ pub struct SyncArgs {
     /// the embedded store and copies new and changed files into the object store.
     folder: Option<PathBuf>,
     /// Sync this config (by id) instead.
-    #[arg(long, conflicts_with = "folder")]
+    #[arg(long, conflicts_with_all = ["folder", "user", "all_due"])]
     config: Option<ConfigId>,
+    /// Sync every enabled config of this user.
+    #[arg(long, conflicts_with_all = ["folder", "all_due"])]
+    user: Option<UserId>,
+    /// Sync every enabled config whose next sync is due.
+    #[arg(long, conflicts_with = "folder")]
+    all_due: bool,
     /// Files transferred at once.
     #[arg(long, default_value_t = 4)]
     transfers: usize,
@@ -87,35 +93,26 @@ impl Cli {
 
 pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     let store = cli.store().await?;
-    let config = match (&args.folder, args.config) {
-        (Some(folder), _) => {
-            let root = folder.canonicalize().with_context(|| {
-                format!(
-                    "cannot sync {}: the folder does not exist",
-                    folder.display()
-                )
-            })?;
-            if !root.is_dir() {
-                bail!("cannot sync {}: not a folder", folder.display());
-            }
-            let user = default_user()?;
-            let name = root.display().to_string();
-            let fresh = SyncConfig::new(user, "local", &name);
-            match store.config(fresh.id).await? {
-                Some(existing) => existing,
-                None => {
-                    let mut c = fresh;
-                    c.provider_config = serde_json::json!({ "root": name });
-                    store.put_config(&c).await?;
-                    c
-                }
-            }
-        }
-        (None, Some(id)) => store
-            .config(id)
+    let configs = if let Some(folder) = &args.folder {
+        vec![folder_config(store.as_ref(), folder).await?]
+    } else if let Some(id) = args.config {
+        vec![
+            store.config(id).await?.with_context(|| {
+                format!("no sync config with id {id}; see `p8sync config list`")
+            })?,
+        ]
+    } else if args.user.is_some() || args.all_due {
+        let now = chrono::Utc::now();
+        store
+            .configs(args.user)
             .await?
-            .with_context(|| format!("no sync config with id {id}; see `p8sync config list`"))?,
-        (None, None) => bail!("give a folder to sync, or --config ID (see p8sync sync --help)"),
+            .into_iter()
+            .filter(|c| c.enabled && (!args.all_due || c.next_sync_at.is_none_or(|t| t <= now)))
+            .collect()
+    } else {
+        bail!(
+            "give a folder to sync, or --config ID, --user ID or --all-due (see p8sync sync --help)"
+        )
     };
 
     let runtime = cli.runtime()?;
@@ -126,17 +123,60 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
         ..SyncOptions::default()
     };
     let engine = SyncEngine::new(store, cli.blob().await, registry, options);
-    let report = engine.run(&config).await?;
-    print_report(&config, &report, args.json)?;
-    if !report.success {
-        bail!(
-            "{} of {} files failed (see `p8sync files --config {}`)",
-            report.files_failed,
-            report.files_failed + report.files_synced,
-            config.id
-        );
+    let mut failed = Vec::new();
+    for config in &configs {
+        match engine.run(config).await {
+            Ok(report) => {
+                print_report(config, &report, args.json)?;
+                if !report.success {
+                    failed.push(format!(
+                        "{}: {} of {} files failed (see `p8sync files --config {}`)",
+                        config.name,
+                        report.files_failed,
+                        report.files_failed + report.files_synced,
+                        config.id
+                    ));
+                }
+            }
+            Err(e) if configs.len() > 1 => {
+                eprintln!("error: {e}");
+                failed.push(format!("{}: {e}", config.name));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(())
+    match failed.len() {
+        0 => Ok(()),
+        1 => bail!("{}", failed[0]),
+        n => bail!(
+            "{n} of {} configs had failures: {}",
+            configs.len(),
+            failed.join("; ")
+        ),
+    }
+}
+
+/// The zero-set-up config for a local folder: created on first use, reused after.
+async fn folder_config(store: &dyn Store, folder: &std::path::Path) -> Result<SyncConfig> {
+    let root = folder.canonicalize().with_context(|| {
+        format!(
+            "cannot sync {}: the folder does not exist",
+            folder.display()
+        )
+    })?;
+    if !root.is_dir() {
+        bail!("cannot sync {}: not a folder", folder.display());
+    }
+    let user = default_user()?;
+    let name = root.display().to_string();
+    let fresh = SyncConfig::new(user, "local", &name);
+    if let Some(existing) = store.config(fresh.id).await? {
+        return Ok(existing);
+    }
+    let mut c = fresh;
+    c.provider_config = serde_json::json!({ "root": name });
+    store.put_config(&c).await?;
+    Ok(c)
 }
 
 fn print_report(config: &SyncConfig, report: &SyncReport, json: bool) -> Result<()> {

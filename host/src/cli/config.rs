@@ -1,0 +1,179 @@
+//! `p8sync config add|list|show|remove`.
+
+use super::Cli;
+use super::sync::default_user;
+use crate::store::SyncConfig;
+use crate::store::ids::{ConfigId, UserId};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+/// `p8sync config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Create a sync config (or update the one with the same user, provider and name).
+    Add(AddArgs),
+    /// List sync configs.
+    List {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<UserId>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one sync config.
+    Show {
+        /// The config id.
+        id: ConfigId,
+    },
+    /// Remove a sync config with its file records and logs (objects are kept).
+    Remove {
+        /// The config id.
+        id: ConfigId,
+    },
+}
+
+/// Options of `p8sync config add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The provider id (see `p8sync providers`).
+    #[arg(long)]
+    provider: String,
+    /// A name for the config, unique per user and provider.
+    #[arg(long)]
+    name: String,
+    /// The owner (default: P8_USER_ID, or the local user).
+    #[arg(long)]
+    user: Option<UserId>,
+    /// Folder paths to sync, as a JSON list: '["Work/Reports"]'.
+    #[arg(long, value_name = "JSON")]
+    include_folders: Option<String>,
+    /// Folder paths to leave out, as a JSON list.
+    #[arg(long, value_name = "JSON")]
+    exclude_folders: Option<String>,
+    /// File extensions to sync, as a JSON list: '["pdf", "docx"]'.
+    #[arg(long, value_name = "JSON")]
+    include_file_types: Option<String>,
+    /// File extensions to leave out, as a JSON list.
+    #[arg(long, value_name = "JSON")]
+    exclude_file_types: Option<String>,
+    /// The provider's settings, a JSON object: '{"root": "/data/docs"}' for `local`.
+    #[arg(long, value_name = "JSON")]
+    provider_config: Option<String>,
+    /// Hours between scheduled syncs.
+    #[arg(long, default_value_t = 24)]
+    interval_hours: i32,
+    /// Skip files larger than this many bytes.
+    #[arg(long)]
+    max_file_size: Option<i64>,
+    /// Remove objects when their remote file is deleted.
+    #[arg(long)]
+    mirror_deletes: bool,
+    /// Create it disabled (no scheduled syncs).
+    #[arg(long)]
+    disabled: bool,
+}
+
+fn json_list(flag: &str, value: &Option<String>) -> Result<Vec<String>> {
+    let Some(text) = value else {
+        return Ok(vec![]);
+    };
+    serde_json::from_str::<Vec<String>>(text).map_err(|e| {
+        anyhow::anyhow!("--{flag} must be a JSON list of strings, like '[\"Work/Reports\"]' ({e})")
+    })
+}
+
+pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
+    let store = cli.store().await?;
+    match cmd {
+        ConfigCommand::Add(a) => {
+            let user = match a.user {
+                Some(u) => u,
+                None => default_user()?,
+            };
+            let mut c = SyncConfig::new(user, &a.provider, &a.name);
+            c.include_folders = json_list("include-folders", &a.include_folders)?;
+            c.exclude_folders = json_list("exclude-folders", &a.exclude_folders)?;
+            c.include_file_types = json_list("include-file-types", &a.include_file_types)?;
+            c.exclude_file_types = json_list("exclude-file-types", &a.exclude_file_types)?;
+            if let Some(text) = &a.provider_config {
+                let value: serde_json::Value = serde_json::from_str(text)
+                    .context("--provider-config must be a JSON object")?;
+                if !value.is_object() {
+                    bail!(
+                        "--provider-config must be a JSON object, like '{{\"root\": \"/data\"}}'"
+                    );
+                }
+                c.provider_config = value;
+            }
+            if a.interval_hours < 1 {
+                bail!("--interval-hours must be at least 1");
+            }
+            c.sync_interval_hours = a.interval_hours;
+            c.max_file_size = a.max_file_size;
+            c.mirror_deletes = a.mirror_deletes;
+            c.enabled = !a.disabled;
+
+            // The provider must exist, and a local folder must be there.
+            let runtime = cli.runtime()?;
+            let registry = cli.registry(&runtime).await?;
+            let provider = registry.get(&c.provider)?;
+            if provider.has(crate::runtime::types::Capability::LocalRoot) {
+                let root = c.provider_config.get("root").and_then(|r| r.as_str()).context(
+                    "the local provider needs --provider-config '{\"root\": \"/path/to/folder\"}'",
+                )?;
+                if !std::path::Path::new(root).is_dir() {
+                    bail!("the folder {root} (provider_config.root) does not exist");
+                }
+            }
+            if let Some(existing) = store.config(c.id).await? {
+                c.change_cursor = existing.change_cursor;
+                c.last_sync_at = existing.last_sync_at;
+                c.next_sync_at = existing.next_sync_at;
+            }
+            store.put_config(&c).await?;
+            println!("{}", c.id);
+            Ok(())
+        }
+        ConfigCommand::List { user, json } => {
+            let configs = store.configs(*user).await?;
+            if *json {
+                for c in &configs {
+                    println!("{}", serde_json::to_string(c)?);
+                }
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = configs
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.id.to_string(),
+                        c.provider.clone(),
+                        if c.enabled { "yes".into() } else { "no".into() },
+                        c.last_sync_at
+                            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_else(|| "never".into()),
+                        c.name.clone(),
+                    ]
+                })
+                .collect();
+            super::print_table(&["ID", "PROVIDER", "ENABLED", "LAST SYNC", "NAME"], &rows);
+            Ok(())
+        }
+        ConfigCommand::Show { id } => {
+            let c = store
+                .config(*id)
+                .await?
+                .with_context(|| format!("no sync config with id {id}"))?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            Ok(())
+        }
+        ConfigCommand::Remove { id } => {
+            if !store.delete_config(*id).await? {
+                bail!("no sync config with id {id}");
+            }
+            println!("removed {id}");
+            Ok(())
+        }
+    }
+}
