@@ -240,7 +240,9 @@ fn bad_input_gets_a_clear_message() {
     let data = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
     let folder = root.path().to_str().unwrap();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    /// Arguments, environment, and what stderr must say.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec!["sync", "/no/such/folder"],
             vec![],
