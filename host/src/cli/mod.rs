@@ -26,6 +26,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "P8_PROVIDERS_DIR")]
     pub providers_dir: Option<PathBuf>,
 
+    /// Do not apply database migrations at start-up (run `p8sync migrate` instead).
+    #[arg(long, global = true, env = "P8_NO_MIGRATE")]
+    pub no_migrate: bool,
+
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides this.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -60,6 +64,8 @@ pub enum Command {
     /// Manage sync configs.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Create or update the database schema, and say which database that is.
+    Migrate,
 }
 
 /// Run a parsed command line.
@@ -72,6 +78,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Files(args) => sync::run_files(&cli, args).await,
         Command::Logs(args) => sync::run_logs(&cli, args).await,
         Command::Config(cmd) => config::run(&cli, cmd).await,
+        Command::Migrate => {
+            ensure_private_dir(&cli.data_dir)?;
+            let target = crate::store::StoreTarget::from_env(&cli.data_dir)?;
+            target.open(true).await?;
+            println!("migrated {}", target.describe());
+            Ok(())
+        }
     }
 }
 

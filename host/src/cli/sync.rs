@@ -78,7 +78,7 @@ impl Cli {
     pub(crate) async fn store(&self) -> Result<Arc<dyn Store>> {
         super::ensure_private_dir(&self.data_dir)?;
         let target = StoreTarget::from_env(&self.data_dir)?;
-        Ok(target.open(true).await?)
+        Ok(target.open(!self.no_migrate).await?)
     }
 
     /// S3 when a bucket is configured (`S3_BUCKET_NAME` and friends), else the local object
@@ -117,17 +117,29 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
 
     let runtime = cli.runtime()?;
     let registry = Arc::new(cli.registry(&runtime).await?);
+    let bar = progress_bar(args.json);
     let options = SyncOptions {
         transfers: args.transfers,
         dry_run: args.dry_run,
+        progress: bar.clone().map(|bar| {
+            Arc::new(move |p: crate::sync::Progress| {
+                bar.set_message(format!("{}/{} files", p.files_done, p.files_total));
+                bar.set_length(p.bytes_total);
+                bar.set_position(p.bytes_done);
+            }) as crate::sync::ProgressFn
+        }),
         ..SyncOptions::default()
     };
     let engine = SyncEngine::new(store, cli.blob().await, registry, options);
     let mut failed = Vec::new();
     for config in &configs {
-        match engine.run(config).await {
+        let outcome = engine.run(config).await;
+        match outcome {
             Ok(report) => {
-                print_report(config, &report, args.json)?;
+                match &bar {
+                    Some(bar) => bar.suspend(|| print_report(config, &report, args.json))?,
+                    None => print_report(config, &report, args.json)?,
+                }
                 if !report.success {
                     failed.push(format!(
                         "{}: {} of {} files failed (see `p8sync files --config {}`)",
@@ -145,6 +157,9 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     match failed.len() {
         0 => Ok(()),
         1 => bail!("{}", failed[0]),
@@ -154,6 +169,23 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
             failed.join("; ")
         ),
     }
+}
+
+/// A files-and-bytes progress bar on stderr, when stderr is a terminal and output is for people.
+fn progress_bar(json: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    Some(bar)
 }
 
 /// The zero-set-up config for a local folder: created on first use, reused after.

@@ -417,6 +417,14 @@ impl StoreTarget {
         Ok(StoreTarget::Sqlite(data_dir.join("p8sync.db")))
     }
 
+    /// Which database this is, for people (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreTarget::Postgres { display, .. } => display.clone(),
+            StoreTarget::Sqlite(path) => format!("sqlite:{}", path.display()),
+        }
+    }
+
     /// Connect (and migrate, unless told not to).
     pub async fn open(&self, migrate: bool) -> Result<std::sync::Arc<dyn Store>, StoreError> {
         let store: std::sync::Arc<dyn Store> = match self {

@@ -22,8 +22,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Where a sync is, for progress displays.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Files transferred or failed so far.
+    pub files_done: u64,
+    /// Files to transfer in this run.
+    pub files_total: u64,
+    /// Bytes transferred so far.
+    pub bytes_done: u64,
+    /// Bytes to transfer, as far as the provider reported sizes.
+    pub bytes_total: u64,
+}
+
+/// Called after each file.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
 /// How a sync runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SyncOptions {
     /// Files transferred at once.
     pub transfers: usize,
@@ -31,6 +47,8 @@ pub struct SyncOptions {
     pub retry: RetryPolicy,
     /// Plan only: report what would happen, write nothing.
     pub dry_run: bool,
+    /// Told after each file.
+    pub progress: Option<ProgressFn>,
 }
 
 impl Default for SyncOptions {
@@ -39,6 +57,7 @@ impl Default for SyncOptions {
             transfers: 4,
             retry: RetryPolicy::default(),
             dry_run: false,
+            progress: None,
         }
     }
 }
@@ -250,9 +269,25 @@ impl SyncEngine {
             report.files_synced = transfers.len() as u64;
             report.bytes = transfers.iter().map(|(e, _)| e.size.unwrap_or(0)).sum();
         } else {
+            let mut progress = Progress {
+                files_total: transfers.len() as u64,
+                bytes_total: transfers.iter().map(|(e, _)| e.size.unwrap_or(0)).sum(),
+                ..Progress::default()
+            };
+            let report_progress = |p: Progress| {
+                if let Some(f) = &self.options.progress {
+                    f(p);
+                }
+            };
+            report_progress(progress);
             let results: Vec<Result<u64, (String, String)>> = futures::stream::iter(transfers)
                 .map(|(entry, existing)| self.transfer_one(config, &provider, &cx, entry, existing))
                 .buffer_unordered(self.options.transfers.max(1))
+                .inspect(|r| {
+                    progress.files_done += 1;
+                    progress.bytes_done += *r.as_ref().unwrap_or(&0);
+                    report_progress(progress);
+                })
                 .collect()
                 .await;
             for r in results {
