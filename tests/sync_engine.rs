@@ -301,6 +301,99 @@ async fn unknown_provider(postgres: bool) {
     );
 }
 
+async fn changes_feed(postgres: bool) {
+    let f = fixture(postgres).await;
+    let mut config = SyncConfig::new(user(), "test_inline_files", "feed");
+    let set = |config: &mut SyncConfig,
+               files: serde_json::Value,
+               removed: serde_json::Value,
+               version: u64,
+               oldest: u64| {
+        config.provider_config = serde_json::json!({
+            "files": files.to_string(),
+            "removed": removed.to_string(),
+            "version": version.to_string(),
+            "oldest": oldest.to_string(),
+        });
+    };
+    let cursor = |f: &Fixture, id| {
+        let store = f.store.clone();
+        async move { store.config(id).await.unwrap().unwrap().change_cursor }
+    };
+
+    // First sync: a full listing, and the cursor for "now" is saved.
+    set(
+        &mut config,
+        serde_json::json!([
+            {"id": "a", "name": "a.txt", "content": "a1", "v": 1},
+            {"id": "b", "name": "b.txt", "content": "b1", "v": 1},
+        ]),
+        serde_json::json!([]),
+        1,
+        0,
+    );
+    f.store.put_config(&config).await.unwrap();
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (2, 0, 0, 0));
+    assert_eq!(cursor(&f, config.id).await.as_deref(), Some("v1/0"));
+
+    // Later syncs read only the changes (three, over two pages): `a` is not even looked at.
+    config.change_cursor = cursor(&f, config.id).await;
+    set(
+        &mut config,
+        serde_json::json!([
+            {"id": "a", "name": "a.txt", "content": "a1", "v": 1},
+            {"id": "b", "name": "b.txt", "content": "b2!", "v": 2},
+            {"id": "c", "name": "c.txt", "content": "c2", "v": 2},
+            {"id": "d", "name": "d.txt", "content": "d2", "v": 2},
+        ]),
+        serde_json::json!([]),
+        2,
+        0,
+    );
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (3, 0, 0, 0), "{r:?}");
+    assert_eq!(cursor(&f, config.id).await.as_deref(), Some("v2/0"));
+
+    // A removal in the feed marks the file deleted.
+    config.change_cursor = cursor(&f, config.id).await;
+    set(
+        &mut config,
+        serde_json::json!([
+            {"id": "b", "name": "b.txt", "content": "b2!", "v": 2},
+            {"id": "c", "name": "c.txt", "content": "c2", "v": 2},
+            {"id": "d", "name": "d.txt", "content": "d2", "v": 2},
+        ]),
+        serde_json::json!([{"id": "a", "v": 3}]),
+        3,
+        0,
+    );
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (0, 0, 0, 1), "{r:?}");
+    let rows = f.store.files(config.id).await.unwrap();
+    assert_eq!(
+        rows.iter().find(|x| x.remote_id == "a").unwrap().status,
+        FileStatus::Deleted
+    );
+
+    // An expired cursor falls back to a full listing, which finds everything unchanged.
+    config.change_cursor = cursor(&f, config.id).await;
+    set(
+        &mut config,
+        serde_json::json!([
+            {"id": "b", "name": "b.txt", "content": "b2!", "v": 2},
+            {"id": "c", "name": "c.txt", "content": "c2", "v": 2},
+            {"id": "d", "name": "d.txt", "content": "d2", "v": 2},
+        ]),
+        serde_json::json!([]),
+        10,
+        10,
+    );
+    let r = f.engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (0, 3, 0, 0), "{r:?}");
+    assert_eq!(cursor(&f, config.id).await.as_deref(), Some("v10/0"));
+}
+
 macro_rules! both {
     ($($name:ident),+) => {
         mod on_sqlite {
@@ -314,4 +407,10 @@ macro_rules! both {
     };
 }
 
-both!(lifecycle, filters, per_file_failures, unknown_provider);
+both!(
+    lifecycle,
+    filters,
+    per_file_failures,
+    unknown_provider,
+    changes_feed
+);

@@ -121,6 +121,16 @@ impl S3BlobStore {
         let config = aws_sdk_s3::config::Builder::from(&shared)
             // Custom endpoints (MinIO, Ceph, test servers) rarely do virtual-hosted buckets.
             .force_path_style(settings.endpoint.is_some())
+            // p8sync hashes every body itself (sha256, recorded and verified against the
+            // provider). The SDK's default extra CRC32 turns each upload into an aws-chunked
+            // stream with trailers: slower per request, and not every S3-compatible server
+            // handles it well.
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            )
             .build();
         S3BlobStore {
             client: Client::from_conf(config),

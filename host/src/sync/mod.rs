@@ -223,18 +223,9 @@ impl SyncEngine {
                 .await?;
         }
 
-        let listing = self
-            .options
-            .retry
-            .run(|| provider.list_all(&cx, None, true, 1_000_000))
-            .await
-            .map_err(SyncError::Listing)?;
-        for s in &listing.skipped {
-            tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
-        }
         let recorded = self.store.files(config.id).await?;
-        let actions = plan::plan(config, listing.entries, recorded);
-
+        let (actions, skipped, next_cursor) =
+            self.plan_run(config, &provider, &cx, recorded).await?;
         let mut report = SyncReport {
             success: true,
             log_id: None,
@@ -242,7 +233,7 @@ impl SyncEngine {
             files_failed: 0,
             files_unchanged: 0,
             files_deleted: 0,
-            files_skipped: listing.skipped.len() as u64,
+            files_skipped: skipped,
             bytes: 0,
             message: String::new(),
             failures: Vec::new(),
@@ -307,6 +298,14 @@ impl SyncEngine {
                 .sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
         }
         report.success = report.files_failed == 0;
+        // Advance the change cursor only when every file made it: a failed file is not listed
+        // again by the feed, so its changes must be read again next time.
+        if !self.options.dry_run
+            && report.success
+            && let Some(cursor) = &next_cursor
+        {
+            self.store.set_cursor(config.id, Some(cursor)).await?;
+        }
         report.message = format!(
             "{} {} files ({}), {} unchanged, {} failed, {} deleted, {} skipped",
             if self.options.dry_run {
@@ -322,6 +321,99 @@ impl SyncEngine {
             report.files_skipped,
         );
         Ok(report)
+    }
+
+    /// Decide what to do: from the change feed when the provider has one and a cursor is
+    /// saved, otherwise from a full listing. Returns the actions, how many entries the provider
+    /// skipped, and the cursor to save when the run succeeds.
+    async fn plan_run(
+        &self,
+        config: &SyncConfig,
+        provider: &Provider,
+        cx: &CallContext,
+        recorded: Vec<SyncFile>,
+    ) -> Result<(Vec<Action>, u64, Option<String>), SyncError> {
+        let feed = provider.has(Capability::ChangesFeed);
+        if feed && let Some(cursor) = &config.change_cursor {
+            match self.read_changes(provider, cx, cursor).await {
+                Ok((changed, removed, skipped, next)) => {
+                    let actions = plan::plan_changes(config, changed, &removed, recorded);
+                    return Ok((actions, skipped, Some(next)));
+                }
+                Err(e)
+                    if matches!(
+                        e.provider_error(),
+                        Some(crate::runtime::types::ProviderError::CursorExpired(_))
+                    ) =>
+                {
+                    tracing::warn!("{e}; falling back to a full listing");
+                }
+                Err(e) => return Err(SyncError::Listing(e)),
+            }
+        }
+        // The cursor for "now" is taken before listing, so changes made during the listing
+        // are read again next time rather than missed.
+        let start = if feed {
+            Some(
+                self.options
+                    .retry
+                    .run(|| provider.start_cursor(cx))
+                    .await
+                    .map_err(SyncError::Listing)?,
+            )
+        } else {
+            None
+        };
+        let listing = self
+            .options
+            .retry
+            .run(|| provider.list_all(cx, None, true, 1_000_000))
+            .await
+            .map_err(SyncError::Listing)?;
+        for s in &listing.skipped {
+            tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
+        }
+        let skipped = listing.skipped.len() as u64;
+        Ok((
+            plan::plan(config, listing.entries, recorded),
+            skipped,
+            start,
+        ))
+    }
+
+    /// Drain the change feed from `cursor`.
+    async fn read_changes(
+        &self,
+        provider: &Provider,
+        cx: &CallContext,
+        cursor: &str,
+    ) -> Result<(Vec<Entry>, Vec<String>, u64, String), CallError> {
+        let mut changed = Vec::new();
+        let mut removed = Vec::new();
+        let mut skipped = 0u64;
+        let mut cursor = cursor.to_string();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .options
+                .retry
+                .run(|| provider.changes(cx, &cursor))
+                .await?;
+            changed.extend(page.changed);
+            removed.extend(page.removed);
+            skipped += page.skipped.len() as u64;
+            cursor = page.next_cursor;
+            if !page.has_more {
+                return Ok((changed, removed, skipped, cursor));
+            }
+            if !seen.insert(cursor.clone()) {
+                return Err(CallError::InvalidOutput {
+                    provider: provider.id().to_string(),
+                    call: crate::runtime::Call::Changes,
+                    reason: "it returned a cursor it had already returned, so the feed would never drain".into(),
+                });
+            }
+        }
     }
 
     /// Move one file and record the outcome; any error is the file's, never the run's.

@@ -170,3 +170,57 @@ pub fn plan(config: &SyncConfig, listing: Vec<Entry>, recorded: Vec<SyncFile>) -
     actions.extend(gone.into_iter().map(Action::Deleted));
     actions
 }
+
+/// Plan a sync from the change feed: only the changed entries are diffed, and only the ids the
+/// feed says were removed are marked deleted (absence means nothing here). A later change to
+/// one id wins over an earlier one.
+pub fn plan_changes(
+    config: &SyncConfig,
+    changed: Vec<Entry>,
+    removed: &[String],
+    recorded: Vec<SyncFile>,
+) -> Vec<Action> {
+    let mut recorded: HashMap<String, SyncFile> = recorded
+        .into_iter()
+        .map(|f| (f.remote_id.clone(), f))
+        .collect();
+    let mut latest: HashMap<String, Entry> = HashMap::new();
+    let mut order = Vec::new();
+    for entry in changed.into_iter().filter(|e| e.kind == EntryKind::File) {
+        if !latest.contains_key(&entry.id) {
+            order.push(entry.id.clone());
+        }
+        latest.insert(entry.id.clone(), entry);
+    }
+    let removed_set: std::collections::HashSet<&String> = removed.iter().collect();
+    let mut actions = Vec::new();
+    for id in order {
+        if removed_set.contains(&id) {
+            continue;
+        }
+        let entry = latest.remove(&id).expect("ids come from the map");
+        let existing = recorded.remove(&id);
+        if let Some(reason) = filter(config, &entry) {
+            actions.push(Action::Skip {
+                entry: Box::new(entry),
+                reason,
+            });
+            continue;
+        }
+        match existing {
+            Some(file) if unchanged(&file, &entry) => actions.push(Action::Unchanged(file)),
+            existing => actions.push(Action::Transfer {
+                entry: Box::new(entry),
+                existing,
+            }),
+        }
+    }
+    for id in removed {
+        if let Some(file) = recorded.remove(id)
+            && file.status != FileStatus::Deleted
+        {
+            actions.push(Action::Deleted(file));
+        }
+    }
+    actions
+}
