@@ -394,6 +394,89 @@ async fn changes_feed(postgres: bool) {
     assert_eq!(cursor(&f, config.id).await.as_deref(), Some("v10/0"));
 }
 
+async fn http_fetch_plans(postgres: bool) {
+    let f = fixture(postgres).await;
+    let server = TestServer::start(|req| {
+        let path = req
+            .request_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        match path.as_str() {
+            "/entries" => (
+                200,
+                serde_json::json!([
+                    {"id": "plain", "name": "plain.txt", "size": 13},
+                    {"id": "moved", "name": "moved.txt", "size": 5},
+                    {"id": "evil", "name": "evil.txt", "size": 1},
+                    {"id": "gone", "name": "gone.txt", "size": 1},
+                ])
+                .to_string(),
+            ),
+            "/files/plain" => (200, "plain content".into()),
+            "/files/moved" => (302, "/files/new-home".into()),
+            "/files/new-home" => (200, "moved".into()),
+            "/files/evil" => (302, "http://exfiltrate.example/steal".into()),
+            _ => (404, "{}".into()),
+        }
+    })
+    .await;
+    let rt = Runtime::new(with_api_base(settings(), "test_http_echo", &server.base())).unwrap();
+    let registry = Registry::from_providers([load_test(&rt, "http-echo").await]);
+    let engine = SyncEngine::new(
+        f.store.clone(),
+        f.blob.clone(),
+        Arc::new(registry),
+        SyncOptions {
+            retry: p8sync::sync::retry::RetryPolicy {
+                retries: 1,
+                base: std::time::Duration::from_millis(10),
+                max: std::time::Duration::from_millis(20),
+            },
+            ..SyncOptions::default()
+        },
+    );
+    let config = SyncConfig::new(user(), "test_http_echo", "http");
+    f.store.put_config(&config).await.unwrap();
+    let r = engine.run(&config).await.unwrap();
+    assert_eq!(counts(&r), (2, 0, 2, 0), "{r:?}");
+    let failure = |id: &str| {
+        r.failures
+            .iter()
+            .find(|x| x.remote_id == id)
+            .unwrap()
+            .error
+            .clone()
+    };
+    let evil = failure("evil");
+    assert!(
+        evil.contains("refused") && evil.contains("exfiltrate.example"),
+        "{evil}"
+    );
+    assert!(failure("gone").contains("HTTP 404"), "{}", failure("gone"));
+
+    let rows = f.store.files(config.id).await.unwrap();
+    for (id, content) in [("plain", "plain content"), ("moved", "moved")] {
+        let row = rows.iter().find(|x| x.remote_id == id).unwrap();
+        assert_eq!(row.status, FileStatus::Synced);
+        assert_eq!(
+            read_object(&f, &object_key(&config, row)).await,
+            content.as_bytes()
+        );
+    }
+    // The redirect was followed on the same host, and nothing went to the undeclared one.
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.request_line.clone())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.starts_with("GET /files/new-home ")),
+        "{paths:?}"
+    );
+}
+
 macro_rules! both {
     ($($name:ident),+) => {
         mod on_sqlite {
@@ -412,5 +495,6 @@ both!(
     filters,
     per_file_failures,
     unknown_provider,
-    changes_feed
+    changes_feed,
+    http_fetch_plans
 );

@@ -114,7 +114,7 @@ pub struct TestServer {
     pub connections: Arc<Mutex<usize>>,
 }
 
-/// A response: status and body (always JSON).
+/// A response: status and body. For a 3xx status the body is the `Location` instead.
 pub type Reply = (u16, String);
 
 impl TestServer {
@@ -159,10 +159,16 @@ impl TestServer {
                     };
                     let (status, body) = respond(&req);
                     seen.lock().unwrap().push(req);
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
+                    let response = if (300..400).contains(&status) {
+                        format!(
+                            "HTTP/1.1 {status} X\r\nlocation: {body}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                    } else {
+                        format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
                     let _ = socket.write_all(response.as_bytes()).await;
                     let _ = socket.shutdown().await;
                 });

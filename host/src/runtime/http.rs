@@ -10,6 +10,7 @@ use super::credentials::CredentialSource;
 use super::policy::{Access, NetworkPolicy, Violation, blocked_kind};
 use crate::config::NetworkSettings;
 use bytes::Bytes;
+use futures::TryStreamExt;
 use http::HeaderName;
 use http::header::{AUTHORIZATION, HOST, PROXY_AUTHORIZATION};
 use http_body_util::BodyExt;
@@ -54,6 +55,160 @@ impl Outbound {
             settings: settings.clone(),
         })
     }
+}
+
+/// Why the host could not perform an HTTP fetch plan.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The plan (or a redirect) went somewhere the sandbox does not allow.
+    #[error("the fetch was refused: it {0}")]
+    Refused(Violation),
+    /// The server answered with an error status.
+    #[error("the download failed with HTTP {status}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// `Retry-After`, in seconds, when given.
+        retry_after: Option<u64>,
+    },
+    /// The connection failed or timed out.
+    #[error("the download failed: {0}")]
+    Transport(String),
+}
+
+impl FetchError {
+    /// Whether trying again later may work (429, 5xx, timeouts).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::Transport(_) => true,
+            FetchError::Refused(_) => false,
+        }
+    }
+}
+
+/// A response body as a byte stream, with the between-bytes timeout.
+pub type FetchBody = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// Perform a provider's HTTP fetch plan on the host (the data plane): every hop of a redirect
+/// is checked against the provider's allow-list and addresses again, and `Authorization` goes
+/// only to credentialed hosts, so a redirect to another host never carries the token.
+pub(crate) async fn open_plan(
+    outbound: &Outbound,
+    policy: &NetworkPolicy,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    plan: &super::types::HttpRequest,
+) -> Result<FetchBody, FetchError> {
+    let mut url = Url::parse(&plan.url)
+        .map_err(|e| FetchError::Transport(format!("the fetch URL is not a URL: {e}")))?;
+    let mut method = http::Method::from_bytes(plan.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| FetchError::Transport(format!("bad method {}", plan.method)))?;
+    let mut body = plan.body.clone();
+    for _hop in 0..10 {
+        let access = check_request(
+            policy,
+            outbound.settings.allow_private,
+            method.as_str(),
+            &url,
+            &mut plan.headers.iter().map(|(n, _)| n.as_str()),
+        )
+        .map_err(FetchError::Refused)?;
+        let client = if access.operator_origin {
+            &outbound.operator
+        } else {
+            &outbound.public
+        };
+        let mut request = client.request(method.clone(), url.clone());
+        for (name, value) in &plan.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if access.credentials
+            && let Some(source) = &credentials
+        {
+            match source.authorization().await {
+                Ok(Some(value)) => {
+                    let mut value = http::HeaderValue::from_str(value.expose()).map_err(|_| {
+                        FetchError::Transport("the stored credential is not a valid header".into())
+                    })?;
+                    value.set_sensitive(true);
+                    request = request.header(AUTHORIZATION, value);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(FetchError::Transport(format!("no credential: {e}"))),
+            }
+        }
+        if let Some(b) = &body {
+            request = request.body(b.clone());
+        }
+        let host = url.host_str().unwrap_or_default().to_string();
+        let violations = Violations::default();
+        let response = match tokio::time::timeout(
+            outbound.settings.first_byte_timeout,
+            request.send(),
+        )
+        .await
+        {
+            Err(_) => {
+                return Err(FetchError::Transport(
+                    "no response before the first-byte timeout".into(),
+                ));
+            }
+            Ok(Err(e)) => {
+                let mapped = map_error(e, &host, &violations);
+                if let Some(v) = violations.lock().unwrap_or_else(|p| p.into_inner()).first() {
+                    return Err(FetchError::Refused(v.clone()));
+                }
+                return Err(FetchError::Transport(format!("{mapped:?}")));
+            }
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or(FetchError::Status {
+                    status: status.as_u16(),
+                    retry_after: None,
+                })?;
+            url = url
+                .join(location)
+                .map_err(|e| FetchError::Transport(format!("a redirect to a bad URL: {e}")))?;
+            if status == http::StatusCode::SEE_OTHER
+                || (method == http::Method::POST && matches!(status.as_u16(), 301 | 302))
+            {
+                method = http::Method::GET;
+                body = None;
+            }
+            continue;
+        }
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        let response: http::Response<reqwest::Body> = response.into();
+        let stream = http_body_util::BodyDataStream::new(BetweenBytes::new(
+            response.into_body(),
+            outbound.settings.between_bytes_timeout,
+        ))
+        .map_err(|e| {
+            std::io::Error::other(if e.is_timeout() {
+                "the download stalled (between-bytes timeout)"
+            } else {
+                "the connection failed during the download"
+            })
+        });
+        return Ok(Box::new(tokio_util::io::StreamReader::new(stream)));
+    }
+    Err(FetchError::Transport("more than 10 redirects".into()))
 }
 
 /// Check a request a provider wants made (through `wasi:http`, or as a fetch plan) before any

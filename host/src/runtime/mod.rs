@@ -12,7 +12,7 @@ pub mod bindings;
 pub mod cache;
 pub mod credentials;
 pub mod error;
-pub(crate) mod http;
+pub mod http;
 pub mod local_root;
 pub mod policy;
 pub mod provider;

@@ -572,6 +572,22 @@ impl Provider {
         Ok(plan)
     }
 
+    /// Perform an HTTP fetch plan from this provider (checked again on every redirect hop),
+    /// with the call context's credentials for the provider's credentialed hosts.
+    pub async fn open_http(
+        &self,
+        cx: &CallContext,
+        plan: &super::types::HttpRequest,
+    ) -> Result<super::http::FetchBody, super::http::FetchError> {
+        super::http::open_plan(
+            &self.prepared.runtime.outbound,
+            &self.prepared.policy,
+            cx.credentials.clone(),
+            plan,
+        )
+        .await
+    }
+
     fn require(&self, capability: Capability, call: Call) -> Result<(), CallError> {
         if self.has(capability) {
             return Ok(());

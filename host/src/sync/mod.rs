@@ -444,7 +444,7 @@ impl SyncEngine {
             transfer::transfer(
                 fetch_plan,
                 &entry,
-                cx.root.as_deref(),
+                (provider, cx, &self.options.retry),
                 self.blob.as_ref(),
                 &key,
             )

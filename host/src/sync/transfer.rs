@@ -1,11 +1,11 @@
 //! Moving one file's bytes: turn the provider's fetch plan into a byte stream, hash it while it
 //! streams into the object store, and check it against what the provider said.
 
+use super::retry::RetryPolicy;
 use crate::blob::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
-use crate::runtime::local_root;
 use crate::runtime::types::{ChecksumAlgorithm, Entry, FetchPlan};
+use crate::runtime::{CallContext, Provider, local_root};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -19,6 +19,9 @@ pub enum TransferError {
     /// The plan cannot be carried out by this host yet.
     #[error("{0}")]
     Unsupported(String),
+    /// The HTTP download failed.
+    #[error("{0}")]
+    Http(#[from] crate::runtime::http::FetchError),
     /// Writing the object failed.
     #[error("{0}")]
     Blob(#[from] BlobError),
@@ -76,14 +79,43 @@ impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
     }
 }
 
+/// Open an HTTP plan, retrying what may be transient (429, 5xx, dropped connections).
+async fn open_http(
+    provider: &Provider,
+    cx: &CallContext,
+    request: &crate::runtime::types::HttpRequest,
+    retry: &RetryPolicy,
+) -> Result<crate::runtime::http::FetchBody, TransferError> {
+    let mut attempt = 0;
+    loop {
+        match provider.open_http(cx, request).await {
+            Ok(body) => return Ok(body),
+            Err(e) if e.is_transient() && attempt < retry.retries => {
+                let after = match &e {
+                    crate::runtime::http::FetchError::Status { retry_after, .. } => {
+                        retry_after.map(std::time::Duration::from_secs)
+                    }
+                    _ => None,
+                };
+                let wait = retry.delay(attempt, after);
+                tracing::info!("{e}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Fetch `entry` according to `plan` and store it under `key`.
 pub async fn transfer(
     plan: FetchPlan,
     entry: &Entry,
-    root: Option<&Path>,
+    (provider, cx, retry): (&Provider, &CallContext, &RetryPolicy),
     blob: &dyn BlobStore,
     key: &ObjectKey,
 ) -> Result<Transferred, TransferError> {
+    let root = cx.root.as_deref();
     let source: Box<dyn AsyncRead + Send + Unpin> = match plan {
         FetchPlan::LocalFile(relative) => {
             let root = root.ok_or_else(|| {
@@ -93,11 +125,7 @@ pub async fn transfer(
             Box::new(tokio::fs::File::from_std(file))
         }
         FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),
-        FetchPlan::Http(_) => {
-            return Err(TransferError::Unsupported(
-                "HTTP fetch plans are not performed by this version of the sync engine yet".into(),
-            ));
-        }
+        FetchPlan::Http(request) => open_http(provider, cx, &request, retry).await?,
     };
     let wants_md5 = entry
         .checksums
