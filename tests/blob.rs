@@ -9,7 +9,7 @@ use p8sync::store::ids::FileId;
 use p8sync_e2e::*;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 fn key(name: &str) -> ObjectKey {
     let config = SyncConfig::new(
@@ -22,18 +22,6 @@ fn key(name: &str) -> ObjectKey {
 
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 253) as u8).collect()
-}
-
-async fn read_all(store: &dyn BlobStore, key: &ObjectKey) -> Vec<u8> {
-    let mut out = Vec::new();
-    store
-        .read(key)
-        .await
-        .unwrap()
-        .read_to_end(&mut out)
-        .await
-        .unwrap();
-    out
 }
 
 /// A source that fails after `after` bytes.
@@ -73,7 +61,7 @@ async fn conformance(store: &dyn BlobStore) {
     assert_eq!(stored.size, 5);
     assert_eq!(stored.uri, store.uri(&small));
     assert_eq!(store.head(&small).await.unwrap(), Some(5));
-    assert_eq!(read_all(store, &small).await, body);
+    assert_eq!(read_object(store, &small).await, body);
 
     // Large: multipart (parts of 5 MiB in the S3 tests).
     let large = key("large.bin");
@@ -82,14 +70,14 @@ async fn conformance(store: &dyn BlobStore) {
     assert_eq!(stored.size, data.len() as u64);
     assert_eq!(store.head(&large).await.unwrap(), Some(data.len() as u64));
     assert!(
-        read_all(store, &large).await == data,
+        read_object(store, &large).await == data,
         "multipart object differs"
     );
 
     // Replace.
     let stored = store.put(&small, &mut &b"bye"[..], &meta).await.unwrap();
     assert_eq!(stored.size, 3);
-    assert_eq!(read_all(store, &small).await, b"bye");
+    assert_eq!(read_object(store, &small).await, b"bye");
 
     // A source that fails mid-way leaves no object behind.
     let broken = key("broken.bin");

@@ -12,7 +12,6 @@ use p8sync_e2e::*;
 use sha2::Digest;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
 
 struct Fixture {
     store: Arc<dyn Store>,
@@ -75,7 +74,7 @@ async fn check_objects(f: &Fixture, config: &SyncConfig, root: &Path) {
         }
         let key = object_key(config, &file);
         assert_eq!(file.s3_uri.as_deref(), Some(f.blob.uri(&key).as_str()));
-        let stored = read_object(f, &key).await;
+        let stored = read_object(f.blob.as_ref(), &key).await;
         let source = std::fs::read(root.join(&file.remote_id)).unwrap();
         assert_eq!(stored, source, "{}", file.remote_id);
         assert_eq!(
@@ -87,18 +86,6 @@ async fn check_objects(f: &Fixture, config: &SyncConfig, root: &Path) {
 
 fn object_key(config: &SyncConfig, file: &p8sync::store::SyncFile) -> ObjectKey {
     ObjectKey::for_file(config, file.id, file.remote_name.as_deref().unwrap(), None)
-}
-
-async fn read_object(f: &Fixture, key: &ObjectKey) -> Vec<u8> {
-    let mut out = Vec::new();
-    f.blob
-        .read(key)
-        .await
-        .unwrap()
-        .read_to_end(&mut out)
-        .await
-        .unwrap();
-    out
 }
 
 fn counts(r: &SyncReport) -> (u64, u64, u64, u64) {
@@ -461,7 +448,7 @@ async fn http_fetch_plans(postgres: bool) {
         let row = rows.iter().find(|x| x.remote_id == id).unwrap();
         assert_eq!(row.status, FileStatus::Synced);
         assert_eq!(
-            read_object(&f, &object_key(&config, row)).await,
+            read_object(f.blob.as_ref(), &object_key(&config, row)).await,
             content.as_bytes()
         );
     }

@@ -356,3 +356,20 @@ async fn start_s3s() -> u16 {
     });
     port
 }
+
+/// The whole content of an object.
+pub async fn read_object(
+    store: &dyn p8sync::blob::BlobStore,
+    key: &p8sync::blob::ObjectKey,
+) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    store
+        .read(key)
+        .await
+        .unwrap()
+        .read_to_end(&mut out)
+        .await
+        .unwrap();
+    out
+}

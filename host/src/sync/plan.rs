@@ -136,6 +136,24 @@ pub fn timestamp(
     chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds / 1000 * 1000)
 }
 
+/// What to do with one listed file, given its record: skip it (a file that is now filtered out
+/// is left as it was recorded), leave it, or transfer it.
+fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Action {
+    if let Some(reason) = filter(config, &entry) {
+        return Action::Skip {
+            entry: Box::new(entry),
+            reason,
+        };
+    }
+    match existing {
+        Some(file) if unchanged(&file, &entry) => Action::Unchanged(file),
+        existing => Action::Transfer {
+            entry: Box::new(entry),
+            existing,
+        },
+    }
+}
+
 /// Plan a sync from a complete listing. Never call this with a listing that failed: an empty
 /// listing means every recorded file is deleted.
 pub fn plan(config: &SyncConfig, listing: Vec<Entry>, recorded: Vec<SyncFile>) -> Vec<Action> {
@@ -146,21 +164,7 @@ pub fn plan(config: &SyncConfig, listing: Vec<Entry>, recorded: Vec<SyncFile>) -
     let mut actions = Vec::new();
     for entry in listing.into_iter().filter(|e| e.kind == EntryKind::File) {
         let existing = recorded.remove(&entry.id);
-        if let Some(reason) = filter(config, &entry) {
-            // A file that is now filtered out is left as it was recorded.
-            actions.push(Action::Skip {
-                entry: Box::new(entry),
-                reason,
-            });
-            continue;
-        }
-        match existing {
-            Some(file) if unchanged(&file, &entry) => actions.push(Action::Unchanged(file)),
-            existing => actions.push(Action::Transfer {
-                entry: Box::new(entry),
-                existing,
-            }),
-        }
+        actions.push(classify(config, entry, existing));
     }
     let mut gone: Vec<SyncFile> = recorded
         .into_values()
@@ -200,20 +204,7 @@ pub fn plan_changes(
         }
         let entry = latest.remove(&id).expect("ids come from the map");
         let existing = recorded.remove(&id);
-        if let Some(reason) = filter(config, &entry) {
-            actions.push(Action::Skip {
-                entry: Box::new(entry),
-                reason,
-            });
-            continue;
-        }
-        match existing {
-            Some(file) if unchanged(&file, &entry) => actions.push(Action::Unchanged(file)),
-            existing => actions.push(Action::Transfer {
-                entry: Box::new(entry),
-                existing,
-            }),
-        }
+        actions.push(classify(config, entry, existing));
     }
     for id in removed {
         if let Some(file) = recorded.remove(id)
