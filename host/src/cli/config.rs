@@ -138,10 +138,7 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
         ConfigCommand::List { user, json } => {
             let configs = store.configs(*user).await?;
             if *json {
-                for c in &configs {
-                    println!("{}", serde_json::to_string(c)?);
-                }
-                return Ok(());
+                return super::print_json_lines(&configs);
             }
             let rows: Vec<Vec<String>> = configs
                 .iter()

@@ -166,6 +166,14 @@ pub(crate) fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Print items as JSON lines (one object per line).
+pub(crate) fn print_json_lines<T: serde::Serialize>(items: &[T]) -> Result<()> {
+    for item in items {
+        println!("{}", serde_json::to_string(item)?);
+    }
+    Ok(())
+}
+
 /// Print rows as aligned columns.
 pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -227,10 +227,7 @@ pub(super) async fn run_files(cli: &Cli, args: &FilesArgs) -> Result<()> {
     let store = cli.store().await?;
     let files = store.files(args.config).await?;
     if args.json {
-        for f in &files {
-            println!("{}", serde_json::to_string(f)?);
-        }
-        return Ok(());
+        return super::print_json_lines(&files);
     }
     let rows: Vec<Vec<String>> = files
         .iter()
@@ -253,10 +250,7 @@ pub(super) async fn run_logs(cli: &Cli, args: &LogsArgs) -> Result<()> {
     let store = cli.store().await?;
     let logs = store.logs(args.config, args.limit).await?;
     if args.json {
-        for l in &logs {
-            println!("{}", serde_json::to_string(l)?);
-        }
-        return Ok(());
+        return super::print_json_lines(&logs);
     }
     let rows: Vec<Vec<String>> = logs
         .iter()

@@ -141,14 +141,6 @@ impl Runtime {
         })?;
         Provider::load(self.inner.clone(), path, &bytes).await
     }
-
-    /// Compile a component without the cache and discard it (for benchmarks).
-    #[doc(hidden)]
-    pub fn compile_uncached(&self, bytes: &[u8]) -> Result<(), String> {
-        wasmtime::component::Component::new(&self.inner.engine, bytes)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
 }
 
 fn build_engine(settings: &RuntimeSettings) -> Result<(Engine, bool), StartError> {
