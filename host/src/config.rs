@@ -19,6 +19,13 @@ pub struct ProviderOverrides {
     /// `P8_<PROVIDER>_ALLOWED_HOSTS`: extra hosts (comma separated) the provider may reach
     /// without credentials: `host`, `host:port`, `*.domain`, or an origin like `http://x:8080`.
     pub extra_hosts: Vec<String>,
+    /// `P8_<PROVIDER>_REVOKE_URL`: the OAuth revocation URL (used by `auth revoke`).
+    pub revoke_url: Option<String>,
+    /// `P8_<PROVIDER>_USERINFO_URL`: where the host asks which account a login belongs to.
+    pub userinfo_url: Option<String>,
+    /// `P8_<PROVIDER>_SCOPES`: OAuth scopes to ask for instead of the provider's (space or
+    /// comma separated).
+    pub scopes: Vec<String>,
 }
 
 impl ProviderOverrides {
@@ -66,6 +73,9 @@ impl OperatorOverrides {
                 ("_AUTH_URL", 1),
                 ("_TOKEN_URL", 2),
                 ("_ALLOWED_HOSTS", 3),
+                ("_REVOKE_URL", 4),
+                ("_USERINFO_URL", 5),
+                ("_SCOPES", 6),
             ] {
                 if let Some(provider) = rest.strip_suffix(suffix)
                     && !provider.is_empty()
@@ -77,6 +87,15 @@ impl OperatorOverrides {
                         0 => entry.api_base = Some(value.clone()),
                         1 => entry.auth_url = Some(value.clone()),
                         2 => entry.token_url = Some(value.clone()),
+                        4 => entry.revoke_url = Some(value.clone()),
+                        5 => entry.userinfo_url = Some(value.clone()),
+                        6 => {
+                            entry.scopes = value
+                                .split([',', ' '])
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        }
                         _ => {
                             entry.extra_hosts = value
                                 .split(',')

@@ -20,7 +20,7 @@ pub mod registry;
 pub(crate) mod sandbox;
 pub mod validate;
 
-pub use credentials::{CredentialError, CredentialSource, StaticToken};
+pub use credentials::{CredentialError, CredentialErrorKind, CredentialSource, StaticToken};
 pub use error::{Call, CallError, LoadError, StartError, UnknownProvider};
 pub use provider::{CallContext, ComponentSource, Provider};
 pub use registry::Registry;

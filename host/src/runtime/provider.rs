@@ -422,6 +422,11 @@ impl Provider {
         &self.source
     }
 
+    /// The operator's overrides for this provider (API base, OAuth endpoints, scopes, hosts).
+    pub fn overrides(&self) -> crate::config::ProviderOverrides {
+        self.prepared.runtime.settings.overrides.get(&self.info.id)
+    }
+
     /// The provider's effective network allow-list, as text.
     pub fn allowed_hosts(&self) -> String {
         self.prepared.policy.describe()

@@ -11,7 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
-use ids::{ConfigId, FileId, LogId, UserId};
+use ids::{ConfigId, CredentialId, FileId, LogId, UserId};
 use std::fmt;
 
 /// A store operation that failed.
@@ -314,6 +314,66 @@ impl SyncLog {
     }
 }
 
+/// A stored credential (`p8."SyncCredential"`). The token columns hold *sealed* values (see
+/// `oauth::crypto`): the store only ever moves ciphertext.
+#[derive(Clone, PartialEq)]
+pub struct CredentialRecord {
+    /// Derived from (userid, provider).
+    pub id: CredentialId,
+    /// The provider id.
+    pub provider: String,
+    /// The owner.
+    pub userid: UserId,
+    /// The sealed access token.
+    pub access_token: String,
+    /// The sealed refresh token, when the provider gave one.
+    pub refresh_token: Option<String>,
+    /// When the access token stops working.
+    pub token_expiry: Option<DateTime<Utc>>,
+    /// The account at the provider (an email address for Google).
+    pub provider_user_id: Option<String>,
+    /// Anything else worth keeping about the grant.
+    pub provider_metadata: Option<serde_json::Value>,
+    /// The key that sealed the tokens; `None` for a plaintext row imported from Percolate.
+    pub key_id: Option<String>,
+    /// The scopes granted, space separated.
+    pub scopes: Option<String>,
+    /// The refresh token was refused; nothing syncs until the user logs in again.
+    pub needs_reauth: bool,
+    /// Why a new login is needed.
+    pub reauth_reason: Option<String>,
+    /// When the access token was last refreshed.
+    pub refreshed_at: Option<DateTime<Utc>>,
+    /// When the row was first written.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the row last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for CredentialRecord {
+    // Even sealed tokens stay out of debug output: a legacy row may hold plaintext.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialRecord")
+            .field("id", &self.id)
+            .field("provider", &self.provider)
+            .field("userid", &self.userid)
+            .field("token_expiry", &self.token_expiry)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("provider_user_id", &self.provider_user_id)
+            .field("key_id", &self.key_id)
+            .field("needs_reauth", &self.needs_reauth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::update_credential_locked`] runs while it holds the row: it gets the row as it is
+/// now and returns the row to write, or `None` to leave it.
+pub type CredentialUpdate<'a> = Box<
+    dyn FnOnce(CredentialRecord) -> futures::future::BoxFuture<'a, Option<CredentialRecord>>
+        + Send
+        + 'a,
+>;
+
 /// The sync state, whichever database holds it.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -343,6 +403,24 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Runs, newest first, of one config or all.
     async fn logs(&self, config: Option<ConfigId>, limit: i64) -> Result<Vec<SyncLog>, StoreError>;
+    /// Insert or replace a credential (by id).
+    async fn put_credential(&self, credential: &CredentialRecord) -> Result<(), StoreError>;
+    /// One credential.
+    async fn credential(&self, id: CredentialId) -> Result<Option<CredentialRecord>, StoreError>;
+    /// All credentials, or one user's, ordered by provider.
+    async fn credentials(&self, user: Option<UserId>)
+    -> Result<Vec<CredentialRecord>, StoreError>;
+    /// Remove a credential; `false` when there was none.
+    async fn delete_credential(&self, id: CredentialId) -> Result<bool, StoreError>;
+    /// Run `update` on the credential while holding it against every other writer, in this
+    /// process and in others (Postgres: `SELECT ... FOR UPDATE`; SQLite: `BEGIN IMMEDIATE`),
+    /// and write what it returns before letting go. This is how only one token refresh happens
+    /// at a time. Returns the row as it is afterwards, or `None` when there is no such row.
+    async fn update_credential_locked(
+        &self,
+        id: CredentialId,
+        update: CredentialUpdate<'_>,
+    ) -> Result<Option<CredentialRecord>, StoreError>;
 }
 
 /// A JSON list of strings from a column, or empty.

@@ -1,9 +1,10 @@
 //! The production store: Postgres, shared by every replica. Tables live in Percolate's `p8`
 //! schema with its names and columns.
 
-use super::ids::{ConfigId, FileId, LogId, UserId};
+use super::ids::{ConfigId, CredentialId, FileId, LogId, UserId};
 use super::{
-    FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog, query_err, string_list,
+    CredentialRecord, CredentialUpdate, FileStatus, LogStatus, Store, StoreError, SyncConfig,
+    SyncFile, SyncLog, query_err, string_list,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -139,6 +140,62 @@ fn file_row(row: &PgRow) -> Result<SyncFile, StoreError> {
         ingested: get(row, "ingested")?,
         resource_id: get(row, "resource_id")?,
     })
+}
+
+fn credential_row(row: &PgRow) -> Result<CredentialRecord, StoreError> {
+    Ok(CredentialRecord {
+        id: uuid_col(row, "id")?,
+        provider: get(row, "provider")?,
+        userid: uuid_col(row, "userid")?,
+        access_token: get(row, "access_token")?,
+        refresh_token: get(row, "refresh_token")?,
+        token_expiry: ts(row, "token_expiry")?,
+        provider_user_id: get(row, "provider_user_id")?,
+        provider_metadata: json_col(row, "provider_metadata")?,
+        key_id: get(row, "key_id")?,
+        scopes: get(row, "scopes")?,
+        needs_reauth: get(row, "needs_reauth")?,
+        reauth_reason: get(row, "reauth_reason")?,
+        refreshed_at: ts(row, "refreshed_at")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+const PUT_CREDENTIAL: &str = r#"INSERT INTO p8."SyncCredential" (id, provider, userid,
+      access_token, refresh_token, token_expiry, provider_user_id, provider_metadata, key_id,
+      scopes, needs_reauth, reauth_reason, refreshed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, userid = excluded.userid,
+      access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+      token_expiry = excluded.token_expiry, provider_user_id = excluded.provider_user_id,
+      provider_metadata = excluded.provider_metadata, key_id = excluded.key_id,
+      scopes = excluded.scopes, needs_reauth = excluded.needs_reauth,
+      reauth_reason = excluded.reauth_reason, refreshed_at = excluded.refreshed_at,
+      updated_at = CURRENT_TIMESTAMP"#;
+
+async fn put_credential<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    c: &CredentialRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(PUT_CREDENTIAL)
+        .bind(c.id.0)
+        .bind(&c.provider)
+        .bind(c.userid.0)
+        .bind(&c.access_token)
+        .bind(&c.refresh_token)
+        .bind(naive(c.token_expiry))
+        .bind(&c.provider_user_id)
+        .bind(c.provider_metadata.as_ref().map(Json))
+        .bind(&c.key_id)
+        .bind(&c.scopes)
+        .bind(c.needs_reauth)
+        .bind(&c.reauth_reason)
+        .bind(naive(c.refreshed_at))
+        .execute(executor)
+        .await
+        .map_err(query_err("saving a credential"))?;
+    Ok(())
 }
 
 fn log_row(row: &PgRow) -> Result<SyncLog, StoreError> {
@@ -388,5 +445,75 @@ impl Store for PostgresStore {
         .iter()
         .map(log_row)
         .collect()
+    }
+
+    async fn put_credential(&self, c: &CredentialRecord) -> Result<(), StoreError> {
+        put_credential(&self.pool, c).await
+    }
+
+    async fn credential(&self, id: CredentialId) -> Result<Option<CredentialRecord>, StoreError> {
+        sqlx::query(r#"SELECT * FROM p8."SyncCredential" WHERE id = $1"#)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("reading a credential"))?
+            .as_ref()
+            .map(credential_row)
+            .transpose()
+    }
+
+    async fn credentials(
+        &self,
+        user: Option<UserId>,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        sqlx::query(
+            r#"SELECT * FROM p8."SyncCredential" WHERE $1::uuid IS NULL OR userid = $1
+               ORDER BY provider, userid"#,
+        )
+        .bind(user.map(|u| u.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("listing credentials"))?
+        .iter()
+        .map(credential_row)
+        .collect()
+    }
+
+    async fn delete_credential(&self, id: CredentialId) -> Result<bool, StoreError> {
+        let done = sqlx::query(r#"DELETE FROM p8."SyncCredential" WHERE id = $1"#)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("deleting a credential"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn update_credential_locked(
+        &self,
+        id: CredentialId,
+        update: CredentialUpdate<'_>,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        const DOING: &str = "updating a credential under its row lock";
+        let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
+        // The row lock is what serialises refreshes across replicas; the caller re-reads
+        // the row it is handed, so a refresh another replica just made is seen, not repeated.
+        let Some(row) = sqlx::query(r#"SELECT * FROM p8."SyncCredential" WHERE id = $1 FOR UPDATE"#)
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?
+        else {
+            return Ok(None);
+        };
+        let current = credential_row(&row)?;
+        let result = match update(current.clone()).await {
+            Some(new) => {
+                put_credential(&mut *tx, &new).await?;
+                new
+            }
+            None => current,
+        };
+        tx.commit().await.map_err(query_err(DOING))?;
+        Ok(Some(result))
     }
 }

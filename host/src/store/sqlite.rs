@@ -1,9 +1,10 @@
 //! The embedded store: one SQLite file, nothing to install. Uuids and timestamps are TEXT,
 //! JSON is TEXT; the tables and columns are the Postgres ones.
 
-use super::ids::{ConfigId, FileId, LogId, UserId};
+use super::ids::{ConfigId, CredentialId, FileId, LogId, UserId};
 use super::{
-    FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog, query_err, string_list,
+    CredentialRecord, CredentialUpdate, FileStatus, LogStatus, Store, StoreError, SyncConfig,
+    SyncFile, SyncLog, query_err, string_list,
 };
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
@@ -137,6 +138,78 @@ fn file_row(row: &SqliteRow) -> Result<SyncFile, StoreError> {
             })
             .transpose()?,
     })
+}
+
+/// A timestamp SQLite wrote itself (`CURRENT_TIMESTAMP`, no zone) or one sqlx wrote (RFC 3339).
+fn sqlite_ts(row: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let text: Option<String> = get(row, col)?;
+    Ok(text.and_then(|t| {
+        DateTime::parse_from_rfc3339(&t)
+            .map(|d| d.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f")
+                    .ok()
+                    .map(|n| n.and_utc())
+            })
+    }))
+}
+
+fn credential_row(row: &SqliteRow) -> Result<CredentialRecord, StoreError> {
+    const T: &str = "SyncCredential";
+    Ok(CredentialRecord {
+        id: uuid_col(row, "id", T)?,
+        provider: get(row, "provider")?,
+        userid: uuid_col(row, "userid", T)?,
+        access_token: get(row, "access_token")?,
+        refresh_token: get(row, "refresh_token")?,
+        token_expiry: sqlite_ts(row, "token_expiry")?,
+        provider_user_id: get(row, "provider_user_id")?,
+        provider_metadata: json_col(row, "provider_metadata", T)?,
+        key_id: get(row, "key_id")?,
+        scopes: get(row, "scopes")?,
+        needs_reauth: get(row, "needs_reauth")?,
+        reauth_reason: get(row, "reauth_reason")?,
+        refreshed_at: sqlite_ts(row, "refreshed_at")?,
+        created_at: sqlite_ts(row, "created_at")?,
+        updated_at: sqlite_ts(row, "updated_at")?,
+    })
+}
+
+async fn put_credential<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    c: &CredentialRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        r#"INSERT INTO "SyncCredential" (id, provider, userid, access_token, refresh_token,
+             token_expiry, provider_user_id, provider_metadata, key_id, scopes, needs_reauth,
+             reauth_reason, refreshed_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+           ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, userid = excluded.userid,
+             access_token = excluded.access_token, refresh_token = excluded.refresh_token,
+             token_expiry = excluded.token_expiry, provider_user_id = excluded.provider_user_id,
+             provider_metadata = excluded.provider_metadata, key_id = excluded.key_id,
+             scopes = excluded.scopes, needs_reauth = excluded.needs_reauth,
+             reauth_reason = excluded.reauth_reason, refreshed_at = excluded.refreshed_at,
+             updated_at = CURRENT_TIMESTAMP"#,
+    )
+    .bind(c.id.to_string())
+    .bind(&c.provider)
+    .bind(c.userid.to_string())
+    .bind(&c.access_token)
+    .bind(&c.refresh_token)
+    .bind(c.token_expiry.map(|t| t.to_rfc3339()))
+    .bind(&c.provider_user_id)
+    .bind(c.provider_metadata.as_ref().map(|m| m.to_string()))
+    .bind(&c.key_id)
+    .bind(&c.scopes)
+    .bind(c.needs_reauth)
+    .bind(&c.reauth_reason)
+    .bind(c.refreshed_at.map(|t| t.to_rfc3339()))
+    .execute(executor)
+    .await
+    .map_err(query_err("saving a credential"))?;
+    Ok(())
 }
 
 fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
@@ -388,5 +461,79 @@ impl Store for SqliteStore {
         .iter()
         .map(log_row)
         .collect()
+    }
+
+    async fn put_credential(&self, c: &CredentialRecord) -> Result<(), StoreError> {
+        put_credential(&self.pool, c).await
+    }
+
+    async fn credential(&self, id: CredentialId) -> Result<Option<CredentialRecord>, StoreError> {
+        sqlx::query(r#"SELECT * FROM "SyncCredential" WHERE id = ?1"#)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("reading a credential"))?
+            .as_ref()
+            .map(credential_row)
+            .transpose()
+    }
+
+    async fn credentials(
+        &self,
+        user: Option<UserId>,
+    ) -> Result<Vec<CredentialRecord>, StoreError> {
+        sqlx::query(
+            r#"SELECT * FROM "SyncCredential" WHERE ?1 IS NULL OR userid = ?1
+               ORDER BY provider, userid"#,
+        )
+        .bind(user.map(|u| u.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("listing credentials"))?
+        .iter()
+        .map(credential_row)
+        .collect()
+    }
+
+    async fn delete_credential(&self, id: CredentialId) -> Result<bool, StoreError> {
+        let done = sqlx::query(r#"DELETE FROM "SyncCredential" WHERE id = ?1"#)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("deleting a credential"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn update_credential_locked(
+        &self,
+        id: CredentialId,
+        update: CredentialUpdate<'_>,
+    ) -> Result<Option<CredentialRecord>, StoreError> {
+        const DOING: &str = "updating a credential under the database write lock";
+        // BEGIN IMMEDIATE takes SQLite's write lock up front, which other processes on the
+        // same file respect: the embedded equivalent of Postgres' row lock.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_err(DOING))?;
+        let Some(row) = sqlx::query(r#"SELECT * FROM "SyncCredential" WHERE id = ?1"#)
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?
+        else {
+            return Ok(None);
+        };
+        let current = credential_row(&row)?;
+        let result = match update(current.clone()).await {
+            Some(new) => {
+                put_credential(&mut *tx, &new).await?;
+                new
+            }
+            None => current,
+        };
+        tx.commit().await.map_err(query_err(DOING))?;
+        Ok(Some(result))
     }
 }

@@ -1,0 +1,490 @@
+//! One provider's OAuth2 client: its endpoints (declared by the component, overridable by the
+//! operator), the client id and secret (from the environment), and the token calls, made with
+//! the `oauth2` crate over the host's own HTTP client.
+
+use crate::runtime::Provider;
+use crate::runtime::types::{AuthMethod, Oauth2Spec};
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
+};
+use std::time::Duration;
+
+/// Why an OAuth call failed. Messages never carry a token, a code or the client secret.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// The provider does not use OAuth2.
+    #[error("the provider `{0}` does not sign in with OAuth2")]
+    NotOauth(String),
+    /// No client id/secret configured.
+    #[error(
+        "no OAuth client is configured for `{provider}`: set {vars} (from the provider's developer console; for Google: APIs & Services > Credentials > OAuth client ID, type \"Desktop app\")"
+    )]
+    NoClient {
+        /// The provider id.
+        provider: String,
+        /// The variables to set.
+        vars: String,
+    },
+    /// An endpoint URL is not a URL.
+    #[error("the OAuth {what} URL for `{provider}` is invalid: {reason}")]
+    BadUrl {
+        /// The provider id.
+        provider: String,
+        /// Which endpoint.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The grant is dead: the user must log in again.
+    #[error(
+        "`{provider}` refused the refresh token ({detail}); log in again with `p8sync auth login --provider {provider}`"
+    )]
+    InvalidGrant {
+        /// The provider id.
+        provider: String,
+        /// The provider's description (never the token).
+        detail: String,
+    },
+    /// The token endpoint refused the client.
+    #[error(
+        "`{provider}` refused the OAuth client ({detail}); check the client id and secret ({vars})"
+    )]
+    InvalidClient {
+        /// The provider id.
+        provider: String,
+        /// The provider's description.
+        detail: String,
+        /// The variables that hold the client.
+        vars: String,
+    },
+    /// Any other answer from the token endpoint.
+    #[error("the token endpoint of `{provider}` answered {detail}")]
+    Refused {
+        /// The provider id.
+        provider: String,
+        /// What it said.
+        detail: String,
+    },
+    /// The token endpoint could not be reached, or answered nonsense.
+    #[error("could not reach the token endpoint of `{provider}`: {detail}; try again later")]
+    Unreachable {
+        /// The provider id.
+        provider: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+impl OAuthError {
+    /// Whether only a new login can fix it.
+    pub fn needs_login(&self) -> bool {
+        matches!(self, OAuthError::InvalidGrant { .. })
+    }
+}
+
+/// Tokens as a token endpoint returned them.
+#[derive(Clone)]
+pub struct Grant {
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token, when one was returned (a refresh usually returns none: keep the old).
+    pub refresh_token: Option<Secret>,
+    /// When the access token expires, when the endpoint said.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The scopes granted, when the endpoint said.
+    pub scopes: Option<String>,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("expires_at", &self.expires_at)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A provider's OAuth2 client.
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    provider: String,
+    client_id: String,
+    client_secret: Option<Secret>,
+    auth_url: String,
+    token_url: String,
+    revoke_url: Option<String>,
+    userinfo_url: Option<String>,
+    scopes: Vec<String>,
+    extra: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+/// The environment variables that may hold a provider's client id and secret, best first.
+pub fn client_vars(provider: &str) -> Vec<(String, String)> {
+    let upper = provider.to_ascii_uppercase();
+    let mut vars = vec![(
+        format!("P8_{upper}_CLIENT_ID"),
+        format!("P8_{upper}_CLIENT_SECRET"),
+    )];
+    // Percolate's names for Google.
+    if provider.starts_with("google") {
+        vars.push(("GOOGLE_CLIENT_ID".into(), "GOOGLE_CLIENT_SECRET".into()));
+    }
+    vars
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The client the host calls token endpoints with: no redirects (a token endpoint never
+/// redirects, and following one could send the client secret elsewhere), bounded time.
+pub fn token_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a reqwest client with rustls builds")
+}
+
+type Client =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// The error type of our `oauth2` HTTP adapter.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct HttpFailure(String);
+
+impl OAuthApp {
+    /// The OAuth client of `provider`, from its declaration, the operator's overrides and the
+    /// client id/secret in the environment.
+    pub fn for_provider(provider: &Provider) -> Result<Self, OAuthError> {
+        let AuthMethod::Oauth2(spec) = &provider.info().auth else {
+            return Err(OAuthError::NotOauth(provider.id().to_string()));
+        };
+        let overrides = provider.overrides();
+        let vars = client_vars(provider.id());
+        let (client_id, client_secret) = vars
+            .iter()
+            .find_map(|(id, secret)| env(id).map(|i| (i, env(secret).map(Secret::new))))
+            .ok_or_else(|| OAuthError::NoClient {
+                provider: provider.id().to_string(),
+                vars: describe_vars(&vars),
+            })?;
+        Self::new(
+            provider.id(),
+            spec,
+            (client_id, client_secret),
+            OverriddenEndpoints {
+                auth_url: overrides.auth_url,
+                token_url: overrides.token_url,
+                revoke_url: overrides.revoke_url,
+                userinfo_url: overrides.userinfo_url,
+                scopes: overrides.scopes,
+            },
+        )
+    }
+
+    /// An OAuth client from its parts.
+    pub fn new(
+        provider: &str,
+        spec: &Oauth2Spec,
+        (client_id, client_secret): (String, Option<Secret>),
+        o: OverriddenEndpoints,
+    ) -> Result<Self, OAuthError> {
+        let app = OAuthApp {
+            provider: provider.to_string(),
+            client_id,
+            client_secret,
+            auth_url: o.auth_url.unwrap_or_else(|| spec.authorize_url.clone()),
+            token_url: o.token_url.unwrap_or_else(|| spec.token_url.clone()),
+            revoke_url: o.revoke_url.or_else(|| spec.revoke_url.clone()),
+            userinfo_url: o.userinfo_url,
+            scopes: if o.scopes.is_empty() {
+                spec.scopes.clone()
+            } else {
+                o.scopes
+            },
+            extra: spec.extra_authorize_params.clone(),
+            http: token_http_client(),
+        };
+        app.client(None)?;
+        Ok(app)
+    }
+
+    /// The provider id.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The scopes asked for.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The userinfo endpoint (operator override), if any.
+    pub fn userinfo_url(&self) -> Option<&str> {
+        self.userinfo_url.as_deref()
+    }
+
+    fn bad_url(&self, what: &'static str) -> impl Fn(url::ParseError) -> OAuthError + '_ {
+        move |e| OAuthError::BadUrl {
+            provider: self.provider.clone(),
+            what,
+            reason: e.to_string(),
+        }
+    }
+
+    fn client(&self, redirect: Option<&str>) -> Result<Client, OAuthError> {
+        let mut client = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_auth_uri(AuthUrl::new(self.auth_url.clone()).map_err(self.bad_url("authorize"))?)
+            .set_token_uri(TokenUrl::new(self.token_url.clone()).map_err(self.bad_url("token"))?);
+        if let Some(secret) = &self.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+        }
+        if let Some(r) = redirect {
+            client = client
+                .set_redirect_uri(RedirectUrl::new(r.to_string()).map_err(self.bad_url("redirect"))?);
+        }
+        Ok(client)
+    }
+
+    /// The consent page URL for a login that comes back to `redirect`, with `state` and the
+    /// PKCE challenge of `verifier`, asking for offline access as the provider declared.
+    pub fn authorize_url(
+        &self,
+        redirect: &str,
+        state: &str,
+        verifier: &PkceCodeVerifier,
+    ) -> Result<url::Url, OAuthError> {
+        let client = self.client(Some(redirect))?;
+        let state = state.to_string();
+        let mut request = client
+            .authorize_url(move || CsrfToken::new(state.clone()))
+            .add_scopes(self.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(verifier));
+        for (k, v) in &self.extra {
+            request = request.add_extra_param(k.clone(), v.clone());
+        }
+        Ok(request.url().0)
+    }
+
+    /// Exchange an authorization code (with its PKCE verifier) for tokens.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect: &str,
+        verifier: PkceCodeVerifier,
+    ) -> Result<Grant, OAuthError> {
+        let client = self.client(Some(redirect))?;
+        let http = self.http_fn();
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .map_err(|e| self.map_error(e))?;
+        Ok(grant(&response))
+    }
+
+    /// Use a refresh token.
+    pub async fn refresh(&self, refresh_token: &Secret) -> Result<Grant, OAuthError> {
+        let client = self.client(None)?;
+        let http = self.http_fn();
+        let token = RefreshToken::new(refresh_token.expose().to_string());
+        let response = client
+            .exchange_refresh_token(&token)
+            .request_async(&http)
+            .await
+            .map_err(|e| self.map_error(e))?;
+        Ok(grant(&response))
+    }
+
+    /// Revoke a token at the provider (RFC 7009 style, as Google takes it). `Ok(false)` when
+    /// the provider has no revocation endpoint.
+    pub async fn revoke(&self, token: &Secret) -> Result<bool, OAuthError> {
+        let Some(url) = &self.revoke_url else {
+            return Ok(false);
+        };
+        let response = self
+            .http
+            .post(url)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("token", token.expose())
+                    .finish(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(true);
+        }
+        let body = response.text().await.unwrap_or_default();
+        // An already revoked or expired token is what the caller wanted anyway.
+        if status.as_u16() == 400 && body.contains("invalid_token") {
+            return Ok(true);
+        }
+        Err(OAuthError::Refused {
+            provider: self.provider.clone(),
+            detail: format!("HTTP {status} to the revocation request"),
+        })
+    }
+
+    /// Ask the userinfo endpoint which account a token belongs to (`email`, else `sub`).
+    pub async fn account(&self, access_token: &Secret) -> Option<String> {
+        let url = self.userinfo_url.as_deref()?;
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(access_token.expose())
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.ok()?).ok()?;
+        body.get("email")
+            .or_else(|| body.get("sub"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> OAuthError {
+        // reqwest's Display can include the URL; ours carry no secrets, but keep it short.
+        OAuthError::Unreachable {
+            provider: self.provider.clone(),
+            detail: if e.is_timeout() {
+                "timed out".into()
+            } else if e.is_connect() {
+                "connection failed".into()
+            } else {
+                "the request failed".into()
+            },
+        }
+    }
+
+    fn map_error(
+        &self,
+        e: RequestTokenError<HttpFailure, oauth2::basic::BasicErrorResponse>,
+    ) -> OAuthError {
+        let provider = self.provider.clone();
+        match e {
+            RequestTokenError::ServerResponse(r) => {
+                let detail = match r.error_description() {
+                    Some(d) => format!("{}: {d}", r.error()),
+                    None => r.error().to_string(),
+                };
+                match r.error() {
+                    BasicErrorResponseType::InvalidGrant => {
+                        OAuthError::InvalidGrant { provider, detail }
+                    }
+                    BasicErrorResponseType::InvalidClient
+                    | BasicErrorResponseType::UnauthorizedClient => OAuthError::InvalidClient {
+                        vars: describe_vars(&client_vars(&provider)),
+                        provider,
+                        detail,
+                    },
+                    _ => OAuthError::Refused { provider, detail },
+                }
+            }
+            RequestTokenError::Request(e) => OAuthError::Unreachable {
+                provider,
+                detail: e.to_string(),
+            },
+            // The body of an unparseable answer may hold anything: leave it out.
+            RequestTokenError::Parse(_, _) => OAuthError::Unreachable {
+                provider,
+                detail: "the answer was not a token response".into(),
+            },
+            RequestTokenError::Other(detail) => OAuthError::Refused { provider, detail },
+        }
+    }
+
+    fn http_fn(
+        &self,
+    ) -> impl Fn(oauth2::HttpRequest) -> BoxFuture<'static, Result<oauth2::HttpResponse, HttpFailure>>
+    {
+        let client = self.http.clone();
+        move |request: oauth2::HttpRequest| {
+            let client = client.clone();
+            Box::pin(async move {
+                let request = reqwest::Request::try_from(request)
+                    .map_err(|_| HttpFailure("could not build the token request".into()))?;
+                let response = client.execute(request).await.map_err(|e| {
+                    HttpFailure(if e.is_timeout() {
+                        "timed out".into()
+                    } else {
+                        "connection failed".into()
+                    })
+                })?;
+                let mut builder = http::Response::builder().status(response.status());
+                for (name, value) in response.headers() {
+                    builder = builder.header(name, value);
+                }
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|_| HttpFailure("the answer was cut off".into()))?;
+                builder
+                    .body(body.to_vec())
+                    .map_err(|_| HttpFailure("an unreadable answer".into()))
+            })
+        }
+    }
+}
+
+/// Endpoints and scopes the operator overrides.
+#[derive(Debug, Clone, Default)]
+pub struct OverriddenEndpoints {
+    /// The authorize URL.
+    pub auth_url: Option<String>,
+    /// The token URL.
+    pub token_url: Option<String>,
+    /// The revocation URL.
+    pub revoke_url: Option<String>,
+    /// The userinfo URL.
+    pub userinfo_url: Option<String>,
+    /// The scopes.
+    pub scopes: Vec<String>,
+}
+
+fn describe_vars(vars: &[(String, String)]) -> String {
+    vars.iter()
+        .map(|(i, s)| format!("{i} and {s}"))
+        .collect::<Vec<_>>()
+        .join(", or ")
+}
+
+fn grant(response: &oauth2::basic::BasicTokenResponse) -> Grant {
+    Grant {
+        access_token: Secret::new(response.access_token().secret().clone()),
+        refresh_token: response
+            .refresh_token()
+            .map(|r| Secret::new(r.secret().clone())),
+        expires_at: response
+            .expires_in()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .map(|d| Utc::now() + d),
+        scopes: response.scopes().map(|s| {
+            s.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    }
+}

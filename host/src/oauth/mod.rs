@@ -1,0 +1,15 @@
+//! OAuth2 for providers that declare it: the client ([`app`]), encryption of stored tokens
+//! ([`crypto`]), the token lifecycle with refresh and locking ([`tokens`]), and the
+//! installed-app login flow ([`login`]).
+//!
+//! The provider component never sees any of it: it declares its endpoints and scopes, and the
+//! runtime adds `Authorization` from a [`tokens::TokenSource`].
+
+pub mod app;
+pub mod crypto;
+pub mod login;
+pub mod tokens;
+
+pub use app::{Grant, OAuthApp, OAuthError};
+pub use crypto::{KeyError, Keyring};
+pub use tokens::{CredentialStatus, TokenError, TokenManager, TokenSource};
