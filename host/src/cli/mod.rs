@@ -1,5 +1,6 @@
 //! The command line: one file per command group.
 
+mod auth;
 mod config;
 mod list;
 mod providers;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Manage sync configs.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Provider credentials: log in, import, status, revoke.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Create or update the database schema, and say which database that is.
     Migrate,
 }
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Files(args) => sync::run_files(&cli, args).await,
         Command::Logs(args) => sync::run_logs(&cli, args).await,
         Command::Config(cmd) => config::run(&cli, cmd).await,
+        Command::Auth(cmd) => auth::run(&cli, cmd).await,
         Command::Migrate => {
             ensure_private_dir(&cli.data_dir)?;
             let target = crate::store::StoreTarget::from_env(&cli.data_dir)?;

@@ -81,6 +81,23 @@ impl Cli {
         Ok(target.open(!self.no_migrate).await?)
     }
 
+    /// The credential store: tokens sealed under `P8_ENCRYPTION_KEY`, or (embedded SQLite
+    /// only) a key generated into the data directory.
+    pub(crate) async fn tokens(
+        &self,
+        store: Arc<dyn Store>,
+    ) -> Result<Arc<crate::oauth::TokenManager>> {
+        let shared = matches!(
+            StoreTarget::from_env(&self.data_dir)?,
+            StoreTarget::Postgres { .. }
+        );
+        let keyring = crate::oauth::Keyring::from_env(&self.data_dir, shared)?;
+        Ok(Arc::new(crate::oauth::TokenManager::new(
+            store,
+            Arc::new(keyring),
+        )))
+    }
+
     /// S3 when a bucket is configured (`S3_BUCKET_NAME` and friends), else the local object
     /// folder under the data directory.
     pub(crate) async fn blob(&self) -> Arc<dyn BlobStore> {
@@ -130,7 +147,18 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
         }),
         ..SyncOptions::default()
     };
-    let engine = SyncEngine::new(store, cli.blob().await, registry, options);
+    let needs_tokens = configs.iter().any(|c| {
+        registry.get(&c.provider).is_ok_and(|p| {
+            matches!(
+                p.info().auth,
+                crate::runtime::types::AuthMethod::Oauth2(_)
+            )
+        })
+    });
+    let mut engine = SyncEngine::new(store.clone(), cli.blob().await, registry, options);
+    if needs_tokens {
+        engine = engine.with_tokens(cli.tokens(store).await?);
+    }
     let mut failed = Vec::new();
     for config in &configs {
         let outcome = engine.run(config).await;

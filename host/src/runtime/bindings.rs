@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "provider-component",
     exports: { default: async },
-    additional_derives: [serde::Serialize],
+    additional_derives: [serde::Serialize, PartialEq],
 });
 
 /// The interface name and version of the provider export this host understands best.

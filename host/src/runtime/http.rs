@@ -70,7 +70,12 @@ pub enum FetchError {
         status: u16,
         /// `Retry-After`, in seconds, when given.
         retry_after: Option<u64>,
+        /// The start of the error body (for the provider to interpret; never logged).
+        body: String,
     },
+    /// No credential could be produced for the request.
+    #[error("the download could not be authorised: {0}")]
+    Credential(super::credentials::CredentialError),
     /// The connection failed or timed out.
     #[error("the download failed: {0}")]
     Transport(String),
@@ -82,6 +87,7 @@ impl FetchError {
         match self {
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
             FetchError::Transport(_) => true,
+            FetchError::Credential(e) => e.kind == super::credentials::CredentialErrorKind::Unavailable,
             FetchError::Refused(_) => false,
         }
     }
@@ -134,7 +140,7 @@ pub(crate) async fn open_plan(
                     request = request.header(AUTHORIZATION, value);
                 }
                 Ok(None) => {}
-                Err(e) => return Err(FetchError::Transport(format!("no credential: {e}"))),
+                Err(e) => return Err(FetchError::Credential(e)),
             }
         }
         if let Some(b) = &body {
@@ -171,6 +177,7 @@ pub(crate) async fn open_plan(
                 .ok_or(FetchError::Status {
                     status: status.as_u16(),
                     retry_after: None,
+                    body: String::new(),
                 })?;
             url = url
                 .join(location)
@@ -192,6 +199,7 @@ pub(crate) async fn open_plan(
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 retry_after,
+                body: error_body(response).await,
             });
         }
         let response: http::Response<reqwest::Body> = response.into();
@@ -209,6 +217,21 @@ pub(crate) async fn open_plan(
         return Ok(Box::new(tokio_util::io::StreamReader::new(stream)));
     }
     Err(FetchError::Transport("more than 10 redirects".into()))
+}
+
+/// The first 8 KiB of an error response, for the provider to interpret (error bodies are
+/// small; anything longer is not worth waiting for).
+async fn error_body(mut response: reqwest::Response) -> String {
+    const LIMIT: usize = 8 * 1024;
+    let mut out = Vec::new();
+    while out.len() < LIMIT {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk()).await {
+            Ok(Ok(Some(chunk))) => out.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    out.truncate(LIMIT);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Check a request a provider wants made (through `wasi:http`, or as a fetch plan) before any

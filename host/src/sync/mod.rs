@@ -5,12 +5,13 @@
 //! A listing that fails ends the run before anything is compared: an outage must never look
 //! like an empty folder (that would mark every file deleted).
 
+pub mod auth;
 pub mod plan;
 pub mod retry;
 pub mod transfer;
 
 use crate::blob::{BlobStore, ObjectKey};
-use crate::runtime::types::{Capability, Entry};
+use crate::runtime::types::{Capability, Entry, ListRequest, Page, ProviderError, SkippedEntry};
 use crate::runtime::{CallContext, CallError, Provider, Registry, UnknownProvider};
 use crate::store::ids::LogId;
 use crate::store::{FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog};
@@ -116,6 +117,15 @@ pub enum SyncError {
         /// What is wrong.
         reason: String,
     },
+    /// The credential is unusable (revoked, missing, never granted offline access); the run
+    /// stopped and no file was marked failed or deleted because of it.
+    #[error("sync config `{config}` stopped: {message}")]
+    Credential {
+        /// The config's name.
+        config: String,
+        /// What failed and what to do.
+        message: String,
+    },
     /// The listing failed; nothing was changed.
     #[error("listing failed, so nothing was changed: {0}")]
     Listing(CallError),
@@ -133,6 +143,7 @@ pub struct SyncEngine {
     blob: Arc<dyn BlobStore>,
     registry: Arc<Registry>,
     options: SyncOptions,
+    tokens: Option<Arc<crate::oauth::TokenManager>>,
 }
 
 impl SyncEngine {
@@ -148,7 +159,14 @@ impl SyncEngine {
             blob,
             registry,
             options,
+            tokens: None,
         }
+    }
+
+    /// Use `tokens` for providers that sign in with OAuth2.
+    pub fn with_tokens(mut self, tokens: Arc<crate::oauth::TokenManager>) -> Self {
+        self.tokens = Some(tokens);
+        self
     }
 
     /// Sync one config. Per-file failures are recorded and reported, not returned as errors.
@@ -215,7 +233,16 @@ impl SyncEngine {
                     config: config.name.clone(),
                     source,
                 })?;
-        let cx = call_context(config, &provider)?;
+        let (mut cx, planned) = call_context(config, &provider)?;
+        cx.credentials =
+            auth::credentials_for(config, &provider, self.tokens.as_deref()).await?;
+        let stopped = |cx: &CallContext| {
+            auth::dead(cx).map(|e| SyncError::Credential {
+                config: config.name.clone(),
+                message: e.to_string(),
+            })
+        };
+        let config = &planned;
         if !self.options.dry_run {
             self.blob.check().await?;
             self.blob
@@ -224,8 +251,21 @@ impl SyncEngine {
         }
 
         let recorded = self.store.files(config.id).await?;
-        let (actions, skipped, next_cursor) =
-            self.plan_run(config, &provider, &cx, recorded).await?;
+        let previous_skips: std::collections::HashMap<String, SyncFile> = recorded
+            .iter()
+            .filter(|f| f.status == FileStatus::Skipped)
+            .map(|f| (f.remote_id.clone(), f.clone()))
+            .collect();
+        let planned = self.plan_run(config, &provider, &cx, recorded).await;
+        if let Some(stop) = stopped(&cx) {
+            return Err(stop);
+        }
+        let (actions, provider_skips, next_cursor) = planned?;
+        let skipped = provider_skips.len() as u64;
+        if !self.options.dry_run {
+            self.record_skips(config, provider_skips, previous_skips)
+                .await?;
+        }
         let mut report = SyncReport {
             success: true,
             log_id: None,
@@ -296,6 +336,11 @@ impl SyncEngine {
             report
                 .failures
                 .sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+            // Files that failed because the grant died were not recorded as failed; the run
+            // stops here, before the cursor moves, and the next one picks them up.
+            if let Some(stop) = stopped(&cx) {
+                return Err(stop);
+            }
         }
         report.success = report.files_failed == 0;
         // Advance the change cursor only when every file made it: a failed file is not listed
@@ -324,15 +369,15 @@ impl SyncEngine {
     }
 
     /// Decide what to do: from the change feed when the provider has one and a cursor is
-    /// saved, otherwise from a full listing. Returns the actions, how many entries the provider
-    /// skipped, and the cursor to save when the run succeeds.
+    /// saved, otherwise from a full listing. Returns the actions, the entries the provider
+    /// skipped on purpose, and the cursor to save when the run succeeds.
     async fn plan_run(
         &self,
         config: &SyncConfig,
         provider: &Provider,
         cx: &CallContext,
         recorded: Vec<SyncFile>,
-    ) -> Result<(Vec<Action>, u64, Option<String>), SyncError> {
+    ) -> Result<(Vec<Action>, Vec<SkippedEntry>, Option<String>), SyncError> {
         let feed = provider.has(Capability::ChangesFeed);
         if feed && let Some(cursor) = &config.change_cursor {
             match self.read_changes(provider, cx, cursor).await {
@@ -340,12 +385,7 @@ impl SyncEngine {
                     let actions = plan::plan_changes(config, changed, &removed, recorded);
                     return Ok((actions, skipped, Some(next)));
                 }
-                Err(e)
-                    if matches!(
-                        e.provider_error(),
-                        Some(crate::runtime::types::ProviderError::CursorExpired(_))
-                    ) =>
-                {
+                Err(e) if cursor_expired(&e) => {
                     tracing::warn!("{e}; falling back to a full listing");
                 }
                 Err(e) => return Err(SyncError::Listing(e)),
@@ -355,30 +395,125 @@ impl SyncEngine {
         // are read again next time rather than missed.
         let start = if feed {
             Some(
-                self.options
-                    .retry
-                    .run(|| provider.start_cursor(cx))
+                auth::call(&self.options.retry, cx, || provider.start_cursor(cx))
                     .await
                     .map_err(SyncError::Listing)?,
             )
         } else {
             None
         };
-        let listing = self
-            .options
-            .retry
-            .run(|| provider.list_all(cx, None, true, 1_000_000))
-            .await
-            .map_err(SyncError::Listing)?;
+        let listing = match self.list_everything(provider, cx).await {
+            // A listing cursor the service no longer accepts: start over, once.
+            Err(e) if cursor_expired(&e) => {
+                tracing::warn!("{e}; listing again from the start");
+                self.list_everything(provider, cx).await
+            }
+            other => other,
+        }
+        .map_err(SyncError::Listing)?;
         for s in &listing.skipped {
             tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
         }
-        let skipped = listing.skipped.len() as u64;
         Ok((
             plan::plan(config, listing.entries, recorded),
-            skipped,
+            listing.skipped,
             start,
         ))
+    }
+
+    /// The whole listing, page by page; each page has its own retries, so a fault on page 57
+    /// costs one request, not the whole listing.
+    async fn list_everything(&self, provider: &Provider, cx: &CallContext) -> Result<Page, CallError> {
+        const MAX_PAGES: usize = 1_000_000;
+        let mut all = Page {
+            entries: Vec::new(),
+            skipped: Vec::new(),
+            next_cursor: None,
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let request = ListRequest {
+                folder_id: None,
+                recursive: true,
+                cursor: cursor.clone(),
+                page_size_hint: 1000,
+            };
+            let page = auth::call(&self.options.retry, cx, || provider.list(cx, &request)).await?;
+            all.entries.extend(page.entries);
+            all.skipped.extend(page.skipped);
+            match page.next_cursor {
+                None => return Ok(all),
+                Some(next) => {
+                    if !seen.insert(next.clone()) {
+                        return Err(CallError::InvalidOutput {
+                            provider: provider.id().to_string(),
+                            call: crate::runtime::Call::List,
+                            reason: "it returned a cursor it had already returned, so the listing would never end".into(),
+                        });
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
+        Err(CallError::InvalidOutput {
+            provider: provider.id().to_string(),
+            call: crate::runtime::Call::List,
+            reason: format!("the listing did not end within {MAX_PAGES} pages"),
+        })
+    }
+
+    /// Record what the provider skipped on purpose, with its reason, so people can see why a
+    /// file is not in the object store. Rows that already say the same are left alone.
+    async fn record_skips(
+        &self,
+        config: &SyncConfig,
+        skips: Vec<SkippedEntry>,
+        mut previous: std::collections::HashMap<String, SyncFile>,
+    ) -> Result<(), SyncError> {
+        for skip in skips {
+            let existing = previous.remove(&skip.id);
+            if existing
+                .as_ref()
+                .is_some_and(|f| f.error_message.as_deref() == Some(skip.reason.as_str()))
+            {
+                continue;
+            }
+            let mut file = match existing {
+                Some(f) => f,
+                None => match self.store_file(config, &skip.id).await? {
+                    Some(f) => f,
+                    None => SyncFile::new(config, &skip.id),
+                },
+            };
+            if file.status == FileStatus::Synced {
+                // A file synced before and skipped now keeps its object; say why it stopped.
+                tracing::info!(file = %skip.id, "no longer synced: {}", skip.reason);
+            }
+            file.status = FileStatus::Skipped;
+            file.remote_path = Some(skip.name.clone());
+            file.remote_name = Some(
+                skip.name
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&skip.name)
+                    .to_string(),
+            );
+            file.error_message = Some(skip.reason);
+            file.last_sync_at = Some(Utc::now());
+            self.store.put_file(&file).await?;
+        }
+        Ok(())
+    }
+
+    async fn store_file(&self, config: &SyncConfig, remote_id: &str) -> Result<Option<SyncFile>, SyncError> {
+        let id = crate::store::ids::FileId::derive(config.id, remote_id);
+        Ok(self
+            .store
+            .files(config.id)
+            .await?
+            .into_iter()
+            .find(|f| f.id == id))
     }
 
     /// Drain the change feed from `cursor`.
@@ -387,21 +522,17 @@ impl SyncEngine {
         provider: &Provider,
         cx: &CallContext,
         cursor: &str,
-    ) -> Result<(Vec<Entry>, Vec<String>, u64, String), CallError> {
+    ) -> Result<(Vec<Entry>, Vec<String>, Vec<SkippedEntry>, String), CallError> {
         let mut changed = Vec::new();
         let mut removed = Vec::new();
-        let mut skipped = 0u64;
+        let mut skipped = Vec::new();
         let mut cursor = cursor.to_string();
         let mut seen = std::collections::HashSet::new();
         loop {
-            let page = self
-                .options
-                .retry
-                .run(|| provider.changes(cx, &cursor))
-                .await?;
+            let page = auth::call(&self.options.retry, cx, || provider.changes(cx, &cursor)).await?;
             changed.extend(page.changed);
             removed.extend(page.removed);
-            skipped += page.skipped.len() as u64;
+            skipped.extend(page.skipped);
             cursor = page.next_cursor;
             if !page.has_more {
                 return Ok((changed, removed, skipped, cursor));
@@ -429,10 +560,7 @@ impl SyncEngine {
         describe(&mut file, &entry);
         let now = Utc::now();
         let attempt = async {
-            let fetch_plan = self
-                .options
-                .retry
-                .run(|| provider.fetch(cx, &entry))
+            let fetch_plan = auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry))
                 .await
                 .map_err(|e| e.to_string())?;
             let key = ObjectKey::for_file(
@@ -470,6 +598,10 @@ impl SyncEngine {
                 Ok(done.object.size)
             }
             Err(error) => {
+                if auth::dead(cx).is_some() {
+                    // Not the file's fault: leave its record as it was.
+                    return Err((entry.id.clone(), error));
+                }
                 tracing::warn!(file = %entry.id, "{error}");
                 file.status = FileStatus::Failed;
                 file.sync_attempts += 1;
@@ -535,13 +667,29 @@ fn describe(file: &mut SyncFile, entry: &Entry) {
 }
 
 /// The call context for a config: its provider_config, and the granted root for `local-root`
-/// providers (`provider_config.root`).
-fn call_context(config: &SyncConfig, provider: &Provider) -> Result<CallContext, SyncError> {
+/// providers (`provider_config.root`). A provider that declares the config key
+/// `include_folders` scopes its listing itself (it may take folder ids as well as paths), so it
+/// gets the list and the host's own include filter is switched off; the config to plan with is
+/// returned alongside.
+fn call_context(
+    config: &SyncConfig,
+    provider: &Provider,
+) -> Result<(CallContext, SyncConfig), SyncError> {
     let invalid = |reason: String| SyncError::Config {
         config: config.name.clone(),
         reason,
     };
     let mut cx = CallContext::from_json(&config.provider_config).map_err(invalid)?;
+    let mut planned = config.clone();
+    if provider.info().config_keys.iter().any(|k| k.name == INCLUDE_FOLDERS_KEY)
+        && !config.include_folders.is_empty()
+    {
+        cx.config.insert(
+            INCLUDE_FOLDERS_KEY.to_string(),
+            serde_json::to_string(&config.include_folders).expect("strings serialise"),
+        );
+        planned.include_folders.clear();
+    }
     if provider.has(Capability::LocalRoot) {
         let root =
             cx.config.get("root").cloned().ok_or_else(|| {
@@ -556,5 +704,12 @@ fn call_context(config: &SyncConfig, provider: &Provider) -> Result<CallContext,
         }
         cx.root = Some(root);
     }
-    Ok(cx)
+    Ok((cx, planned))
+}
+
+/// The provider config key through which a provider takes over `include_folders`.
+pub const INCLUDE_FOLDERS_KEY: &str = "include_folders";
+
+fn cursor_expired(e: &CallError) -> bool {
+    matches!(e.provider_error(), Some(ProviderError::CursorExpired(_)))
 }

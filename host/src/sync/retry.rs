@@ -55,7 +55,21 @@ impl RetryPolicy {
     }
 
     /// Run `op`, retrying transient failures.
-    pub async fn run<T, F, Fut>(&self, mut op: F) -> Result<T, CallError>
+    pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        self.run_unless(op, || false).await
+    }
+
+    /// Run `op`, retrying transient failures until `give_up` says retrying is pointless (for
+    /// example once the credential is known to be revoked).
+    pub async fn run_unless<T, F, Fut>(
+        &self,
+        mut op: F,
+        give_up: impl Fn() -> bool,
+    ) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
@@ -65,7 +79,7 @@ impl RetryPolicy {
             match op().await {
                 Ok(v) => return Ok(v),
                 Err(e) => match transient(&e) {
-                    Some(after) if attempt < self.retries => {
+                    Some(after) if attempt < self.retries && !give_up() => {
                         let wait = self.delay(attempt, after);
                         tracing::info!("{e}; retrying in {wait:?}");
                         tokio::time::sleep(wait).await;

@@ -3,7 +3,8 @@
 
 use super::retry::RetryPolicy;
 use crate::blob::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
-use crate::runtime::types::{ChecksumAlgorithm, Entry, FetchPlan};
+use crate::runtime::http::{FetchBody, FetchError};
+use crate::runtime::types::{ChecksumAlgorithm, Entry, FetchPlan, ProviderError};
 use crate::runtime::{CallContext, Provider, local_root};
 use sha2::{Digest, Sha256};
 use std::pin::Pin;
@@ -21,7 +22,10 @@ pub enum TransferError {
     Unsupported(String),
     /// The HTTP download failed.
     #[error("{0}")]
-    Http(#[from] crate::runtime::http::FetchError),
+    Http(#[from] FetchError),
+    /// The provider explained the download's failure.
+    #[error("{0}")]
+    Provider(String),
     /// Writing the object failed.
     #[error("{0}")]
     Blob(#[from] BlobError),
@@ -79,31 +83,127 @@ impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
     }
 }
 
-/// Open an HTTP plan, retrying what may be transient (429, 5xx, dropped connections).
+/// The config key through which a provider, asked for a plan again, sees why the last one
+/// failed: JSON `{"status", "retry_after_seconds", "body"}` (see the SDK's `fetch` module).
+pub const FETCH_FAILURE_KEY: &str = "p8sync.fetch_failure";
+
+/// How many times a provider may replace a failing plan with another one.
+const MAX_REPLANS: u32 = 2;
+
+/// Open an HTTP plan. Transient failures (429, 5xx, dropped connections) are retried with
+/// backoff; a 401 gets one token refresh and one retry; any other error status is shown to the
+/// provider (it knows its API's error bodies), which maps it onto the contract's errors or
+/// offers another plan (for example an export link when an export is too large).
 async fn open_http(
-    provider: &Provider,
-    cx: &CallContext,
-    request: &crate::runtime::types::HttpRequest,
-    retry: &RetryPolicy,
-) -> Result<crate::runtime::http::FetchBody, TransferError> {
+    entry: &Entry,
+    (provider, cx, retry): (&Provider, &CallContext, &RetryPolicy),
+    request: crate::runtime::types::HttpRequest,
+) -> Result<FetchBody, TransferError> {
+    let mut request = request;
     let mut attempt = 0;
+    let mut refreshed = false;
+    let mut replans = 0;
     loop {
-        match provider.open_http(cx, request).await {
+        let generation = cx.credentials.as_ref().map(|c| c.generation());
+        let failure = match provider.open_http(cx, &request).await {
             Ok(body) => return Ok(body),
-            Err(e) if e.is_transient() && attempt < retry.retries => {
-                let after = match &e {
-                    crate::runtime::http::FetchError::Status { retry_after, .. } => {
+            Err(e) => e,
+        };
+        let dead = cx.credentials.as_ref().and_then(|c| c.fatal());
+        if let Some(dead) = dead {
+            return Err(FetchError::Credential(dead).into());
+        }
+        let wait = match &failure {
+            FetchError::Status { status: 401, .. } if !refreshed => {
+                if let (Some(source), Some(generation)) = (&cx.credentials, generation) {
+                    refreshed = true;
+                    source
+                        .rejected(generation)
+                        .await
+                        .map_err(FetchError::Credential)?;
+                    continue;
+                }
+                return Err(failure.into());
+            }
+            FetchError::Status {
+                status,
+                retry_after,
+                body,
+            } => {
+                let verdict = consult(entry, (provider, cx), *status, *retry_after, body).await;
+                match verdict {
+                    Verdict::NewPlan(plan) if plan != request && replans < MAX_REPLANS => {
+                        tracing::debug!(file = %entry.id, "the provider offered another plan after HTTP {status}");
+                        replans += 1;
+                        request = plan;
+                        continue;
+                    }
+                    Verdict::Retry(after) => after,
+                    Verdict::Fail(message) => return Err(TransferError::Provider(message)),
+                    Verdict::NewPlan(_) | Verdict::NoOpinion => {
+                        if !failure.is_transient() {
+                            return Err(failure.into());
+                        }
                         retry_after.map(std::time::Duration::from_secs)
                     }
-                    _ => None,
-                };
-                let wait = retry.delay(attempt, after);
-                tracing::info!("{e}; retrying in {wait:?}");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
+                }
             }
-            Err(e) => return Err(e.into()),
+            e if e.is_transient() => None,
+            _ => return Err(failure.into()),
+        };
+        if attempt >= retry.retries {
+            return Err(failure.into());
         }
+        let wait = retry.delay(attempt, wait);
+        tracing::info!(file = %entry.id, "{failure}; retrying in {wait:?}");
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// What the provider made of a failed plan.
+enum Verdict {
+    /// Try this request instead.
+    NewPlan(crate::runtime::types::HttpRequest),
+    /// Wait (this long, if it said) and try again.
+    Retry(Option<std::time::Duration>),
+    /// Give up on this file with the provider's explanation.
+    Fail(String),
+    /// The provider returned the same plan or none of the above: judge by the status alone.
+    NoOpinion,
+}
+
+async fn consult(
+    entry: &Entry,
+    (provider, cx): (&Provider, &CallContext),
+    status: u16,
+    retry_after: Option<u64>,
+    body: &str,
+) -> Verdict {
+    let mut asked = cx.clone();
+    asked.config.insert(
+        FETCH_FAILURE_KEY.to_string(),
+        serde_json::json!({
+            "status": status,
+            "retry_after_seconds": retry_after,
+            "body": body,
+        })
+        .to_string(),
+    );
+    match provider.fetch(&asked, entry).await {
+        Ok(FetchPlan::Http(plan)) => Verdict::NewPlan(plan),
+        Ok(_) => Verdict::NoOpinion,
+        Err(e) => match e.provider_error() {
+            Some(ProviderError::RateLimited(r)) => Verdict::Retry(
+                r.retry_after_seconds
+                    .map(|s| std::time::Duration::from_secs(s as u64))
+                    .or(retry_after.map(std::time::Duration::from_secs)),
+            ),
+            Some(ProviderError::Transient(_)) => Verdict::Retry(None),
+            Some(_) => Verdict::Fail(e.to_string()),
+            // A provider that traps on the question has no opinion worth more than the status.
+            None => Verdict::NoOpinion,
+        },
     }
 }
 
@@ -125,7 +225,7 @@ pub async fn transfer(
             Box::new(tokio::fs::File::from_std(file))
         }
         FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),
-        FetchPlan::Http(request) => open_http(provider, cx, &request, retry).await?,
+        FetchPlan::Http(request) => open_http(entry, (provider, cx, retry), request).await?,
     };
     let wants_md5 = entry
         .checksums

@@ -1,0 +1,301 @@
+//! `p8sync auth`: log in (installed-app flow), import tokens, show and revoke credentials.
+
+use super::{Cli, print_json_lines, print_table};
+use crate::oauth::{Grant, OAuthApp, login};
+use crate::secret::Secret;
+use crate::store::ids::UserId;
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `p8sync auth ...`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Sign in to a provider in the browser and store the credential (encrypted).
+    ///
+    /// Opens nothing itself: it prints the URL to open, and listens on 127.0.0.1 for the
+    /// provider's redirect. Example: p8sync auth login --provider google_drive
+    Login(LoginArgs),
+    /// Store tokens obtained elsewhere (for example Percolate's `SyncCredential`), from a JSON
+    /// file, stdin (`-`), or the environment.
+    Import(ImportArgs),
+    /// Show stored credentials: account, expiry, whether they can be refreshed. Never tokens.
+    Status(StatusArgs),
+    /// Revoke a credential at the provider and delete it here.
+    Revoke(RevokeArgs),
+}
+
+/// Who and which provider.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The provider id (see `p8sync providers`).
+    #[arg(long)]
+    provider: String,
+    /// The user (a uuid); defaults to P8_USER_ID, or the local user.
+    #[arg(long)]
+    user: Option<UserId>,
+}
+
+/// Options of `auth login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    target: Target,
+    /// How long to wait for the browser.
+    #[arg(long, default_value = "300")]
+    timeout_seconds: u64,
+}
+
+/// Options of `auth import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    target: Target,
+    /// A JSON file with `access_token`, `refresh_token`, and `expires_at`/`token_expiry`
+    /// (RFC 3339) or `expires_in` (seconds); `-` reads stdin. Without it, the tokens come from
+    /// P8_IMPORT_ACCESS_TOKEN, P8_IMPORT_REFRESH_TOKEN and P8_IMPORT_EXPIRES_AT.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// The account the tokens belong to (for example an email address).
+    #[arg(long)]
+    account: Option<String>,
+}
+
+/// Options of `auth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this user's credentials.
+    #[arg(long)]
+    user: Option<UserId>,
+    /// Print JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `auth revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Delete it here even when the provider cannot be reached.
+    #[arg(long)]
+    force: bool,
+}
+
+impl Target {
+    fn user(&self) -> Result<UserId> {
+        match self.user {
+            Some(u) => Ok(u),
+            None => super::sync::default_user(),
+        }
+    }
+}
+
+async fn app_for(cli: &Cli, provider: &str) -> Result<OAuthApp> {
+    let runtime = cli.runtime()?;
+    let registry = cli.registry(&runtime).await?;
+    let provider = registry.get(provider)?;
+    Ok(OAuthApp::for_provider(&provider)?)
+}
+
+/// Run an `auth` command.
+pub(super) async fn run(cli: &Cli, command: &AuthCommand) -> Result<()> {
+    match command {
+        AuthCommand::Login(args) => login_cmd(cli, args).await,
+        AuthCommand::Import(args) => import(cli, args).await,
+        AuthCommand::Status(args) => status(cli, args).await,
+        AuthCommand::Revoke(args) => revoke(cli, args).await,
+    }
+}
+
+async fn login_cmd(cli: &Cli, args: &LoginArgs) -> Result<()> {
+    let user = args.target.user()?;
+    let app = app_for(cli, &args.target.provider).await?;
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    let pending = login::start(&app).await?;
+    // The URL goes to stdout on its own line so scripts (and tests) can pick it up.
+    eprintln!("Open this URL in a browser to sign in to {}:", app.provider());
+    println!("{}", pending.url());
+    let grant = pending
+        .finish(Duration::from_secs(args.timeout_seconds))
+        .await?;
+    let account = app.account(&grant.access_token).await;
+    tokens
+        .save_grant(user, app.provider(), &grant, account.clone())
+        .await?;
+    eprintln!(
+        "Signed in to {}{} for user {user}; the credential is stored encrypted.",
+        app.provider(),
+        account.map(|a| format!(" as {a}")).unwrap_or_default()
+    );
+    if grant.refresh_token.is_none() {
+        eprintln!(
+            "warning: the provider sent no refresh token, so this login stops working when the access token expires. Revoke the app's access in your account settings and log in again (the consent screen must be shown)."
+        );
+    }
+    Ok(())
+}
+
+/// Tokens to import, in the shapes Percolate and OAuth libraries write them.
+#[derive(Debug, serde::Deserialize)]
+struct Imported {
+    access_token: String,
+    refresh_token: Option<String>,
+    #[serde(alias = "token_expiry", alias = "expiry")]
+    expires_at: Option<DateTime<Utc>>,
+    expires_in: Option<i64>,
+    #[serde(alias = "scope")]
+    scopes: Option<serde_json::Value>,
+}
+
+async fn import(cli: &Cli, args: &ImportArgs) -> Result<()> {
+    let user = args.target.user()?;
+    let imported: Imported = match &args.file {
+        Some(path) => {
+            let mut text = String::new();
+            if path.as_os_str() == "-" {
+                std::io::stdin().read_to_string(&mut text)?;
+            } else {
+                text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+            }
+            // serde's messages can quote values (tokens): report only where it went wrong.
+            serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "the token file is not the expected JSON ({:?} error at line {}, column {}); it needs at least `access_token`",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                )
+            })?
+        }
+        None => {
+            let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+            Imported {
+                access_token: var("P8_IMPORT_ACCESS_TOKEN").context(
+                    "give --file, or set P8_IMPORT_ACCESS_TOKEN (and P8_IMPORT_REFRESH_TOKEN)",
+                )?,
+                refresh_token: var("P8_IMPORT_REFRESH_TOKEN"),
+                expires_at: var("P8_IMPORT_EXPIRES_AT")
+                    .map(|t| t.parse())
+                    .transpose()
+                    .context("P8_IMPORT_EXPIRES_AT is not an RFC 3339 time")?,
+                expires_in: None,
+                scopes: None,
+            }
+        }
+    };
+    let runtime = cli.runtime()?;
+    let registry = cli.registry(&runtime).await?;
+    let provider = registry.get(&args.target.provider)?;
+    let grant = Grant {
+        access_token: Secret::new(imported.access_token),
+        refresh_token: imported.refresh_token.map(Secret::new),
+        expires_at: imported.expires_at.or_else(|| {
+            imported
+                .expires_in
+                .map(|s| Utc::now() + chrono::Duration::seconds(s))
+        }),
+        scopes: imported.scopes.map(|s| match s {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.to_string(),
+        }),
+    };
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    tokens
+        .save_grant(user, provider.id(), &grant, args.account.clone())
+        .await?;
+    eprintln!(
+        "Imported the {} credential for user {user}; it is stored encrypted.",
+        provider.id()
+    );
+    if grant.refresh_token.is_none() {
+        eprintln!(
+            "warning: no refresh token was imported, so the credential stops working when the access token expires"
+        );
+    }
+    Ok(())
+}
+
+async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    let list = tokens.status(args.user).await?;
+    if args.json {
+        return print_json_lines(&list);
+    }
+    if list.is_empty() {
+        println!("no credentials; sign in with `p8sync auth login --provider ID`");
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            let state = if c.needs_reauth {
+                format!(
+                    "needs login: {}",
+                    c.reauth_reason.as_deref().unwrap_or("refused")
+                )
+            } else if !c.has_refresh_token && c.expires_at.is_some_and(|e| e <= now) {
+                "expired, no refresh token: log in again".into()
+            } else if c.expires_at.is_some_and(|e| e <= now) {
+                "ok (refreshes on next use)".into()
+            } else {
+                "ok".into()
+            };
+            vec![
+                c.provider.clone(),
+                c.userid.to_string(),
+                c.account.clone().unwrap_or_else(|| "-".into()),
+                c.expires_at
+                    .map(|e| e.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "-".into()),
+                if c.has_refresh_token { "yes" } else { "no" }.into(),
+                state,
+            ]
+        })
+        .collect();
+    print_table(
+        &["PROVIDER", "USER", "ACCOUNT", "EXPIRES (UTC)", "REFRESH", "STATE"],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<()> {
+    let user = args.target.user()?;
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    let Some((access, refresh)) = tokens.tokens(user, &args.target.provider).await? else {
+        bail!(
+            "there is no {} credential for user {user}",
+            args.target.provider
+        );
+    };
+    let app = app_for(cli, &args.target.provider).await?;
+    // Revoking the refresh token ends the whole grant; the access token alone otherwise.
+    let token = refresh.unwrap_or(access);
+    match app.revoke(&token).await {
+        Ok(true) => eprintln!("revoked at {}", app.provider()),
+        Ok(false) => eprintln!(
+            "{} has no revocation endpoint; remove the app's access in your account settings",
+            app.provider()
+        ),
+        Err(e) if args.force => eprintln!("warning: {e}; deleting it here anyway (--force)"),
+        Err(e) => bail!("{e}; the credential is kept (use --force to delete it anyway)"),
+    }
+    tokens.delete(user, &args.target.provider).await?;
+    eprintln!("deleted the {} credential of user {user}", args.target.provider);
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The engine's side of credentials: finding the token source for a config, and the rules for
+//! calls made with it (one refresh and one retry on an unauthorized answer; no retries once
+//! the grant is known dead).
+
+use super::SyncError;
+use super::retry::RetryPolicy;
+use crate::oauth::{OAuthApp, TokenManager};
+use crate::runtime::types::{AuthMethod, ProviderError};
+use crate::runtime::{CallContext, CallError, CredentialError, CredentialSource, Provider};
+use crate::store::SyncConfig;
+use std::sync::Arc;
+
+/// The credential a config's syncs use, checked (and refreshed if it is about to expire)
+/// before anything is listed, so a dead grant stops the run before it starts.
+pub async fn credentials_for(
+    config: &SyncConfig,
+    provider: &Provider,
+    tokens: Option<&TokenManager>,
+) -> Result<Option<Arc<dyn CredentialSource>>, SyncError> {
+    let stop = |message: String| SyncError::Credential {
+        config: config.name.clone(),
+        message,
+    };
+    match &provider.info().auth {
+        AuthMethod::None => Ok(None),
+        AuthMethod::Oauth2(_) => {
+            let tokens = tokens.ok_or_else(|| {
+                stop("this provider signs in with OAuth2, but the engine was started without a credential store".into())
+            })?;
+            let app = OAuthApp::for_provider(provider).map_err(|e| stop(e.to_string()))?;
+            let source = tokens
+                .source(config.userid, &app)
+                .await
+                .map_err(|e| stop(e.to_string()))?;
+            source
+                .authorization()
+                .await
+                .map_err(|e| stop(e.to_string()))?;
+            Ok(Some(source as Arc<dyn CredentialSource>))
+        }
+        AuthMethod::BearerToken | AuthMethod::Basic => Err(stop(format!(
+            "the provider `{}` needs a {} credential, which this version stores only for OAuth2 providers",
+            provider.id(),
+            if matches!(provider.info().auth, AuthMethod::Basic) {
+                "user name and password"
+            } else {
+                "bearer token"
+            }
+        ))),
+    }
+}
+
+/// The credential failure that ended all hope, if one happened.
+pub fn dead(cx: &CallContext) -> Option<CredentialError> {
+    cx.credentials.as_ref().and_then(|c| c.fatal())
+}
+
+fn unauthorized(e: &CallError) -> bool {
+    matches!(e.provider_error(), Some(ProviderError::Unauthorized(_)))
+}
+
+/// Run one provider call: transient errors retried with backoff (unless the credential died),
+/// and an unauthorized answer met with one token refresh and one retry.
+pub async fn call<T, F, Fut>(retry: &RetryPolicy, cx: &CallContext, mut op: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CallError>>,
+{
+    let mut refreshed = false;
+    loop {
+        let generation = cx.credentials.as_ref().map(|c| c.generation());
+        let result = retry.run_unless(&mut op, || dead(cx).is_some()).await;
+        match (result, &cx.credentials, generation) {
+            (Err(e), Some(source), Some(generation)) if !refreshed && unauthorized(&e) => {
+                refreshed = true;
+                if let Err(refresh) = source.rejected(generation).await {
+                    tracing::warn!("{e}; and the token could not be refreshed: {refresh}");
+                    return Err(e);
+                }
+            }
+            (result, _, _) => return result,
+        }
+    }
+}
