@@ -26,6 +26,10 @@ pub struct ProviderOverrides {
     /// `P8_<PROVIDER>_SCOPES`: OAuth scopes to ask for instead of the provider's (space or
     /// comma separated).
     pub scopes: Vec<String>,
+    /// `P8_<PROVIDER>_CLIENT_ID`: the OAuth client id (host only; never given to the provider).
+    pub client_id: Option<String>,
+    /// `P8_<PROVIDER>_CLIENT_SECRET`: the OAuth client secret (host only).
+    pub client_secret: Option<crate::secret::Secret>,
 }
 
 impl ProviderOverrides {
@@ -76,6 +80,8 @@ impl OperatorOverrides {
                 ("_REVOKE_URL", 4),
                 ("_USERINFO_URL", 5),
                 ("_SCOPES", 6),
+                ("_CLIENT_ID", 7),
+                ("_CLIENT_SECRET", 8),
             ] {
                 if let Some(provider) = rest.strip_suffix(suffix)
                     && !provider.is_empty()
@@ -89,6 +95,8 @@ impl OperatorOverrides {
                         2 => entry.token_url = Some(value.clone()),
                         4 => entry.revoke_url = Some(value.clone()),
                         5 => entry.userinfo_url = Some(value.clone()),
+                        7 => entry.client_id = Some(value.clone()),
+                        8 => entry.client_secret = Some(crate::secret::Secret::new(value.clone())),
                         6 => {
                             entry.scopes = value
                                 .split([',', ' '])

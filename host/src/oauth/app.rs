@@ -172,13 +172,17 @@ impl OAuthApp {
         };
         let overrides = provider.overrides();
         let vars = client_vars(provider.id());
-        let (client_id, client_secret) = vars
-            .iter()
-            .find_map(|(id, secret)| env(id).map(|i| (i, env(secret).map(Secret::new))))
-            .ok_or_else(|| OAuthError::NoClient {
+        let from_env = || {
+            vars.iter()
+                .find_map(|(id, secret)| env(id).map(|i| (i, env(secret).map(Secret::new))))
+        };
+        let (client_id, client_secret) = match &overrides.client_id {
+            Some(id) => (id.clone(), overrides.client_secret.clone()),
+            None => from_env().ok_or_else(|| OAuthError::NoClient {
                 provider: provider.id().to_string(),
                 vars: describe_vars(&vars),
-            })?;
+            })?,
+        };
         Self::new(
             provider.id(),
             spec,

@@ -70,6 +70,9 @@ pub struct FileFailure {
     pub remote_id: String,
     /// What went wrong.
     pub error: String,
+    /// Whether it may work next time by itself (a timeout, an outage). A file the provider
+    /// refuses (abuse flag, not found, not downloadable) does not hold the change cursor back.
+    pub retryable: bool,
 }
 
 /// What a sync did. Carries the seed's fields (`success`, `log_id`, `files_synced`,
@@ -311,7 +314,7 @@ impl SyncEngine {
                 }
             };
             report_progress(progress);
-            let results: Vec<Result<u64, (String, String)>> = futures::stream::iter(transfers)
+            let results: Vec<Result<u64, FileFailure>> = futures::stream::iter(transfers)
                 .map(|(entry, existing)| self.transfer_one(config, &provider, &cx, entry, existing))
                 .buffer_unordered(self.options.transfers.max(1))
                 .inspect(|r| {
@@ -327,9 +330,9 @@ impl SyncEngine {
                         report.files_synced += 1;
                         report.bytes += bytes;
                     }
-                    Err((remote_id, error)) => {
+                    Err(failure) => {
                         report.files_failed += 1;
-                        report.failures.push(FileFailure { remote_id, error });
+                        report.failures.push(failure);
                     }
                 }
             }
@@ -343,10 +346,12 @@ impl SyncEngine {
             }
         }
         report.success = report.files_failed == 0;
-        // Advance the change cursor only when every file made it: a failed file is not listed
-        // again by the feed, so its changes must be read again next time.
+        // Advance the change cursor only when no file failed for a passing reason: such a
+        // file is not listed again by the feed, so its changes must be read again next time.
+        // Files the provider refuses outright are recorded and do not hold the cursor back
+        // (they come back through the feed when they change).
         if !self.options.dry_run
-            && report.success
+            && !report.failures.iter().any(|f| f.retryable)
             && let Some(cursor) = &next_cursor
         {
             self.store.set_cursor(config.id, Some(cursor)).await?;
@@ -555,14 +560,24 @@ impl SyncEngine {
         cx: &CallContext,
         entry: Box<Entry>,
         existing: Option<SyncFile>,
-    ) -> Result<u64, (String, String)> {
+    ) -> Result<u64, FileFailure> {
         let mut file = existing.unwrap_or_else(|| SyncFile::new(config, &entry.id));
         describe(&mut file, &entry);
         let now = Utc::now();
         let attempt = async {
             let fetch_plan = auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| {
+                    let retryable = !matches!(
+                        e.provider_error(),
+                        Some(
+                            ProviderError::Forbidden(_)
+                                | ProviderError::NotFound(_)
+                                | ProviderError::Permanent(_)
+                        )
+                    );
+                    (e.to_string(), retryable)
+                })?;
             let key = ObjectKey::for_file(
                 config,
                 file.id,
@@ -577,7 +592,10 @@ impl SyncEngine {
                 &key,
             )
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                let retryable = e.is_retryable();
+                (e.to_string(), retryable)
+            })
         }
         .await;
         match attempt {
@@ -591,16 +609,22 @@ impl SyncEngine {
                 file.sync_attempts = 0;
                 file.error_message = None;
                 file.ingested = false;
-                self.store
-                    .put_file(&file)
-                    .await
-                    .map_err(|e| (entry.id.clone(), e.to_string()))?;
+                self.store.put_file(&file).await.map_err(|e| FileFailure {
+                    remote_id: entry.id.clone(),
+                    error: e.to_string(),
+                    retryable: true,
+                })?;
                 Ok(done.object.size)
             }
-            Err(error) => {
+            Err((error, retryable)) => {
+                let failure = |error: String| FileFailure {
+                    remote_id: entry.id.clone(),
+                    error,
+                    retryable,
+                };
                 if auth::dead(cx).is_some() {
                     // Not the file's fault: leave its record as it was.
-                    return Err((entry.id.clone(), error));
+                    return Err(failure(error));
                 }
                 tracing::warn!(file = %entry.id, "{error}");
                 file.status = FileStatus::Failed;
@@ -608,12 +632,9 @@ impl SyncEngine {
                 file.last_sync_at = Some(now);
                 file.error_message = Some(error.clone());
                 if let Err(e) = self.store.put_file(&file).await {
-                    return Err((
-                        entry.id.clone(),
-                        format!("{error}; and recording it failed: {e}"),
-                    ));
+                    return Err(failure(format!("{error}; and recording it failed: {e}")));
                 }
-                Err((entry.id.clone(), error))
+                Err(failure(error))
             }
         }
     }

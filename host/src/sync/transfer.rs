@@ -43,6 +43,21 @@ pub enum TransferError {
     },
 }
 
+impl TransferError {
+    /// Whether the same transfer may work next time by itself. The provider's own verdicts
+    /// (forbidden, not found) and refusals by the sandbox will not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TransferError::Provider(_) | TransferError::Local(_) | TransferError::Unsupported(_) => false,
+            TransferError::Http(FetchError::Refused(_)) => false,
+            TransferError::Http(FetchError::Status { status, .. }) => {
+                *status == 408 || *status == 429 || *status >= 500
+            }
+            _ => true,
+        }
+    }
+}
+
 /// The result of a transfer.
 #[derive(Debug, Clone)]
 pub struct Transferred {
