@@ -373,3 +373,4 @@ pub async fn read_object(
         .unwrap();
     out
 }
+pub mod fake_drive;

@@ -1,0 +1,558 @@
+//! The Google Drive provider end to end: the real component in the sandbox, a fake Drive that
+//! behaves as the reference says (pagination, fields, shared drives, exports, faults, OAuth),
+//! a real Postgres and a real S3 server, and the host's token lifecycle.
+
+use p8sync::blob::s3::S3BlobStore;
+use p8sync::blob::{BlobStore, ObjectKey};
+use p8sync::config::{ProviderOverrides, RuntimeSettings};
+use p8sync::oauth::{Grant, Keyring, TokenManager};
+use p8sync::runtime::{Registry, Runtime};
+use p8sync::secret::Secret;
+use p8sync::store::ids::{CredentialId, UserId};
+use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
+use p8sync::sync::retry::RetryPolicy;
+use p8sync::sync::{SyncEngine, SyncError, SyncOptions, SyncReport};
+use p8sync_e2e::fake_drive::{Fault, FakeDrive, Target};
+use p8sync_e2e::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const PROVIDER: &str = "google_drive";
+
+fn user() -> UserId {
+    "5c1b2f3e-0000-4000-8000-0000000000d1".parse().unwrap()
+}
+
+fn runtime_settings(fake: &FakeDrive) -> RuntimeSettings {
+    let mut s = settings();
+    // Debug builds of the host are slow at moving 1,000-entry pages in and out of the guest.
+    s.limits.call_timeout = Duration::from_secs(30);
+    s.limits.memory_bytes = 128 * 1024 * 1024;
+    s.overrides.set(
+        PROVIDER,
+        ProviderOverrides {
+            api_base: Some(fake.api_base()),
+            auth_url: Some(fake.auth_url()),
+            token_url: Some(fake.token_url()),
+            revoke_url: Some(fake.revoke_url()),
+            userinfo_url: Some(fake.userinfo_url()),
+            client_id: Some(FakeDrive::CLIENT_ID.into()),
+            client_secret: Some(Secret::new(FakeDrive::CLIENT_SECRET)),
+            ..Default::default()
+        },
+    );
+    s
+}
+
+/// Everything one test needs: the fake, a store, an object store, the provider, credentials.
+struct Drive {
+    fake: FakeDrive,
+    store: Arc<dyn Store>,
+    blob: Arc<dyn BlobStore>,
+    registry: Arc<Registry>,
+    tokens: Arc<TokenManager>,
+    config: SyncConfig,
+    _keep: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+fn keyring() -> Arc<Keyring> {
+    Arc::new(Keyring::new(&[42; 32], &[]))
+}
+
+async fn drive() -> Drive {
+    let fake = FakeDrive::start().await;
+    let (store, db) = postgres_store().await;
+    let blob: Arc<dyn BlobStore> = Arc::new(S3BlobStore::new(s3_settings().await).await);
+    let rt = Runtime::new(runtime_settings(&fake)).unwrap();
+    let provider = rt
+        .load_file(&provider_wasm("google-drive"))
+        .await
+        .expect("loading google-drive.wasm (scripts/build-components.sh builds it)");
+    let registry = Arc::new(Registry::from_providers([provider]));
+    let tokens = Arc::new(TokenManager::new(store.clone(), keyring()));
+    let (access, refresh) = fake.issue_tokens();
+    tokens
+        .save_grant(
+            user(),
+            PROVIDER,
+            &Grant {
+                access_token: Secret::new(access),
+                refresh_token: Some(Secret::new(refresh)),
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+                scopes: None,
+            },
+            Some("user@example.com".into()),
+        )
+        .await
+        .unwrap();
+    let config = SyncConfig::new(user(), PROVIDER, "my drive");
+    store.put_config(&config).await.unwrap();
+    Drive {
+        fake,
+        store,
+        blob,
+        registry,
+        tokens,
+        config,
+        _keep: vec![Box::new(db)],
+    }
+}
+
+fn options() -> SyncOptions {
+    SyncOptions {
+        transfers: 8,
+        retry: RetryPolicy {
+            retries: 8,
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+        },
+        ..SyncOptions::default()
+    }
+}
+
+impl Drive {
+    fn engine(&self, options: SyncOptions) -> SyncEngine {
+        SyncEngine::new(
+            self.store.clone(),
+            self.blob.clone(),
+            self.registry.clone(),
+            options,
+        )
+        .with_tokens(self.tokens.clone())
+    }
+
+    async fn config(&self) -> SyncConfig {
+        self.store.config(self.config.id).await.unwrap().unwrap()
+    }
+
+    async fn sync(&self) -> SyncReport {
+        let config = self.config().await;
+        self.engine(options())
+            .run(&config)
+            .await
+            .unwrap_or_else(|e| panic!("sync failed: {e}"))
+    }
+}
+
+/// What the drive holds and what each item should become.
+#[derive(Default)]
+struct Expect {
+    /// remote id -> (remote path, bytes)
+    synced: HashMap<String, (String, Vec<u8>)>,
+    /// remote id -> a fragment of the reason
+    skipped: HashMap<String, &'static str>,
+    /// remote id -> a fragment of the error
+    failed: HashMap<String, &'static str>,
+    /// ids that must not appear at all
+    absent: Vec<String>,
+}
+
+impl Expect {
+    fn file(&mut self, fake: &FakeDrive, parents: &[&str], path: &str, bytes: Vec<u8>) -> String {
+        let name = path.rsplit('/').next().unwrap();
+        let id = fake.add_file(parents, name, "text/plain", bytes.clone());
+        self.synced.insert(id.clone(), (path.to_string(), bytes));
+        id
+    }
+}
+
+/// A drive of about 2,500 files in nested folders, with every special case the reference lists.
+fn populate(fake: &FakeDrive, per_folder: usize) -> Expect {
+    let mut e = Expect::default();
+    let root = fake.root_id();
+    for top in 0..5 {
+        let t = format!("Top {top}");
+        let tid = fake.add_folder(&root, &t);
+        for sub in 0..10 {
+            let s = format!("Sub {sub}");
+            let sid = fake.add_folder(&tid, &s);
+            // Deeper nesting on some branches.
+            let (pid, ppath) = if sub % 3 == 0 {
+                (fake.add_folder(&sid, "deep"), format!("{t}/{s}/deep"))
+            } else {
+                (sid.clone(), format!("{t}/{s}"))
+            };
+            for i in 0..per_folder {
+                let bytes = format!("file {i} of {ppath}\n").repeat(1 + i % 5).into_bytes();
+                e.file(fake, &[&pid], &format!("{ppath}/f{i:03}.txt"), bytes);
+            }
+        }
+    }
+    let work = fake.add_folder(&root, "Work");
+    let personal = fake.add_folder(&root, "Personal");
+    // Two files with one name in one folder: both synced, each under its own id.
+    e.file(fake, &[&work], "Work/dup.txt", b"first dup".to_vec());
+    e.file(fake, &[&work], "Work/dup.txt", b"second dup".to_vec());
+    // One file in two folders: synced once.
+    let two = fake.add_file(&[&work, &personal], "both.txt", "text/plain", b"in two folders".to_vec());
+    e.synced.insert(two.clone(), ("*both.txt".into(), b"in two folders".to_vec()));
+    // Unicode and a slash in names.
+    e.file(fake, &[&work], "Work/résumé 日本語 ✓.txt", "ünïcödé".as_bytes().to_vec());
+    let slash = fake.add_file(&[&work], "a/b.txt", "text/plain", b"slash".to_vec());
+    e.synced.insert(slash, ("Work/a/b.txt".into(), b"slash".to_vec()));
+    // An empty file.
+    e.file(fake, &[&personal], "Personal/empty.txt", Vec::new());
+    // Google Docs and Sheets, exported.
+    let doc = fake.add_workspace(&work, "Plan", "document", "the plan");
+    e.synced.insert(doc.clone(), ("Work/Plan".into(), fake.export_bytes(&doc, DOCX)));
+    let sheet = fake.add_workspace(&work, "Budget", "spreadsheet", "1,2,3");
+    e.synced.insert(sheet.clone(), ("Work/Budget".into(), fake.export_bytes(&sheet, XLSX)));
+    // A doc over the export limit: fetched through its export link instead.
+    let big = fake.add_workspace(&work, "Huge", "document", "a very long document");
+    fake.set_export_oversized(&big);
+    e.synced.insert(big.clone(), ("Work/Huge".into(), fake.export_bytes(&big, DOCX)));
+    // A Form: cannot be exported.
+    let form = fake.add_workspace(&work, "Survey", "form", "");
+    e.skipped.insert(form, "form");
+    // A file Google flags as abusive: recorded as failed, the sync goes on.
+    let abusive = fake.add_file(&[&personal], "flagged.exe", "application/octet-stream", b"MZ".to_vec());
+    fake.mark_abusive(&abusive);
+    e.failed.insert(abusive, "abusive");
+    // Trashed files never appear.
+    let trashed = fake.add_file(&[&personal], "old.txt", "text/plain", b"trash".to_vec());
+    fake.trash(&trashed);
+    e.absent.push(trashed);
+    // Shortcuts: one that works, one whose target is gone, one that loops.
+    let target = e.file(fake, &[&personal], "Personal/target.txt", b"the target".to_vec());
+    let shortcut = fake.add_shortcut(&work, "link to target", &target);
+    e.synced.insert(shortcut, ("Work/link to target".into(), b"the target".to_vec()));
+    let dangling = fake.add_shortcut(&work, "broken link", "0BdoesNotExistAnywhere00000000");
+    e.skipped.insert(dangling, "dangling");
+    let loop_folder = fake.add_folder(&root, "Loop");
+    let looping = fake.add_shortcut(&loop_folder, "back to loop", &loop_folder);
+    e.skipped.insert(looping, "loop");
+    // A shared drive, only visible with the all-drives flags.
+    let team = fake.add_shared_drive("Team");
+    let team_docs = fake.add_folder(&team, "Docs");
+    for i in 0..20 {
+        e.file(fake, &[&team_docs], &format!("Shared drives/Team/Docs/t{i}.txt"), format!("team {i}").into_bytes());
+    }
+    e
+}
+
+/// Check every row and object against what the drive should have produced.
+async fn check(d: &Drive, e: &Expect) {
+    let files = d.store.files(d.config.id).await.unwrap();
+    let by_id: HashMap<&str, &p8sync::store::SyncFile> =
+        files.iter().map(|f| (f.remote_id.as_str(), f)).collect();
+    for (id, (path, bytes)) in &e.synced {
+        let f = by_id
+            .get(id.as_str())
+            .unwrap_or_else(|| panic!("{path} ({id}) has no SyncFile row"));
+        assert_eq!(f.status, FileStatus::Synced, "{path}: {:?}", f.error_message);
+        match path.strip_prefix('*') {
+            // A file in two folders: either path is right.
+            Some(name) => assert!(f.remote_path.as_deref().unwrap().ends_with(name)),
+            None => assert_eq!(f.remote_path.as_deref(), Some(path.as_str()), "{id}"),
+        }
+        let key = ObjectKey::from_uri(f.s3_uri.as_deref().unwrap()).unwrap();
+        let stored = read_object(d.blob.as_ref(), &key).await;
+        assert_eq!(&stored, bytes, "{path}: bytes differ");
+        assert_eq!(f.local_size, Some(bytes.len() as i64), "{path}");
+    }
+    for (id, reason) in &e.skipped {
+        let f = by_id.get(id.as_str()).unwrap_or_else(|| panic!("skipped {id} has no row"));
+        assert_eq!(f.status, FileStatus::Skipped, "{id}");
+        let message = f.error_message.as_deref().unwrap_or_default().to_lowercase();
+        assert!(message.contains(reason), "{id}: reason {message:?} should mention {reason}");
+        assert!(f.s3_uri.is_none());
+    }
+    for (id, error) in &e.failed {
+        let f = by_id.get(id.as_str()).unwrap_or_else(|| panic!("failed {id} has no row"));
+        assert_eq!(f.status, FileStatus::Failed, "{id}");
+        let message = f.error_message.as_deref().unwrap_or_default().to_lowercase();
+        assert!(message.contains(error), "{id}: error {message:?} should mention {error}");
+    }
+    for id in &e.absent {
+        assert!(!by_id.contains_key(id.as_str()), "{id} should not be recorded");
+    }
+    let expected_rows = e.synced.len() + e.skipped.len() + e.failed.len();
+    assert_eq!(files.len(), expected_rows, "one row per file, each once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_resync_and_changes() {
+    let d = drive().await;
+    let e = populate(&d.fake, 48);
+    assert!(e.synced.len() >= 2_500, "the drive has {} files", e.synced.len());
+
+    let report = d.sync().await;
+    assert_eq!(report.files_synced as usize, e.synced.len(), "{}", report.message);
+    assert_eq!(report.files_failed, 1, "only the abusive file fails: {:?}", report.failures);
+    assert!(!report.success);
+    let log = d.store.logs(Some(d.config.id), 1).await.unwrap().remove(0);
+    assert_eq!(log.status, LogStatus::Partial, "partial success, not failure");
+    check(&d, &e).await;
+
+    // An unchanged drive: no download, a handful of calls.
+    d.fake.reset_counts();
+    let again = d.sync().await;
+    assert_eq!(again.files_synced, 0, "{}", again.message);
+    let counts = d.fake.counts();
+    assert_eq!(counts.media + counts.export + counts.export_link, 0, "{counts:?}");
+    assert!(counts.total_api <= 3, "an unchanged re-sync made {} API calls: {counts:?}", counts.total_api);
+    check(&d, &e).await;
+
+    // Modify, add, trash and delete: exactly those move.
+    let mut e = e;
+    let ids: Vec<String> = e
+        .synced
+        .iter()
+        .filter(|(_, (p, _))| p.starts_with("Top 1/Sub 1/"))
+        .map(|(id, _)| id.clone())
+        .take(4)
+        .collect();
+    let (modified, trashed, deleted) = (&ids[0], &ids[1], &ids[2]);
+    d.fake.update_content(modified, b"new content".to_vec());
+    e.synced.get_mut(modified).unwrap().1 = b"new content".to_vec();
+    let sub1 = d.fake.metadata(modified).unwrap()["parents"][0].as_str().unwrap().to_string();
+    e.file(&d.fake, &[&sub1], "Top 1/Sub 1/added.txt", b"added".to_vec());
+    d.fake.trash(trashed);
+    d.fake.delete(deleted);
+    let trashed_row = e.synced.remove(trashed).unwrap();
+    let deleted_row = e.synced.remove(deleted).unwrap();
+    d.fake.reset_counts();
+    let changed = d.sync().await;
+    assert_eq!(changed.files_synced, 2, "{}", changed.message);
+    assert_eq!(changed.files_deleted, 2, "{}", changed.message);
+    let counts = d.fake.counts();
+    assert_eq!(counts.media, 2, "exactly the modified and the added file: {counts:?}");
+    assert_eq!(counts.list, 0, "the change feed, not a listing: {counts:?}");
+    let files = d.store.files(d.config.id).await.unwrap();
+    for id in [trashed, deleted] {
+        let f = files.iter().find(|f| &f.remote_id == id).unwrap();
+        assert_eq!(f.status, FileStatus::Deleted, "{id}");
+    }
+    // The deleted ones keep their rows, marked; nothing else moved.
+    assert!(trashed_row.0.starts_with("Top 1/") && deleted_row.0.starts_with("Top 1/"));
+    let live: Vec<_> = files.iter().filter(|f| f.status != FileStatus::Deleted).collect();
+    assert_eq!(live.len(), e.synced.len() + e.skipped.len() + e.failed.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_do_not_change_the_result() {
+    let d = drive().await;
+    let e = populate(&d.fake, 6);
+    d.fake.inject(Target::List, Fault::Status500, 3, None);
+    d.fake.inject(Target::List, Fault::RateLimit403 { retry_after: None }, 5, None);
+    d.fake.inject(Target::Get, Fault::Status503, 2, Some(4));
+    d.fake.inject(Target::Media, Fault::RateLimit429 { retry_after: Some(1) }, 17, Some(2));
+    d.fake.inject(Target::Media, Fault::Status500, 7, None);
+    d.fake.inject(Target::Media, Fault::RateLimit403 { retry_after: None }, 11, Some(5));
+    d.fake.inject(Target::Media, Fault::DropMidDownload, 5, Some(10));
+    d.fake.inject(Target::Export, Fault::Status503, 2, Some(2));
+    d.fake.inject(Target::Drives, Fault::Status500, 1, Some(1));
+    d.fake.inject(Target::StartPageToken, Fault::Status503, 1, Some(1));
+    d.fake.inject(Target::AnyApi, Fault::Slow(Duration::from_millis(150)), 13, Some(10));
+    let report = d.sync().await;
+    assert_eq!(report.files_failed, 1, "only the abusive file: {:?}", report.failures);
+    check(&d, &e).await;
+
+    // The change feed under faults too.
+    let (id, _) = e.synced.iter().find(|(_, (p, _))| p.starts_with("Top 2/")).unwrap();
+    d.fake.update_content(id, b"changed under faults".to_vec());
+    d.fake.inject(Target::Changes, Fault::Status500, 1, Some(2));
+    let changed = d.sync().await;
+    assert_eq!(changed.files_synced, 1, "{}", changed.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_expiring_mid_sync_is_refreshed_once() {
+    let d = drive().await;
+    let e = populate(&d.fake, 4);
+    let fake = d.fake.clone();
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut opts = options();
+    opts.progress = Some(Arc::new(move |p: p8sync::sync::Progress| {
+        if p.files_done >= 20 && !fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            fake.expire_access_tokens();
+        }
+    }));
+    d.fake.reset_counts();
+    let report = d.engine(opts).run(&d.config().await).await.unwrap();
+    assert_eq!(report.files_failed, 1, "{:?}", report.failures);
+    assert_eq!(d.fake.counts().token_refresh, 1, "one refresh for all the 401s");
+    check(&d, &e).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_syncs_sharing_a_credential_refresh_once() {
+    let d = drive().await;
+    populate(&d.fake, 2);
+    // The stored token is about to expire, so both syncs want a refresh before they start.
+    let id = CredentialId::derive(user(), PROVIDER);
+    let mut row = d.store.credential(id).await.unwrap().unwrap();
+    row.token_expiry = Some(chrono::Utc::now() + chrono::Duration::seconds(30));
+    d.store.put_credential(&row).await.unwrap();
+    let mut second = SyncConfig::new(user(), PROVIDER, "second config");
+    second.provider_config = serde_json::json!({ "include_shared_drives": false });
+    d.store.put_config(&second).await.unwrap();
+    // Two token managers, as two replicas would have: only the database lock serialises them.
+    let other_tokens = Arc::new(TokenManager::new(d.store.clone(), keyring()));
+    let other = SyncEngine::new(d.store.clone(), d.blob.clone(), d.registry.clone(), options())
+        .with_tokens(other_tokens);
+    d.fake.reset_counts();
+    let first_config = d.config().await;
+    let first = d.engine(options());
+    let (a, b) = tokio::join!(first.run(&first_config), other.run(&second));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(d.fake.counts().token_refresh, 1, "exactly one refresh across both");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_grant_stops_with_a_clear_error_and_loses_nothing() {
+    let d = drive().await;
+    populate(&d.fake, 2);
+    d.sync().await;
+    let before = d.store.files(d.config.id).await.unwrap();
+    d.fake.revoke_refresh_tokens();
+    d.fake.expire_access_tokens();
+    // Something changed, so the sync has work to do when the token is refused.
+    let (id, _) = before.iter().map(|f| (&f.remote_id, ())).find(|(id, _)| d.fake.metadata(id).is_some()).unwrap();
+    d.fake.update_content(id, b"changed after revocation".to_vec());
+    let err = d.engine(options()).run(&d.config().await).await.unwrap_err();
+    assert!(matches!(err, SyncError::Credential { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("p8sync auth login --provider google_drive"), "{message}");
+    let row = d
+        .store
+        .credential(CredentialId::derive(user(), PROVIDER))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.needs_reauth, "flagged for a new login");
+    let log = d.store.logs(Some(d.config.id), 1).await.unwrap().remove(0);
+    assert_eq!(log.status, LogStatus::Failed);
+    assert!(log.error_message.unwrap().contains("auth login"));
+    // Nothing was marked failed or deleted because of it.
+    let after = d.store.files(d.config.id).await.unwrap();
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.status, a.status, "{}", a.remote_id);
+    }
+    // The next run refuses at once, without asking the token endpoint again.
+    d.fake.reset_counts();
+    let again = d.engine(options()).run(&d.config().await).await.unwrap_err();
+    assert!(again.to_string().contains("needs a new login"), "{again}");
+    assert_eq!(d.fake.counts().token_refresh, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_folders_by_path_and_by_id() {
+    let d = drive().await;
+    let e = populate(&d.fake, 2);
+    let mut config = d.config().await;
+    let top3 = e
+        .synced
+        .iter()
+        .find(|(_, (p, _))| p.starts_with("Top 3/Sub 2/"))
+        .map(|(id, _)| d.fake.metadata(id).unwrap()["parents"][0].as_str().unwrap().to_string())
+        .unwrap();
+    config.include_folders = vec!["Top 1/Sub 4".into(), top3];
+    d.store.put_config(&config).await.unwrap();
+    let report = d.engine(options()).run(&config).await.unwrap();
+    let files = d.store.files(config.id).await.unwrap();
+    assert!(!files.is_empty());
+    for f in &files {
+        let path = f.remote_path.as_deref().unwrap();
+        assert!(
+            path.starts_with("Top 1/Sub 4/") || path.starts_with("Top 3/Sub 2/"),
+            "{path} is outside the included folders"
+        );
+    }
+    assert_eq!(report.files_synced as usize, files.len());
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_appear_in_neither_logs_nor_the_database() {
+    let d = drive().await;
+    let e = populate(&d.fake, 2);
+    let logs = Captured::default();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .init();
+    // A refresh happens during the run, so old and new tokens both pass through the host.
+    let (old_access, old_refresh) = d.fake.issue_tokens();
+    d.tokens
+        .save_grant(
+            user(),
+            PROVIDER,
+            &Grant {
+                access_token: Secret::new(old_access.clone()),
+                refresh_token: Some(Secret::new(old_refresh.clone())),
+                expires_at: Some(chrono::Utc::now()),
+                scopes: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    d.fake.set_rotate_refresh_tokens(true);
+    d.sync().await;
+    check(&d, &e).await;
+    assert_eq!(d.fake.counts().token_refresh, 1);
+    let (new_access, new_refresh) = d.tokens.tokens(user(), PROVIDER).await.unwrap().unwrap();
+    let new_refresh = new_refresh.unwrap();
+    assert_ne!(new_refresh.expose(), old_refresh, "the rotated refresh token was saved");
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(text.len() > 10_000, "trace logging captured too little");
+    // The whole database, as text.
+    let dump = database_dump(&d).await;
+    assert!(dump.contains("google_drive"), "the dump has the credential row");
+    for secret in [old_access.as_str(), old_refresh.as_str(), new_access.expose(), new_refresh.expose()] {
+        assert!(!text.contains(secret), "a token reached the logs");
+        assert!(!dump.contains(secret), "a token is stored in clear");
+    }
+}
+
+/// Every row of every p8sync table, as text.
+async fn database_dump(d: &Drive) -> String {
+    let db = d._keep[0].downcast_ref::<String>().unwrap();
+    let admin = std::env::var("P8_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(db);
+    let pool = sqlx::PgPool::connect(url.as_str()).await.unwrap();
+    let mut dump = String::new();
+    for table in ["SyncCredential", "SyncConfig", "SyncFile", "SyncLog"] {
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"SELECT t::text FROM p8."{table}" t"#
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        for (row,) in rows {
+            dump.push_str(&row);
+            dump.push('\n');
+        }
+    }
+    dump
+}
