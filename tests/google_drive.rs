@@ -276,7 +276,7 @@ async fn check(d: &Drive, e: &Expect) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_resync_and_changes() {
     let d = drive().await;
-    let e = populate(&d.fake, 48);
+    let e = populate(&d.fake, 50);
     assert!(e.synced.len() >= 2_500, "the drive has {} files", e.synced.len());
 
     let report = d.sync().await;
@@ -555,4 +555,124 @@ async fn database_dump(d: &Drive) -> String {
         }
     }
     dump
+}
+
+/// The `p8sync` binary the workspace built.
+fn p8sync_bin() -> std::path::PathBuf {
+    let bin = workspace().join("target/debug/p8sync");
+    assert!(bin.exists(), "build the p8sync binary first (cargo build -p p8sync)");
+    bin
+}
+
+fn cli(fake: &FakeDrive, data: &std::path::Path) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(p8sync_bin());
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("P8_DATA_DIR", data)
+        .env("P8_PROVIDERS_DIR", providers_dir())
+        .env("P8_GOOGLE_DRIVE_API_BASE", fake.api_base())
+        .env("P8_GOOGLE_DRIVE_AUTH_URL", fake.auth_url())
+        .env("P8_GOOGLE_DRIVE_TOKEN_URL", fake.token_url())
+        .env("P8_GOOGLE_DRIVE_REVOKE_URL", fake.revoke_url())
+        .env("P8_GOOGLE_DRIVE_USERINFO_URL", fake.userinfo_url())
+        .env("GOOGLE_CLIENT_ID", FakeDrive::CLIENT_ID)
+        .env("GOOGLE_CLIENT_SECRET", FakeDrive::CLIENT_SECRET)
+        .kill_on_drop(true);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_status_and_revoke() {
+    use tokio::io::AsyncBufReadExt;
+    let fake = FakeDrive::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut login = cli(&fake, data.path());
+    login
+        .args(["auth", "login", "--provider", "google_drive", "--timeout-seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().expect("the login URL on stdout");
+    // The consent page asks for offline access, with PKCE and a state.
+    let parsed = url::Url::parse(&url).unwrap();
+    let q: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
+    assert_eq!(q.get("access_type").map(String::as_str), Some("offline"));
+    assert_eq!(q.get("prompt").map(String::as_str), Some("consent"));
+    assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"));
+    assert!(q.get("redirect_uri").unwrap().starts_with("http://127.0.0.1:"));
+    assert!(q.get("scope").unwrap().contains("drive.readonly"));
+    let state = q.get("state").unwrap().clone();
+    assert!(state.len() >= 32);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // A redirect with a forged state is refused, and the login fails safe.
+    let consent = http.get(&url).send().await.unwrap();
+    assert_eq!(consent.status().as_u16(), 302);
+    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.contains(&format!("state={state}")));
+    let done = http.get(&back).send().await.unwrap();
+    assert_eq!(done.status().as_u16(), 200, "{}", done.text().await.unwrap());
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "auth login failed");
+    // The key file was generated, private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.path().join("encryption.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let out = cli(&fake, data.path())
+        .args(["auth", "status", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let row: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(row["provider"], "google_drive");
+    assert_eq!(row["account"], "user@example.com");
+    assert_eq!(row["has_refresh_token"], true);
+    assert_eq!(row["needs_reauth"], false);
+    assert_eq!(row["encrypted"], true);
+
+    let out = cli(&fake, data.path())
+        .args(["auth", "revoke", "--provider", "google_drive"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fake.counts().revoke, 1);
+    let out = cli(&fake, data.path())
+        .args(["auth", "status", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.stdout.is_empty(), "the credential is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_refuses_a_forged_state() {
+    use tokio::io::AsyncBufReadExt;
+    let fake = FakeDrive::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut child = cli(&fake, data.path())
+        .args(["auth", "login", "--provider", "google_drive", "--timeout-seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next_line().await.unwrap().unwrap();
+    let q: HashMap<String, String> = url::Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+    let redirect = q.get("redirect_uri").unwrap();
+    let forged = reqwest::get(format!("{redirect}?code=stolen&state=not-the-state")).await.unwrap();
+    assert_eq!(forged.status().as_u16(), 400);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("state"), "{err}");
+    assert_eq!(fake.counts().token_code, 0, "no code was exchanged");
 }

@@ -53,6 +53,13 @@ impl ObjectKey {
         format!("p8sync/{}/", config.id)
     }
 
+    /// The key inside an object URI this host wrote (`s3://bucket/p8sync/...` or a local
+    /// `file://.../p8sync/...`).
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        let at = uri.rfind("/p8sync/")?;
+        Some(ObjectKey(uri[at + 1..].to_string()))
+    }
+
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0

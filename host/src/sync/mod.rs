@@ -584,18 +584,37 @@ impl SyncEngine {
                 &entry.name,
                 entry.export_as.as_ref().map(|e| e.extension.as_str()),
             );
-            transfer::transfer(
-                fetch_plan,
-                &entry,
-                (provider, cx, &self.options.retry),
-                self.blob.as_ref(),
-                &key,
-            )
-            .await
-            .map_err(|e| {
-                let retryable = e.is_retryable();
-                (e.to_string(), retryable)
-            })
+            let mut plan = fetch_plan;
+            let mut attempt = 0;
+            loop {
+                let result = transfer::transfer(
+                    plan,
+                    &entry,
+                    (provider, cx, &self.options.retry),
+                    self.blob.as_ref(),
+                    &key,
+                )
+                .await;
+                match result {
+                    // A body cut off half-way (or damaged) is worth fetching again, with a
+                    // fresh plan: its URL may have been single-use.
+                    Err(e) if e.is_interrupted() && attempt < self.options.retry.retries => {
+                        let wait = self.options.retry.delay(attempt, None);
+                        tracing::info!(file = %entry.id, "{e}; fetching again in {wait:?}");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        plan = auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry))
+                            .await
+                            .map_err(|e| (e.to_string(), true))?;
+                    }
+                    other => {
+                        break other.map_err(|e| {
+                            let retryable = e.is_retryable();
+                            (e.to_string(), retryable)
+                        });
+                    }
+                }
+            }
         }
         .await;
         match attempt {

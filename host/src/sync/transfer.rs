@@ -29,6 +29,14 @@ pub enum TransferError {
     /// Writing the object failed.
     #[error("{0}")]
     Blob(#[from] BlobError),
+    /// Fewer or more bytes arrived than the provider said the file has.
+    #[error("size mismatch: the provider reported {expected} bytes, {actual} arrived")]
+    Size {
+        /// What the provider said.
+        expected: u64,
+        /// What arrived.
+        actual: u64,
+    },
     /// The bytes do not match the provider's checksum.
     #[error(
         "checksum mismatch: the provider reported {algorithm} {expected}, the bytes hash to {actual}"
@@ -44,8 +52,19 @@ pub enum TransferError {
 }
 
 impl TransferError {
-    /// Whether the same transfer may work next time by itself. The provider's own verdicts
+    /// The provider's own verdicts
     /// (forbidden, not found) and refusals by the sandbox will not.
+    /// Whether the bytes broke off or arrived damaged, so fetching them again may work.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            TransferError::Blob(BlobError::Source(_))
+                | TransferError::Size { .. }
+                | TransferError::Checksum { .. }
+        )
+    }
+
+    /// Whether the same transfer may work next time by itself.
     pub fn is_retryable(&self) -> bool {
         match self {
             TransferError::Provider(_) | TransferError::Local(_) | TransferError::Unsupported(_) => false,
@@ -266,6 +285,18 @@ pub async fn transfer(
         size_hint: entry.size,
     };
     let object = blob.put(key, &mut reader, &meta).await?;
+    // An export's size is unknown up front; a download's is not, and a short body without a
+    // Content-Length would otherwise pass for the whole file.
+    if entry.export_as.is_none()
+        && let Some(expected) = entry.size
+        && expected != object.size
+    {
+        let _ = blob.delete(key).await;
+        return Err(TransferError::Size {
+            expected,
+            actual: object.size,
+        });
+    }
     let sha256 = hex::encode(reader.sha256.finalize());
     let md5 = reader.md5.map(|m| hex::encode(m.finalize().0));
     let sha1 = reader.sha1.map(|s| hex::encode(s.finalize()));

@@ -21,6 +21,7 @@ wit_bindgen::generate!({
 
 pub mod config;
 pub mod cursor;
+pub mod fetch;
 pub mod http;
 pub mod log;
 pub mod time;
