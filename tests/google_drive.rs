@@ -12,7 +12,7 @@ use p8sync::store::ids::{CredentialId, UserId};
 use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
 use p8sync::sync::retry::RetryPolicy;
 use p8sync::sync::{SyncEngine, SyncError, SyncOptions, SyncReport};
-use p8sync_e2e::fake_drive::{Fault, FakeDrive, Target};
+use p8sync_e2e::fake_drive::{FakeDrive, Fault, Target};
 use p8sync_e2e::*;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -176,7 +176,9 @@ fn populate(fake: &FakeDrive, per_folder: usize) -> Expect {
                 (sid.clone(), format!("{t}/{s}"))
             };
             for i in 0..per_folder {
-                let bytes = format!("file {i} of {ppath}\n").repeat(1 + i % 5).into_bytes();
+                let bytes = format!("file {i} of {ppath}\n")
+                    .repeat(1 + i % 5)
+                    .into_bytes();
                 e.file(fake, &[&pid], &format!("{ppath}/f{i:03}.txt"), bytes);
             }
         }
@@ -187,28 +189,56 @@ fn populate(fake: &FakeDrive, per_folder: usize) -> Expect {
     e.file(fake, &[&work], "Work/dup.txt", b"first dup".to_vec());
     e.file(fake, &[&work], "Work/dup.txt", b"second dup".to_vec());
     // One file in two folders: synced once.
-    let two = fake.add_file(&[&work, &personal], "both.txt", "text/plain", b"in two folders".to_vec());
-    e.synced.insert(two.clone(), ("*both.txt".into(), b"in two folders".to_vec()));
+    let two = fake.add_file(
+        &[&work, &personal],
+        "both.txt",
+        "text/plain",
+        b"in two folders".to_vec(),
+    );
+    e.synced.insert(
+        two.clone(),
+        ("*both.txt".into(), b"in two folders".to_vec()),
+    );
     // Unicode and a slash in names.
-    e.file(fake, &[&work], "Work/résumé 日本語 ✓.txt", "ünïcödé".as_bytes().to_vec());
+    e.file(
+        fake,
+        &[&work],
+        "Work/résumé 日本語 ✓.txt",
+        "ünïcödé".as_bytes().to_vec(),
+    );
     let slash = fake.add_file(&[&work], "a/b.txt", "text/plain", b"slash".to_vec());
-    e.synced.insert(slash, ("Work/a/b.txt".into(), b"slash".to_vec()));
+    e.synced
+        .insert(slash, ("Work/a/b.txt".into(), b"slash".to_vec()));
     // An empty file.
     e.file(fake, &[&personal], "Personal/empty.txt", Vec::new());
     // Google Docs and Sheets, exported.
     let doc = fake.add_workspace(&work, "Plan", "document", "the plan");
-    e.synced.insert(doc.clone(), ("Work/Plan".into(), fake.export_bytes(&doc, DOCX)));
+    e.synced.insert(
+        doc.clone(),
+        ("Work/Plan".into(), fake.export_bytes(&doc, DOCX)),
+    );
     let sheet = fake.add_workspace(&work, "Budget", "spreadsheet", "1,2,3");
-    e.synced.insert(sheet.clone(), ("Work/Budget".into(), fake.export_bytes(&sheet, XLSX)));
+    e.synced.insert(
+        sheet.clone(),
+        ("Work/Budget".into(), fake.export_bytes(&sheet, XLSX)),
+    );
     // A doc over the export limit: fetched through its export link instead.
     let big = fake.add_workspace(&work, "Huge", "document", "a very long document");
     fake.set_export_oversized(&big);
-    e.synced.insert(big.clone(), ("Work/Huge".into(), fake.export_bytes(&big, DOCX)));
+    e.synced.insert(
+        big.clone(),
+        ("Work/Huge".into(), fake.export_bytes(&big, DOCX)),
+    );
     // A Form: cannot be exported.
     let form = fake.add_workspace(&work, "Survey", "form", "");
     e.skipped.insert(form, "form");
     // A file Google flags as abusive: recorded as failed, the sync goes on.
-    let abusive = fake.add_file(&[&personal], "flagged.exe", "application/octet-stream", b"MZ".to_vec());
+    let abusive = fake.add_file(
+        &[&personal],
+        "flagged.exe",
+        "application/octet-stream",
+        b"MZ".to_vec(),
+    );
     fake.mark_abusive(&abusive);
     e.failed.insert(abusive, "abusive");
     // Trashed files never appear.
@@ -216,9 +246,17 @@ fn populate(fake: &FakeDrive, per_folder: usize) -> Expect {
     fake.trash(&trashed);
     e.absent.push(trashed);
     // Shortcuts: one that works, one whose target is gone, one that loops.
-    let target = e.file(fake, &[&personal], "Personal/target.txt", b"the target".to_vec());
+    let target = e.file(
+        fake,
+        &[&personal],
+        "Personal/target.txt",
+        b"the target".to_vec(),
+    );
     let shortcut = fake.add_shortcut(&work, "link to target", &target);
-    e.synced.insert(shortcut, ("Work/link to target".into(), b"the target".to_vec()));
+    e.synced.insert(
+        shortcut,
+        ("Work/link to target".into(), b"the target".to_vec()),
+    );
     let dangling = fake.add_shortcut(&work, "broken link", "0BdoesNotExistAnywhere00000000");
     e.skipped.insert(dangling, "dangling");
     let loop_folder = fake.add_folder(&root, "Loop");
@@ -228,7 +266,12 @@ fn populate(fake: &FakeDrive, per_folder: usize) -> Expect {
     let team = fake.add_shared_drive("Team");
     let team_docs = fake.add_folder(&team, "Docs");
     for i in 0..20 {
-        e.file(fake, &[&team_docs], &format!("Shared drives/Team/Docs/t{i}.txt"), format!("team {i}").into_bytes());
+        e.file(
+            fake,
+            &[&team_docs],
+            &format!("Shared drives/Team/Docs/t{i}.txt"),
+            format!("team {i}").into_bytes(),
+        );
     }
     e
 }
@@ -242,7 +285,12 @@ async fn check(d: &Drive, e: &Expect) {
         let f = by_id
             .get(id.as_str())
             .unwrap_or_else(|| panic!("{path} ({id}) has no SyncFile row"));
-        assert_eq!(f.status, FileStatus::Synced, "{path}: {:?}", f.error_message);
+        assert_eq!(
+            f.status,
+            FileStatus::Synced,
+            "{path}: {:?}",
+            f.error_message
+        );
         match path.strip_prefix('*') {
             // A file in two folders: either path is right.
             Some(name) => assert!(f.remote_path.as_deref().unwrap().ends_with(name)),
@@ -254,20 +302,41 @@ async fn check(d: &Drive, e: &Expect) {
         assert_eq!(f.local_size, Some(bytes.len() as i64), "{path}");
     }
     for (id, reason) in &e.skipped {
-        let f = by_id.get(id.as_str()).unwrap_or_else(|| panic!("skipped {id} has no row"));
+        let f = by_id
+            .get(id.as_str())
+            .unwrap_or_else(|| panic!("skipped {id} has no row"));
         assert_eq!(f.status, FileStatus::Skipped, "{id}");
-        let message = f.error_message.as_deref().unwrap_or_default().to_lowercase();
-        assert!(message.contains(reason), "{id}: reason {message:?} should mention {reason}");
+        let message = f
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .to_lowercase();
+        assert!(
+            message.contains(reason),
+            "{id}: reason {message:?} should mention {reason}"
+        );
         assert!(f.s3_uri.is_none());
     }
     for (id, error) in &e.failed {
-        let f = by_id.get(id.as_str()).unwrap_or_else(|| panic!("failed {id} has no row"));
+        let f = by_id
+            .get(id.as_str())
+            .unwrap_or_else(|| panic!("failed {id} has no row"));
         assert_eq!(f.status, FileStatus::Failed, "{id}");
-        let message = f.error_message.as_deref().unwrap_or_default().to_lowercase();
-        assert!(message.contains(error), "{id}: error {message:?} should mention {error}");
+        let message = f
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .to_lowercase();
+        assert!(
+            message.contains(error),
+            "{id}: error {message:?} should mention {error}"
+        );
     }
     for id in &e.absent {
-        assert!(!by_id.contains_key(id.as_str()), "{id} should not be recorded");
+        assert!(
+            !by_id.contains_key(id.as_str()),
+            "{id} should not be recorded"
+        );
     }
     let expected_rows = e.synced.len() + e.skipped.len() + e.failed.len();
     assert_eq!(files.len(), expected_rows, "one row per file, each once");
@@ -277,14 +346,31 @@ async fn check(d: &Drive, e: &Expect) {
 async fn first_sync_resync_and_changes() {
     let d = drive().await;
     let e = populate(&d.fake, 50);
-    assert!(e.synced.len() >= 2_500, "the drive has {} files", e.synced.len());
+    assert!(
+        e.synced.len() >= 2_500,
+        "the drive has {} files",
+        e.synced.len()
+    );
 
     let report = d.sync().await;
-    assert_eq!(report.files_synced as usize, e.synced.len(), "{}", report.message);
-    assert_eq!(report.files_failed, 1, "only the abusive file fails: {:?}", report.failures);
+    assert_eq!(
+        report.files_synced as usize,
+        e.synced.len(),
+        "{}",
+        report.message
+    );
+    assert_eq!(
+        report.files_failed, 1,
+        "only the abusive file fails: {:?}",
+        report.failures
+    );
     assert!(!report.success);
     let log = d.store.logs(Some(d.config.id), 1).await.unwrap().remove(0);
-    assert_eq!(log.status, LogStatus::Partial, "partial success, not failure");
+    assert_eq!(
+        log.status,
+        LogStatus::Partial,
+        "partial success, not failure"
+    );
     check(&d, &e).await;
 
     // An unchanged drive: no download, a handful of calls.
@@ -292,8 +378,16 @@ async fn first_sync_resync_and_changes() {
     let again = d.sync().await;
     assert_eq!(again.files_synced, 0, "{}", again.message);
     let counts = d.fake.counts();
-    assert_eq!(counts.media + counts.export + counts.export_link, 0, "{counts:?}");
-    assert!(counts.total_api <= 3, "an unchanged re-sync made {} API calls: {counts:?}", counts.total_api);
+    assert_eq!(
+        counts.media + counts.export + counts.export_link,
+        0,
+        "{counts:?}"
+    );
+    assert!(
+        counts.total_api <= 3,
+        "an unchanged re-sync made {} API calls: {counts:?}",
+        counts.total_api
+    );
     check(&d, &e).await;
 
     // Modify, add, trash and delete: exactly those move.
@@ -308,8 +402,16 @@ async fn first_sync_resync_and_changes() {
     let (modified, trashed, deleted) = (&ids[0], &ids[1], &ids[2]);
     d.fake.update_content(modified, b"new content".to_vec());
     e.synced.get_mut(modified).unwrap().1 = b"new content".to_vec();
-    let sub1 = d.fake.metadata(modified).unwrap()["parents"][0].as_str().unwrap().to_string();
-    e.file(&d.fake, &[&sub1], "Top 1/Sub 1/added.txt", b"added".to_vec());
+    let sub1 = d.fake.metadata(modified).unwrap()["parents"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.file(
+        &d.fake,
+        &[&sub1],
+        "Top 1/Sub 1/added.txt",
+        b"added".to_vec(),
+    );
     d.fake.trash(trashed);
     d.fake.delete(deleted);
     let trashed_row = e.synced.remove(trashed).unwrap();
@@ -319,7 +421,10 @@ async fn first_sync_resync_and_changes() {
     assert_eq!(changed.files_synced, 2, "{}", changed.message);
     assert_eq!(changed.files_deleted, 2, "{}", changed.message);
     let counts = d.fake.counts();
-    assert_eq!(counts.media, 2, "exactly the modified and the added file: {counts:?}");
+    assert_eq!(
+        counts.media, 2,
+        "exactly the modified and the added file: {counts:?}"
+    );
     assert_eq!(counts.list, 0, "the change feed, not a listing: {counts:?}");
     let files = d.store.files(d.config.id).await.unwrap();
     for id in [trashed, deleted] {
@@ -328,8 +433,14 @@ async fn first_sync_resync_and_changes() {
     }
     // The deleted ones keep their rows, marked; nothing else moved.
     assert!(trashed_row.0.starts_with("Top 1/") && deleted_row.0.starts_with("Top 1/"));
-    let live: Vec<_> = files.iter().filter(|f| f.status != FileStatus::Deleted).collect();
-    assert_eq!(live.len(), e.synced.len() + e.skipped.len() + e.failed.len());
+    let live: Vec<_> = files
+        .iter()
+        .filter(|f| f.status != FileStatus::Deleted)
+        .collect();
+    assert_eq!(
+        live.len(),
+        e.synced.len() + e.skipped.len() + e.failed.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,22 +448,54 @@ async fn faults_do_not_change_the_result() {
     let d = drive().await;
     let e = populate(&d.fake, 6);
     d.fake.inject(Target::List, Fault::Status500, 3, None);
-    d.fake.inject(Target::List, Fault::RateLimit403 { retry_after: None }, 5, None);
+    d.fake.inject(
+        Target::List,
+        Fault::RateLimit403 { retry_after: None },
+        5,
+        None,
+    );
     d.fake.inject(Target::Get, Fault::Status503, 2, Some(4));
-    d.fake.inject(Target::Media, Fault::RateLimit429 { retry_after: Some(1) }, 17, Some(2));
+    d.fake.inject(
+        Target::Media,
+        Fault::RateLimit429 {
+            retry_after: Some(1),
+        },
+        17,
+        Some(2),
+    );
     d.fake.inject(Target::Media, Fault::Status500, 7, None);
-    d.fake.inject(Target::Media, Fault::RateLimit403 { retry_after: None }, 11, Some(5));
-    d.fake.inject(Target::Media, Fault::DropMidDownload, 5, Some(10));
+    d.fake.inject(
+        Target::Media,
+        Fault::RateLimit403 { retry_after: None },
+        11,
+        Some(5),
+    );
+    d.fake
+        .inject(Target::Media, Fault::DropMidDownload, 5, Some(10));
     d.fake.inject(Target::Export, Fault::Status503, 2, Some(2));
     d.fake.inject(Target::Drives, Fault::Status500, 1, Some(1));
-    d.fake.inject(Target::StartPageToken, Fault::Status503, 1, Some(1));
-    d.fake.inject(Target::AnyApi, Fault::Slow(Duration::from_millis(150)), 13, Some(10));
+    d.fake
+        .inject(Target::StartPageToken, Fault::Status503, 1, Some(1));
+    d.fake.inject(
+        Target::AnyApi,
+        Fault::Slow(Duration::from_millis(150)),
+        13,
+        Some(10),
+    );
     let report = d.sync().await;
-    assert_eq!(report.files_failed, 1, "only the abusive file: {:?}", report.failures);
+    assert_eq!(
+        report.files_failed, 1,
+        "only the abusive file: {:?}",
+        report.failures
+    );
     check(&d, &e).await;
 
     // The change feed under faults too.
-    let (id, _) = e.synced.iter().find(|(_, (p, _))| p.starts_with("Top 2/")).unwrap();
+    let (id, _) = e
+        .synced
+        .iter()
+        .find(|(_, (p, _))| p.starts_with("Top 2/"))
+        .unwrap();
     d.fake.update_content(id, b"changed under faults".to_vec());
     d.fake.inject(Target::Changes, Fault::Status500, 1, Some(2));
     let changed = d.sync().await;
@@ -374,7 +517,11 @@ async fn token_expiring_mid_sync_is_refreshed_once() {
     d.fake.reset_counts();
     let report = d.engine(opts).run(&d.config().await).await.unwrap();
     assert_eq!(report.files_failed, 1, "{:?}", report.failures);
-    assert_eq!(d.fake.counts().token_refresh, 1, "one refresh for all the 401s");
+    assert_eq!(
+        d.fake.counts().token_refresh,
+        1,
+        "one refresh for all the 401s"
+    );
     check(&d, &e).await;
 }
 
@@ -392,15 +539,24 @@ async fn concurrent_syncs_sharing_a_credential_refresh_once() {
     d.store.put_config(&second).await.unwrap();
     // Two token managers, as two replicas would have: only the database lock serialises them.
     let other_tokens = Arc::new(TokenManager::new(d.store.clone(), keyring()));
-    let other = SyncEngine::new(d.store.clone(), d.blob.clone(), d.registry.clone(), options())
-        .with_tokens(other_tokens);
+    let other = SyncEngine::new(
+        d.store.clone(),
+        d.blob.clone(),
+        d.registry.clone(),
+        options(),
+    )
+    .with_tokens(other_tokens);
     d.fake.reset_counts();
     let first_config = d.config().await;
     let first = d.engine(options());
     let (a, b) = tokio::join!(first.run(&first_config), other.run(&second));
     a.unwrap();
     b.unwrap();
-    assert_eq!(d.fake.counts().token_refresh, 1, "exactly one refresh across both");
+    assert_eq!(
+        d.fake.counts().token_refresh,
+        1,
+        "exactly one refresh across both"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,12 +568,24 @@ async fn revoked_grant_stops_with_a_clear_error_and_loses_nothing() {
     d.fake.revoke_refresh_tokens();
     d.fake.expire_access_tokens();
     // Something changed, so the sync has work to do when the token is refused.
-    let (id, _) = before.iter().map(|f| (&f.remote_id, ())).find(|(id, _)| d.fake.metadata(id).is_some()).unwrap();
-    d.fake.update_content(id, b"changed after revocation".to_vec());
-    let err = d.engine(options()).run(&d.config().await).await.unwrap_err();
+    let (id, _) = before
+        .iter()
+        .map(|f| (&f.remote_id, ()))
+        .find(|(id, _)| d.fake.metadata(id).is_some())
+        .unwrap();
+    d.fake
+        .update_content(id, b"changed after revocation".to_vec());
+    let err = d
+        .engine(options())
+        .run(&d.config().await)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SyncError::Credential { .. }), "{err}");
     let message = err.to_string();
-    assert!(message.contains("p8sync auth login --provider google_drive"), "{message}");
+    assert!(
+        message.contains("p8sync auth login --provider google_drive"),
+        "{message}"
+    );
     let row = d
         .store
         .credential(CredentialId::derive(user(), PROVIDER))
@@ -436,7 +604,11 @@ async fn revoked_grant_stops_with_a_clear_error_and_loses_nothing() {
     }
     // The next run refuses at once, without asking the token endpoint again.
     d.fake.reset_counts();
-    let again = d.engine(options()).run(&d.config().await).await.unwrap_err();
+    let again = d
+        .engine(options())
+        .run(&d.config().await)
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("needs a new login"), "{again}");
     assert_eq!(d.fake.counts().token_refresh, 0);
 }
@@ -450,7 +622,12 @@ async fn include_folders_by_path_and_by_id() {
         .synced
         .iter()
         .find(|(_, (p, _))| p.starts_with("Top 3/Sub 2/"))
-        .map(|(id, _)| d.fake.metadata(id).unwrap()["parents"][0].as_str().unwrap().to_string())
+        .map(|(id, _)| {
+            d.fake.metadata(id).unwrap()["parents"][0]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .unwrap();
     config.include_folders = vec!["Top 1/Sub 4".into(), top3];
     d.store.put_config(&config).await.unwrap();
@@ -519,13 +696,25 @@ async fn tokens_appear_in_neither_logs_nor_the_database() {
     assert_eq!(d.fake.counts().token_refresh, 1);
     let (new_access, new_refresh) = d.tokens.tokens(user(), PROVIDER).await.unwrap().unwrap();
     let new_refresh = new_refresh.unwrap();
-    assert_ne!(new_refresh.expose(), old_refresh, "the rotated refresh token was saved");
+    assert_ne!(
+        new_refresh.expose(),
+        old_refresh,
+        "the rotated refresh token was saved"
+    );
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(text.len() > 10_000, "trace logging captured too little");
     // The whole database, as text.
     let dump = database_dump(&d).await;
-    assert!(dump.contains("google_drive"), "the dump has the credential row");
-    for secret in [old_access.as_str(), old_refresh.as_str(), new_access.expose(), new_refresh.expose()] {
+    assert!(
+        dump.contains("google_drive"),
+        "the dump has the credential row"
+    );
+    for secret in [
+        old_access.as_str(),
+        old_refresh.as_str(),
+        new_access.expose(),
+        new_refresh.expose(),
+    ] {
         assert!(!text.contains(secret), "a token reached the logs");
         assert!(!dump.contains(secret), "a token is stored in clear");
     }
@@ -560,7 +749,10 @@ async fn database_dump(d: &Drive) -> String {
 /// The `p8sync` binary the workspace built.
 fn p8sync_bin() -> std::path::PathBuf {
     let bin = workspace().join("target/debug/p8sync");
-    assert!(bin.exists(), "build the p8sync binary first (cargo build -p p8sync)");
+    assert!(
+        bin.exists(),
+        "build the p8sync binary first (cargo build -p p8sync)"
+    );
     bin
 }
 
@@ -588,19 +780,37 @@ async fn cli_login_status_and_revoke() {
     let data = tempfile::tempdir().unwrap();
     let mut login = cli(&fake, data.path());
     login
-        .args(["auth", "login", "--provider", "google_drive", "--timeout-seconds", "60"])
+        .args([
+            "auth",
+            "login",
+            "--provider",
+            "google_drive",
+            "--timeout-seconds",
+            "60",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = login.spawn().unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines.next_line().await.unwrap().expect("the login URL on stdout");
+    let url = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the login URL on stdout");
     // The consent page asks for offline access, with PKCE and a state.
     let parsed = url::Url::parse(&url).unwrap();
     let q: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
     assert_eq!(q.get("access_type").map(String::as_str), Some("offline"));
     assert_eq!(q.get("prompt").map(String::as_str), Some("consent"));
-    assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"));
-    assert!(q.get("redirect_uri").unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(
+        q.get("code_challenge_method").map(String::as_str),
+        Some("S256")
+    );
+    assert!(
+        q.get("redirect_uri")
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     assert!(q.get("scope").unwrap().contains("drive.readonly"));
     let state = q.get("state").unwrap().clone();
     assert!(state.len() >= 32);
@@ -614,14 +824,22 @@ async fn cli_login_status_and_revoke() {
     let back = consent.headers()["location"].to_str().unwrap().to_string();
     assert!(back.contains(&format!("state={state}")));
     let done = http.get(&back).send().await.unwrap();
-    assert_eq!(done.status().as_u16(), 200, "{}", done.text().await.unwrap());
+    assert_eq!(
+        done.status().as_u16(),
+        200,
+        "{}",
+        done.text().await.unwrap()
+    );
     let status = child.wait().await.unwrap();
     assert!(status.success(), "auth login failed");
     // The key file was generated, private.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.path().join("encryption.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.path().join("encryption.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -630,7 +848,11 @@ async fn cli_login_status_and_revoke() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let row: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(row["provider"], "google_drive");
     assert_eq!(row["account"], "user@example.com");
@@ -643,7 +865,11 @@ async fn cli_login_status_and_revoke() {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(fake.counts().revoke, 1);
     let out = cli(&fake, data.path())
         .args(["auth", "status", "--json"])
@@ -659,16 +885,29 @@ async fn cli_login_refuses_a_forged_state() {
     let fake = FakeDrive::start().await;
     let data = tempfile::tempdir().unwrap();
     let mut child = cli(&fake, data.path())
-        .args(["auth", "login", "--provider", "google_drive", "--timeout-seconds", "60"])
+        .args([
+            "auth",
+            "login",
+            "--provider",
+            "google_drive",
+            "--timeout-seconds",
+            "60",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let url = lines.next_line().await.unwrap().unwrap();
-    let q: HashMap<String, String> = url::Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+    let q: HashMap<String, String> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     let redirect = q.get("redirect_uri").unwrap();
-    let forged = reqwest::get(format!("{redirect}?code=stolen&state=not-the-state")).await.unwrap();
+    let forged = reqwest::get(format!("{redirect}?code=stolen&state=not-the-state"))
+        .await
+        .unwrap();
     assert_eq!(forged.status().as_u16(), 400);
     let out = child.wait_with_output().await.unwrap();
     assert!(!out.status.success());

@@ -79,7 +79,11 @@ async fn main() {
         let started = Instant::now();
         let page = provider.list_all(&cx, None, true, 100_000).await.unwrap();
         let took = started.elapsed();
-        let files = page.entries.iter().filter(|e| e.kind == p8sync::runtime::types::EntryKind::File).count();
+        let files = page
+            .entries
+            .iter()
+            .filter(|e| e.kind == p8sync::runtime::types::EntryKind::File)
+            .count();
         assert_eq!(files, FOLDERS * PER_FOLDER);
         println!(
             "list run {run}: {files} files in {FOLDERS} folders: {:.2} s ({} files.list calls)",
@@ -95,7 +99,10 @@ async fn main() {
         let (store, _db) = sqlite_store().await;
         let objects = tempfile::tempdir().unwrap();
         let blob = Arc::new(LocalBlobStore::new(objects.path()));
-        let tokens = Arc::new(TokenManager::new(store.clone(), Arc::new(Keyring::new(&[1; 32], &[]))));
+        let tokens = Arc::new(TokenManager::new(
+            store.clone(),
+            Arc::new(Keyring::new(&[1; 32], &[])),
+        ));
         let user: UserId = "5c1b2f3e-0000-4000-8000-0000000000b1".parse().unwrap();
         tokens
             .save_grant(
@@ -126,7 +133,12 @@ async fn main() {
         let started = Instant::now();
         let report = engine.run(&config).await.unwrap();
         let took = started.elapsed().as_secs_f64();
-        assert_eq!(report.files_synced as usize, FOLDERS * PER_FOLDER, "{}", report.message);
+        assert_eq!(
+            report.files_synced as usize,
+            FOLDERS * PER_FOLDER,
+            "{}",
+            report.message
+        );
         println!(
             "full sync, {transfers} transfers: {} files in {took:.2} s = {:.0} files/s (SQLite, local objects)",
             report.files_synced,

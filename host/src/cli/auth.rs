@@ -118,7 +118,10 @@ async fn login_cmd(cli: &Cli, args: &LoginArgs) -> Result<()> {
     let tokens = cli.tokens(store).await?;
     let pending = login::start(&app).await?;
     // The URL goes to stdout on its own line so scripts (and tests) can pick it up.
-    eprintln!("Open this URL in a browser to sign in to {}:", app.provider());
+    eprintln!(
+        "Open this URL in a browser to sign in to {}:",
+        app.provider()
+    );
     println!("{}", pending.url());
     let grant = pending
         .finish(Duration::from_secs(args.timeout_seconds))
@@ -267,7 +270,14 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
         })
         .collect();
     print_table(
-        &["PROVIDER", "USER", "ACCOUNT", "EXPIRES (UTC)", "REFRESH", "STATE"],
+        &[
+            "PROVIDER",
+            "USER",
+            "ACCOUNT",
+            "EXPIRES (UTC)",
+            "REFRESH",
+            "STATE",
+        ],
         &rows,
     );
     Ok(())
@@ -296,6 +306,9 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<()> {
         Err(e) => bail!("{e}; the credential is kept (use --force to delete it anyway)"),
     }
     tokens.delete(user, &args.target.provider).await?;
-    eprintln!("deleted the {} credential of user {user}", args.target.provider);
+    eprintln!(
+        "deleted the {} credential of user {user}",
+        args.target.provider
+    );
     Ok(())
 }

@@ -148,12 +148,9 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
         ..SyncOptions::default()
     };
     let needs_tokens = configs.iter().any(|c| {
-        registry.get(&c.provider).is_ok_and(|p| {
-            matches!(
-                p.info().auth,
-                crate::runtime::types::AuthMethod::Oauth2(_)
-            )
-        })
+        registry
+            .get(&c.provider)
+            .is_ok_and(|p| matches!(p.info().auth, crate::runtime::types::AuthMethod::Oauth2(_)))
     });
     let mut engine = SyncEngine::new(store.clone(), cli.blob().await, registry, options);
     if needs_tokens {

@@ -155,8 +155,7 @@ pub fn token_http_client() -> reqwest::Client {
         .expect("a reqwest client with rustls builds")
 }
 
-type Client =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// The error type of our `oauth2` HTTP adapter.
 #[derive(Debug, thiserror::Error)]
@@ -255,8 +254,9 @@ impl OAuthApp {
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
         }
         if let Some(r) = redirect {
-            client = client
-                .set_redirect_uri(RedirectUrl::new(r.to_string()).map_err(self.bad_url("redirect"))?);
+            client = client.set_redirect_uri(
+                RedirectUrl::new(r.to_string()).map_err(self.bad_url("redirect"))?,
+            );
         }
         Ok(client)
     }
@@ -484,11 +484,8 @@ fn grant(response: &oauth2::basic::BasicTokenResponse) -> Grant {
             .expires_in()
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .map(|d| Utc::now() + d),
-        scopes: response.scopes().map(|s| {
-            s.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
     }
 }

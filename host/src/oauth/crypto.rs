@@ -55,7 +55,9 @@ pub enum KeyError {
         key_id: String,
     },
     /// The value does not open under its key: corrupt, or moved from another row.
-    #[error("a stored credential does not decrypt ({what}); it is corrupt or was tampered with: log in again")]
+    #[error(
+        "a stored credential does not decrypt ({what}); it is corrupt or was tampered with: log in again"
+    )]
     Corrupt {
         /// Which value.
         what: String,
@@ -90,7 +92,10 @@ impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyring")
             .field("current", &self.current.id)
-            .field("previous", &self.previous.iter().map(|k| &k.id).collect::<Vec<_>>())
+            .field(
+                "previous",
+                &self.previous.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -315,12 +320,18 @@ mod tests {
         let rotated = Keyring::new(&[2; 32], &[[1; 32]]);
         assert_ne!(rotated.current_id(), old.current_id());
         assert_eq!(
-            rotated.open(old.current_id(), &sealed, "a/b").unwrap().expose(),
+            rotated
+                .open(old.current_id(), &sealed, "a/b")
+                .unwrap()
+                .expose(),
             "tok"
         );
         let forgot = Keyring::new(&[2; 32], &[]);
         let err = forgot.open(old.current_id(), &sealed, "a/b").unwrap_err();
-        assert!(err.to_string().contains("P8_ENCRYPTION_PREVIOUS_KEYS"), "{err}");
+        assert!(
+            err.to_string().contains("P8_ENCRYPTION_PREVIOUS_KEYS"),
+            "{err}"
+        );
     }
 
     #[test]

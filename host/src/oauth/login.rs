@@ -102,11 +102,21 @@ impl PendingLogin {
                     .map(|(_, v)| v.into_owned())
             };
             if param("state").as_deref() != Some(self.state.as_str()) {
-                respond(&mut stream, 400, "This login link is not the one p8sync is waiting for. Run the login again.").await;
+                respond(
+                    &mut stream,
+                    400,
+                    "This login link is not the one p8sync is waiting for. Run the login again.",
+                )
+                .await;
                 return Err(LoginError::StateMismatch);
             }
             if let Some(error) = param("error") {
-                respond(&mut stream, 400, "Access was not granted. You can close this tab.").await;
+                respond(
+                    &mut stream,
+                    400,
+                    "Access was not granted. You can close this tab.",
+                )
+                .await;
                 return Err(LoginError::Denied(error));
             }
             let Some(code) = param("code") else {

@@ -144,12 +144,15 @@ impl TokenManager {
             id,
             provider: provider.to_string(),
             userid: user,
-            access_token: self.keyring.seal(&grant.access_token, &aad(id, "access_token")),
+            access_token: self
+                .keyring
+                .seal(&grant.access_token, &aad(id, "access_token")),
             refresh_token: refresh
                 .as_ref()
                 .map(|r| self.keyring.seal(r, &aad(id, "refresh_token"))),
             token_expiry: grant.expires_at,
-            provider_user_id: account.or_else(|| previous.as_ref().and_then(|p| p.provider_user_id.clone())),
+            provider_user_id: account
+                .or_else(|| previous.as_ref().and_then(|p| p.provider_user_id.clone())),
             provider_metadata: previous.as_ref().and_then(|p| p.provider_metadata.clone()),
             key_id: Some(self.keyring.current_id().to_string()),
             scopes: grant.scopes.clone(),
@@ -367,7 +370,9 @@ impl TokenSource {
                 Ok(())
             }
             Some(Outcome::Failed(e)) => Err(self.stop(e)),
-            None => Err(CredentialError::unavailable("the credential update did not run")),
+            None => Err(CredentialError::unavailable(
+                "the credential update did not run",
+            )),
         }
     }
 
@@ -392,7 +397,12 @@ impl TokenSource {
         }
         let access = match open_column(&self.keyring, &row, &row.access_token, "access_token") {
             Ok(a) => a,
-            Err(e) => return (Outcome::Failed(CredentialError::reauthorize(e.to_string())), None),
+            Err(e) => {
+                return (
+                    Outcome::Failed(CredentialError::reauthorize(e.to_string())),
+                    None,
+                );
+            }
         };
         if self.fresh(row.token_expiry) && Some(&access) != rejected.as_ref() {
             return (Outcome::Token(access, row.token_expiry, false), None);
@@ -404,7 +414,10 @@ impl TokenSource {
         {
             Some(Ok(r)) => r,
             Some(Err(e)) => {
-                return (Outcome::Failed(CredentialError::reauthorize(e.to_string())), None);
+                return (
+                    Outcome::Failed(CredentialError::reauthorize(e.to_string())),
+                    None,
+                );
             }
             None => {
                 let reason = "the access token expired and there is no refresh token (the login did not grant offline access)".to_string();
@@ -428,7 +441,9 @@ impl TokenSource {
                 // move to a new key after a rotation. A rotated refresh token is written in
                 // this transaction, before anything uses the new access token.
                 let refresh = grant.refresh_token.as_ref().unwrap_or(&refresh);
-                row.access_token = self.keyring.seal(&grant.access_token, &aad(id, "access_token"));
+                row.access_token = self
+                    .keyring
+                    .seal(&grant.access_token, &aad(id, "access_token"));
                 row.refresh_token = Some(self.keyring.seal(refresh, &aad(id, "refresh_token")));
                 row.key_id = Some(self.keyring.current_id().to_string());
                 row.token_expiry = expires_at;
@@ -437,7 +452,10 @@ impl TokenSource {
                     row.scopes = grant.scopes.clone();
                 }
                 tracing::info!(provider, credential = %id, "refreshed the access token");
-                (Outcome::Token(grant.access_token, expires_at, true), Some(row))
+                (
+                    Outcome::Token(grant.access_token, expires_at, true),
+                    Some(row),
+                )
             }
             Err(e) if e.needs_login() => {
                 row.needs_reauth = true;

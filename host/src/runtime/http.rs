@@ -87,7 +87,9 @@ impl FetchError {
         match self {
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
             FetchError::Transport(_) => true,
-            FetchError::Credential(e) => e.kind == super::credentials::CredentialErrorKind::Unavailable,
+            FetchError::Credential(e) => {
+                e.kind == super::credentials::CredentialErrorKind::Unavailable
+            }
             FetchError::Refused(_) => false,
         }
     }

@@ -408,8 +408,7 @@ pub trait Store: Send + Sync {
     /// One credential.
     async fn credential(&self, id: CredentialId) -> Result<Option<CredentialRecord>, StoreError>;
     /// All credentials, or one user's, ordered by provider.
-    async fn credentials(&self, user: Option<UserId>)
-    -> Result<Vec<CredentialRecord>, StoreError>;
+    async fn credentials(&self, user: Option<UserId>) -> Result<Vec<CredentialRecord>, StoreError>;
     /// Remove a credential; `false` when there was none.
     async fn delete_credential(&self, id: CredentialId) -> Result<bool, StoreError>;
     /// Run `update` on the credential while holding it against every other writer, in this

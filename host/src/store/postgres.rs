@@ -462,10 +462,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    async fn credentials(
-        &self,
-        user: Option<UserId>,
-    ) -> Result<Vec<CredentialRecord>, StoreError> {
+    async fn credentials(&self, user: Option<UserId>) -> Result<Vec<CredentialRecord>, StoreError> {
         sqlx::query(
             r#"SELECT * FROM p8."SyncCredential" WHERE $1::uuid IS NULL OR userid = $1
                ORDER BY provider, userid"#,
@@ -497,11 +494,12 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
         // The row lock is what serialises refreshes across replicas; the caller re-reads
         // the row it is handed, so a refresh another replica just made is seen, not repeated.
-        let Some(row) = sqlx::query(r#"SELECT * FROM p8."SyncCredential" WHERE id = $1 FOR UPDATE"#)
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(query_err(DOING))?
+        let Some(row) =
+            sqlx::query(r#"SELECT * FROM p8."SyncCredential" WHERE id = $1 FOR UPDATE"#)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?
         else {
             return Ok(None);
         };

@@ -478,10 +478,7 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn credentials(
-        &self,
-        user: Option<UserId>,
-    ) -> Result<Vec<CredentialRecord>, StoreError> {
+    async fn credentials(&self, user: Option<UserId>) -> Result<Vec<CredentialRecord>, StoreError> {
         sqlx::query(
             r#"SELECT * FROM "SyncCredential" WHERE ?1 IS NULL OR userid = ?1
                ORDER BY provider, userid"#,

@@ -61,7 +61,11 @@ fn unauthorized(e: &CallError) -> bool {
 
 /// Run one provider call: transient errors retried with backoff (unless the credential died),
 /// and an unauthorized answer met with one token refresh and one retry.
-pub async fn call<T, F, Fut>(retry: &RetryPolicy, cx: &CallContext, mut op: F) -> Result<T, CallError>
+pub async fn call<T, F, Fut>(
+    retry: &RetryPolicy,
+    cx: &CallContext,
+    mut op: F,
+) -> Result<T, CallError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CallError>>,

@@ -237,8 +237,7 @@ impl SyncEngine {
                     source,
                 })?;
         let (mut cx, planned) = call_context(config, &provider)?;
-        cx.credentials =
-            auth::credentials_for(config, &provider, self.tokens.as_deref()).await?;
+        cx.credentials = auth::credentials_for(config, &provider, self.tokens.as_deref()).await?;
         let stopped = |cx: &CallContext| {
             auth::dead(cx).map(|e| SyncError::Credential {
                 config: config.name.clone(),
@@ -428,7 +427,11 @@ impl SyncEngine {
 
     /// The whole listing, page by page; each page has its own retries, so a fault on page 57
     /// costs one request, not the whole listing.
-    async fn list_everything(&self, provider: &Provider, cx: &CallContext) -> Result<Page, CallError> {
+    async fn list_everything(
+        &self,
+        provider: &Provider,
+        cx: &CallContext,
+    ) -> Result<Page, CallError> {
         const MAX_PAGES: usize = 1_000_000;
         let mut all = Page {
             entries: Vec::new(),
@@ -511,7 +514,11 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn store_file(&self, config: &SyncConfig, remote_id: &str) -> Result<Option<SyncFile>, SyncError> {
+    async fn store_file(
+        &self,
+        config: &SyncConfig,
+        remote_id: &str,
+    ) -> Result<Option<SyncFile>, SyncError> {
         let id = crate::store::ids::FileId::derive(config.id, remote_id);
         Ok(self
             .store
@@ -534,7 +541,8 @@ impl SyncEngine {
         let mut cursor = cursor.to_string();
         let mut seen = std::collections::HashSet::new();
         loop {
-            let page = auth::call(&self.options.retry, cx, || provider.changes(cx, &cursor)).await?;
+            let page =
+                auth::call(&self.options.retry, cx, || provider.changes(cx, &cursor)).await?;
             changed.extend(page.changed);
             removed.extend(page.removed);
             skipped.extend(page.skipped);
@@ -721,7 +729,11 @@ fn call_context(
     };
     let mut cx = CallContext::from_json(&config.provider_config).map_err(invalid)?;
     let mut planned = config.clone();
-    if provider.info().config_keys.iter().any(|k| k.name == INCLUDE_FOLDERS_KEY)
+    if provider
+        .info()
+        .config_keys
+        .iter()
+        .any(|k| k.name == INCLUDE_FOLDERS_KEY)
         && !config.include_folders.is_empty()
     {
         cx.config.insert(

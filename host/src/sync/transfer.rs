@@ -67,7 +67,9 @@ impl TransferError {
     /// Whether the same transfer may work next time by itself.
     pub fn is_retryable(&self) -> bool {
         match self {
-            TransferError::Provider(_) | TransferError::Local(_) | TransferError::Unsupported(_) => false,
+            TransferError::Provider(_)
+            | TransferError::Local(_)
+            | TransferError::Unsupported(_) => false,
             TransferError::Http(FetchError::Refused(_)) => false,
             TransferError::Http(FetchError::Status { status, .. }) => {
                 *status == 408 || *status == 429 || *status >= 500
