@@ -644,31 +644,11 @@ async fn include_folders_by_path_and_by_id() {
     assert_eq!(report.files_synced as usize, files.len());
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_appear_in_neither_logs_nor_the_database() {
     let d = drive().await;
     let e = populate(&d.fake, 2);
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
         .with_writer(logs.clone())
@@ -701,7 +681,7 @@ async fn tokens_appear_in_neither_logs_nor_the_database() {
         old_refresh,
         "the rotated refresh token was saved"
     );
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     assert!(text.len() > 10_000, "trace logging captured too little");
     // The whole database, as text.
     let dump = database_dump(&d).await;

@@ -5,30 +5,9 @@ use p8sync::runtime::types::ListRequest;
 use p8sync::runtime::{CallContext, Runtime, StaticToken};
 use p8sync::secret::Secret;
 use p8sync_e2e::*;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const TOKEN: &str = "ya29.TEST-TOKEN-must-never-be-logged-5f2c";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_injected_by_the_host_and_never_logged() {
@@ -49,7 +28,7 @@ async fn tokens_are_injected_by_the_host_and_never_logged() {
 
     // Capture everything from here on, every target at trace level. (Installed after loading
     // only because compiling at trace level is slow; loading handles no credentials.)
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
         .with_writer(logs.clone())
@@ -89,7 +68,7 @@ async fn tokens_are_injected_by_the_host_and_never_logged() {
     );
     assert_eq!(seen[1].header("authorization"), None);
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let text = logs.text();
     // The capture really holds trace output from the provider and the HTTP stack.
     assert!(
         text.contains("listing http://127.0.0.1"),

@@ -457,8 +457,7 @@ impl Provider {
         Ok(page)
     }
 
-    /// Every page of a listing, concatenated, with the skipped entries. Refuses a listing that
-    /// repeats a cursor (a provider that loops) or runs past `max_pages`.
+    /// The whole listing of `folder_id`: every page, until the cursor runs out.
     pub async fn list_all(
         &self,
         cx: &CallContext,
@@ -466,6 +465,29 @@ impl Provider {
         recursive: bool,
         max_pages: usize,
     ) -> Result<Page, CallError> {
+        self.collect_pages(max_pages, |cursor| {
+            let request = ListRequest {
+                folder_id: folder_id.clone(),
+                recursive,
+                cursor,
+                page_size_hint: 1000,
+            };
+            async move { self.list(cx, &request).await }
+        })
+        .await
+    }
+
+    /// Gather the pages `page` returns for each cursor (starting from none) into one, refusing a
+    /// cursor seen before (the listing would never end) and more than `max_pages` pages.
+    pub async fn collect_pages<F, Fut>(
+        &self,
+        max_pages: usize,
+        mut page: F,
+    ) -> Result<Page, CallError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<Page, CallError>>,
+    {
         let mut all = Page {
             entries: Vec::new(),
             skipped: Vec::new(),
@@ -474,16 +496,10 @@ impl Provider {
         let mut seen = std::collections::HashSet::new();
         let mut cursor = None;
         for _ in 0..max_pages {
-            let request = ListRequest {
-                folder_id: folder_id.clone(),
-                recursive,
-                cursor: cursor.clone(),
-                page_size_hint: 1000,
-            };
-            let page = self.list(cx, &request).await?;
-            all.entries.extend(page.entries);
-            all.skipped.extend(page.skipped);
-            match page.next_cursor {
+            let next = page(cursor.take()).await?;
+            all.entries.extend(next.entries);
+            all.skipped.extend(next.skipped);
+            match next.next_cursor {
                 None => return Ok(all),
                 Some(next) => {
                     if !seen.insert(next.clone()) {

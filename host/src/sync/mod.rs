@@ -432,43 +432,19 @@ impl SyncEngine {
         provider: &Provider,
         cx: &CallContext,
     ) -> Result<Page, CallError> {
-        const MAX_PAGES: usize = 1_000_000;
-        let mut all = Page {
-            entries: Vec::new(),
-            skipped: Vec::new(),
-            next_cursor: None,
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let request = ListRequest {
-                folder_id: None,
-                recursive: true,
-                cursor: cursor.clone(),
-                page_size_hint: 1000,
-            };
-            let page = auth::call(&self.options.retry, cx, || provider.list(cx, &request)).await?;
-            all.entries.extend(page.entries);
-            all.skipped.extend(page.skipped);
-            match page.next_cursor {
-                None => return Ok(all),
-                Some(next) => {
-                    if !seen.insert(next.clone()) {
-                        return Err(CallError::InvalidOutput {
-                            provider: provider.id().to_string(),
-                            call: crate::runtime::Call::List,
-                            reason: "it returned a cursor it had already returned, so the listing would never end".into(),
-                        });
-                    }
-                    cursor = Some(next);
+        provider
+            .collect_pages(1_000_000, |cursor| {
+                let request = ListRequest {
+                    folder_id: None,
+                    recursive: true,
+                    cursor,
+                    page_size_hint: 1000,
+                };
+                async move {
+                    auth::call(&self.options.retry, cx, || provider.list(cx, &request)).await
                 }
-            }
-        }
-        Err(CallError::InvalidOutput {
-            provider: provider.id().to_string(),
-            call: crate::runtime::Call::List,
-            reason: format!("the listing did not end within {MAX_PAGES} pages"),
-        })
+            })
+            .await
     }
 
     /// Record what the provider skipped on purpose, with its reason, so people can see why a
