@@ -54,8 +54,26 @@ fn providers_lists_local_with_its_details() {
 
     let out = p8sync(data.path(), &providers_dir(), &["providers", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["providers"][0]["id"], "local");
-    assert_eq!(json["providers"][0]["wit_version"], "0.1.0");
+    let local = json["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "local")
+        .expect("local is listed");
+    assert_eq!(local["wit_version"], "0.1.0");
+    let drive = json["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "google_drive")
+        .expect("google_drive is listed");
+    assert!(
+        drive["allowed_hosts"]
+            .as_str()
+            .unwrap()
+            .contains("www.googleapis.com"),
+        "{drive}"
+    );
 }
 
 #[test]
@@ -76,7 +94,7 @@ fn an_unknown_provider_names_the_available_ones() {
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("unknown provider `dropbox`; available providers: local"),
+        stderr.contains("unknown provider `dropbox`; available providers: google_drive, local"),
         "{stderr}"
     );
 }
@@ -266,7 +284,7 @@ fn bad_input_gets_a_clear_message() {
         (
             vec!["config", "add", "--provider", "dropbox", "--name", "x"],
             vec![],
-            "unknown provider `dropbox`; available providers: local",
+            "unknown provider `dropbox`; available providers: google_drive, local",
         ),
         (
             vec![
