@@ -16,7 +16,10 @@ async fn the_shipped_providers_load_and_unknown_ids_name_the_available_ones() {
     let err = registry.get("gooogle_drive").unwrap_err();
     let text = err.to_string();
     assert!(text.contains("unknown provider `gooogle_drive`"), "{text}");
-    assert!(text.contains("available providers: local"), "{text}");
+    assert!(
+        text.contains("available providers: google_drive, local"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,11 @@ fn sigkill_at_any_moment_then_resume_syncs_every_file_exactly_once() {
             .count()
     };
 
+    // Compile every installed component into the data directory's cache first, so the runs
+    // below spend their time syncing, not compiling.
+    let warm = p8sync(data.path()).arg("providers").output().unwrap();
+    assert!(warm.status.success());
+
     // Let each run get further before it is killed, until runs have been killed part-way
     // through the transfers (some files synced, not all) at least twice.
     let mut mid_transfer_kills = 0;
