@@ -253,9 +253,9 @@ impl SyncEngine {
         }
 
         let recorded = self.store.files(config.id).await?;
-        let previous_skips: std::collections::HashMap<String, SyncFile> = recorded
+        // The planner consumes the recorded rows; the few skipped entries are looked up here.
+        let previous: std::collections::HashMap<String, SyncFile> = recorded
             .iter()
-            .filter(|f| f.status == FileStatus::Skipped)
             .map(|f| (f.remote_id.clone(), f.clone()))
             .collect();
         let planned = self.plan_run(config, &provider, &cx, recorded).await;
@@ -265,8 +265,7 @@ impl SyncEngine {
         let (actions, provider_skips, next_cursor) = planned?;
         let skipped = provider_skips.len() as u64;
         if !self.options.dry_run {
-            self.record_skips(config, provider_skips, previous_skips)
-                .await?;
+            self.record_skips(config, provider_skips, previous).await?;
         }
         let mut report = SyncReport {
             success: true,
@@ -457,19 +456,13 @@ impl SyncEngine {
     ) -> Result<(), SyncError> {
         for skip in skips {
             let existing = previous.remove(&skip.id);
-            if existing
-                .as_ref()
-                .is_some_and(|f| f.error_message.as_deref() == Some(skip.reason.as_str()))
-            {
+            if existing.as_ref().is_some_and(|f| {
+                f.status == FileStatus::Skipped
+                    && f.error_message.as_deref() == Some(skip.reason.as_str())
+            }) {
                 continue;
             }
-            let mut file = match existing {
-                Some(f) => f,
-                None => match self.store_file(config, &skip.id).await? {
-                    Some(f) => f,
-                    None => SyncFile::new(config, &skip.id),
-                },
-            };
+            let mut file = existing.unwrap_or_else(|| SyncFile::new(config, &skip.id));
             if file.status == FileStatus::Synced {
                 // A file synced before and skipped now keeps its object; say why it stopped.
                 tracing::info!(file = %skip.id, "no longer synced: {}", skip.reason);
@@ -488,20 +481,6 @@ impl SyncEngine {
             self.store.put_file(&file).await?;
         }
         Ok(())
-    }
-
-    async fn store_file(
-        &self,
-        config: &SyncConfig,
-        remote_id: &str,
-    ) -> Result<Option<SyncFile>, SyncError> {
-        let id = crate::store::ids::FileId::derive(config.id, remote_id);
-        Ok(self
-            .store
-            .files(config.id)
-            .await?
-            .into_iter()
-            .find(|f| f.id == id))
     }
 
     /// Drain the change feed from `cursor`.
