@@ -383,7 +383,8 @@ async fn changes_feed(postgres: bool) {
 
 async fn http_fetch_plans(postgres: bool) {
     let f = fixture(postgres).await;
-    let server = TestServer::start(|req| {
+    let cut_once = std::sync::atomic::AtomicBool::new(false);
+    let server = TestServer::start(move |req| {
         let path = req
             .request_line
             .split(' ')
@@ -398,6 +399,7 @@ async fn http_fetch_plans(postgres: bool) {
                     {"id": "moved", "name": "moved.txt", "size": 5},
                     {"id": "evil", "name": "evil.txt", "size": 1},
                     {"id": "gone", "name": "gone.txt", "size": 1},
+                    {"id": "cut", "name": "cut.txt", "size": 5},
                 ])
                 .to_string(),
             ),
@@ -405,6 +407,13 @@ async fn http_fetch_plans(postgres: bool) {
             "/files/moved" => (302, "/files/new-home".into()),
             "/files/new-home" => (200, "moved".into()),
             "/files/evil" => (302, "http://exfiltrate.example/steal".into()),
+            // An error whose body the network cuts off says nothing reliable about the file: it
+            // is a dropped connection, to be tried again, not a 403 to give up on.
+            "/files/cut" if !cut_once.swap(true, std::sync::atomic::Ordering::SeqCst) => (
+                403,
+                format!("{{\"error\": \"half an explanation{CUT_SHORT}"),
+            ),
+            "/files/cut" => (200, "whole".into()),
             _ => (404, "{}".into()),
         }
     })
@@ -427,7 +436,7 @@ async fn http_fetch_plans(postgres: bool) {
     let config = SyncConfig::new(user(), "test_http_echo", "http");
     f.store.put_config(&config).await.unwrap();
     let r = engine.run(&config).await.unwrap();
-    assert_eq!(counts(&r), (2, 0, 2, 0), "{r:?}");
+    assert_eq!(counts(&r), (3, 0, 2, 0), "{r:?}");
     let failure = |id: &str| {
         r.failures
             .iter()
@@ -444,7 +453,11 @@ async fn http_fetch_plans(postgres: bool) {
     assert!(failure("gone").contains("HTTP 404"), "{}", failure("gone"));
 
     let rows = f.store.files(config.id).await.unwrap();
-    for (id, content) in [("plain", "plain content"), ("moved", "moved")] {
+    for (id, content) in [
+        ("plain", "plain content"),
+        ("moved", "moved"),
+        ("cut", "whole"),
+    ] {
         let row = rows.iter().find(|x| x.remote_id == id).unwrap();
         assert_eq!(row.status, FileStatus::Synced);
         assert_eq!(

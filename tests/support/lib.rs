@@ -114,8 +114,13 @@ pub struct TestServer {
     pub connections: Arc<Mutex<usize>>,
 }
 
-/// A response: status and body. For a 3xx status the body is the `Location` instead.
+/// A response: status and body. For a 3xx status the body is the `Location` instead. A body
+/// ending in [`CUT_SHORT`] is sent without the marker under a `Content-Length` twice its size,
+/// and then the connection is closed: a response the network cut off.
 pub type Reply = (u16, String);
+
+/// Ends a [`Reply`] body that the connection drops before it is complete.
+pub const CUT_SHORT: &str = "\u{0}<cut short>";
 
 impl TestServer {
     /// Start a server; `respond` decides the reply for each request.
@@ -162,6 +167,11 @@ impl TestServer {
                     let response = if (300..400).contains(&status) {
                         format!(
                             "HTTP/1.1 {status} X\r\nlocation: {body}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                    } else if let Some(part) = body.strip_suffix(CUT_SHORT) {
+                        format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{part}",
+                            part.len() * 2
                         )
                     } else {
                         format!(

@@ -201,7 +201,7 @@ pub(crate) async fn open_plan(
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 retry_after,
-                body: error_body(response).await,
+                body: error_body(response).await?,
             });
         }
         let response: http::Response<reqwest::Body> = response.into();
@@ -222,18 +222,31 @@ pub(crate) async fn open_plan(
 }
 
 /// The first 8 KiB of an error response, for the provider to interpret (error bodies are
-/// small; anything longer is not worth waiting for).
-async fn error_body(mut response: reqwest::Response) -> String {
+/// small; anything longer is not worth waiting for). A body the connection cut short is a
+/// transport failure, not an answer: the provider would judge the file by half an explanation
+/// (the reason Google gives often comes after its message), so the request is tried again.
+async fn error_body(mut response: reqwest::Response) -> Result<String, FetchError> {
     const LIMIT: usize = 8 * 1024;
+    let status = response.status().as_u16();
     let mut out = Vec::new();
     while out.len() < LIMIT {
         match tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk()).await {
             Ok(Ok(Some(chunk))) => out.extend_from_slice(&chunk),
-            _ => break,
+            Ok(Ok(None)) => break,
+            Ok(Err(_)) => {
+                return Err(FetchError::Transport(format!(
+                    "the connection failed while reading an HTTP {status} error response"
+                )));
+            }
+            Err(_) => {
+                return Err(FetchError::Transport(format!(
+                    "an HTTP {status} error response stalled mid-body"
+                )));
+            }
         }
     }
     out.truncate(LIMIT);
-    String::from_utf8_lossy(&out).into_owned()
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// Check a request a provider wants made (through `wasi:http`, or as a fetch plan) before any
