@@ -3,7 +3,7 @@
 //! short and empty pages, hidden shared drives, Range, the export cap, a change log, and
 //! deterministic fault injection.
 //!
-//! ```ignore
+//! ```text
 //! let drive = FakeDrive::start().await;
 //! let docs = drive.add_folder("root", "Docs");
 //! drive.add_file(&[&docs], "a.txt", "text/plain", "hello");
