@@ -6,6 +6,7 @@
 pub mod blob;
 pub mod cli;
 pub mod config;
+pub mod ingest;
 pub mod oauth;
 pub mod runtime;
 pub mod secret;

@@ -96,6 +96,46 @@ impl FileId {
     }
 }
 
+id_type!(
+    /// A chunk of ingested text (`p8."Resources".id`).
+    ResourceId
+);
+id_type!(
+    /// An audio file's processing (`p8."AudioFile".id`).
+    AudioFileId
+);
+id_type!(
+    /// One chunk of an audio file (`p8."AudioChunk".id`).
+    AudioChunkId
+);
+
+impl ResourceId {
+    /// The id of chunk `ordinal` of the content at `uri`, as Percolate derives it.
+    pub fn derive(uri: &str, ordinal: i32) -> Self {
+        ResourceId(make_uuid_of(&[
+            ("ordinal", Field::Int(ordinal.into())),
+            ("uri", Field::Str(uri)),
+        ]))
+    }
+}
+
+impl AudioFileId {
+    /// The id of the audio made from synced file `file`.
+    pub fn derive(file: FileId) -> Self {
+        AudioFileId(make_uuid(&[("sync_file_id", &file.to_string())]))
+    }
+}
+
+impl AudioChunkId {
+    /// The id of chunk `ordinal` of `audio`.
+    pub fn derive(audio: AudioFileId, ordinal: i32) -> Self {
+        AudioChunkId(make_uuid_of(&[
+            ("audio_file_id", Field::Str(&audio.to_string())),
+            ("ordinal", Field::Int(ordinal.into())),
+        ]))
+    }
+}
+
 impl LogId {
     /// A new random id.
     pub fn new() -> Self {
@@ -111,7 +151,22 @@ impl Default for LogId {
 
 /// Percolate's `make_uuid` for an object of string values.
 pub fn make_uuid(fields: &[(&str, &str)]) -> Uuid {
-    let mut sorted: Vec<&(&str, &str)> = fields.iter().collect();
+    let fields: Vec<(&str, Field<'_>)> = fields.iter().map(|(k, v)| (*k, Field::Str(v))).collect();
+    make_uuid_of(&fields)
+}
+
+/// A value in an object given to [`make_uuid_of`].
+#[derive(Debug, Clone, Copy)]
+pub enum Field<'a> {
+    /// A string.
+    Str(&'a str),
+    /// An integer (Python writes it bare).
+    Int(i64),
+}
+
+/// Percolate's `make_uuid` for an object of string and integer values.
+pub fn make_uuid_of(fields: &[(&str, Field<'_>)]) -> Uuid {
+    let mut sorted: Vec<&(&str, Field<'_>)> = fields.iter().collect();
     // Python sorts str keys by code point; UTF-8 byte order is the same order.
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     let mut json = String::from("{");
@@ -121,7 +176,10 @@ pub fn make_uuid(fields: &[(&str, &str)]) -> Uuid {
         }
         python_json_string(&mut json, k);
         json.push_str(": ");
-        python_json_string(&mut json, v);
+        match v {
+            Field::Str(v) => python_json_string(&mut json, v),
+            Field::Int(n) => json.push_str(&n.to_string()),
+        }
     }
     json.push('}');
     Uuid::from_bytes(md5::compute(json.as_bytes()).0)
@@ -173,6 +231,15 @@ mod tests {
     }
 
     #[test]
+    fn matches_percolate_for_resources_with_integer_ordinals() {
+        // Python: make_uuid({"uri": ..., "ordinal": 3}); the ordinal is written bare.
+        assert_eq!(
+            ResourceId::derive("s3://bucket/p8sync/a/b.txt", 3).to_string(),
+            "8dcb5cbd-6337-48c8-b47a-274a5b64e7fa"
+        );
+    }
+
+    #[test]
     fn matches_percolate_for_awkward_file_ids() {
         let config: ConfigId = CONFIG.parse().unwrap();
         assert_eq!(
@@ -195,4 +262,13 @@ macro_rules! from_uuid {
         }
     )+};
 }
-from_uuid!(UserId, ConfigId, CredentialId, FileId, LogId);
+from_uuid!(
+    UserId,
+    ConfigId,
+    CredentialId,
+    FileId,
+    LogId,
+    ResourceId,
+    AudioFileId,
+    AudioChunkId
+);

@@ -116,9 +116,14 @@ impl SyncConfig {
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-        #[serde(rename_all = "lowercase")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
 
         impl $name {
             /// The value stored in the database.
@@ -132,13 +137,15 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+pub mod ingest;
 
 string_enum!(
     /// Where a file stands (`SyncFile.status`).
@@ -223,6 +230,10 @@ pub struct SyncFile {
     pub ingested: bool,
     /// The resource ingestion made from it.
     pub resource_id: Option<uuid::Uuid>,
+    /// What ingestion made of the current content (`None`: never queued).
+    pub ingest_status: Option<ingest::IngestStatus>,
+    /// Why, in a sentence (the chunk count, the reason it was not ingestible, the last error).
+    pub ingest_message: Option<String>,
 }
 
 impl SyncFile {
@@ -252,6 +263,8 @@ impl SyncFile {
             error_message: None,
             ingested: false,
             resource_id: None,
+            ingest_status: None,
+            ingest_message: None,
         }
     }
 }
@@ -376,7 +389,7 @@ pub type CredentialUpdate<'a> = Box<
 
 /// The sync state, whichever database holds it.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: ingest::IngestStore + Send + Sync {
     /// Create or update the schema.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Insert or replace a config (by id).
@@ -391,7 +404,9 @@ pub trait Store: Send + Sync {
     async fn set_cursor(&self, id: ConfigId, cursor: Option<&str>) -> Result<(), StoreError>;
     /// A config's files, ordered by remote id.
     async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError>;
-    /// Insert or replace one file's state (by id), atomically.
+    /// Insert or replace one file's state (by id), atomically. What ingestion recorded
+    /// (`ingested`, `resource_id`, `ingest_*`) is left as it is on an existing row: ingestion
+    /// owns those columns, and a sync holding an older copy of the row must not undo them.
     async fn put_file(&self, file: &SyncFile) -> Result<(), StoreError>;
     /// Record a run that started.
     async fn start_log(&self, log: &SyncLog) -> Result<(), StoreError>;
@@ -420,6 +435,19 @@ pub trait Store: Send + Sync {
         id: CredentialId,
         update: CredentialUpdate<'_>,
     ) -> Result<Option<CredentialRecord>, StoreError>;
+}
+
+/// A status column's value as its enum, or a clear error for a value this version never wrote.
+pub(crate) fn parse_enum<T>(
+    table: &'static str,
+    column: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(value).ok_or_else(|| StoreError::Corrupt {
+        table,
+        reason: format!("unknown {column} `{value}`"),
+    })
 }
 
 /// A JSON list of strings from a column, or empty.

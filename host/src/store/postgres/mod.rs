@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
+use super::ingest::IngestStatus;
+
+mod ingest;
 
 /// The Postgres store.
 #[derive(Debug, Clone)]
@@ -139,7 +142,16 @@ fn file_row(row: &PgRow) -> Result<SyncFile, StoreError> {
         error_message: get(row, "error_message")?,
         ingested: get(row, "ingested")?,
         resource_id: get(row, "resource_id")?,
+        ingest_status: ingest_status(row)?,
+        ingest_message: get(row, "ingest_message")?,
     })
+}
+
+fn ingest_status(row: &PgRow) -> Result<Option<IngestStatus>, StoreError> {
+    let status: Option<String> = get(row, "ingest_status")?;
+    status
+        .map(|s| super::parse_enum("SyncFile", "ingest_status", &s, IngestStatus::parse))
+        .transpose()
 }
 
 fn credential_row(row: &PgRow) -> Result<CredentialRecord, StoreError> {
@@ -221,6 +233,56 @@ fn log_row(row: &PgRow) -> Result<SyncLog, StoreError> {
         error_message: get(row, "error_message")?,
         detailed_log: json_col(row, "detailed_log")?,
     })
+}
+
+/// Insert or replace a file's state; ingestion's columns are kept on an existing row.
+async fn put_file<'e>(executor: impl sqlx::PgExecutor<'e>, f: &SyncFile) -> Result<(), StoreError> {
+    sqlx::query(
+        r#"INSERT INTO p8."SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
+             remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
+             remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
+             local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
+             resource_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             $18, $19, $20, $21, $22, $23)
+           ON CONFLICT (id) DO UPDATE SET remote_path = excluded.remote_path,
+             remote_name = excluded.remote_name, remote_type = excluded.remote_type,
+             remote_size = excluded.remote_size, remote_modified_at = excluded.remote_modified_at,
+             remote_created_at = excluded.remote_created_at,
+             remote_metadata = excluded.remote_metadata, remote_revision = excluded.remote_revision,
+             remote_checksum = excluded.remote_checksum, s3_uri = excluded.s3_uri,
+             local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
+             local_checksum = excluded.local_checksum, status = excluded.status,
+             last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
+             error_message = excluded.error_message, updated_at = CURRENT_TIMESTAMP"#,
+    )
+    .bind(f.id.0)
+    .bind(f.config_id.0)
+    .bind(f.userid.0)
+    .bind(&f.remote_id)
+    .bind(&f.remote_path)
+    .bind(&f.remote_name)
+    .bind(&f.remote_type)
+    .bind(f.remote_size)
+    .bind(naive(f.remote_modified_at))
+    .bind(naive(f.remote_created_at))
+    .bind(f.remote_metadata.as_ref().map(Json))
+    .bind(&f.remote_revision)
+    .bind(&f.remote_checksum)
+    .bind(&f.s3_uri)
+    .bind(f.local_size)
+    .bind(naive(f.local_modified_at))
+    .bind(&f.local_checksum)
+    .bind(f.status.as_str())
+    .bind(naive(f.last_sync_at))
+    .bind(f.sync_attempts)
+    .bind(&f.error_message)
+    .bind(f.ingested)
+    .bind(f.resource_id)
+    .execute(executor)
+    .await
+    .map_err(query_err("saving a file's state"))?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -324,53 +386,7 @@ impl Store for PostgresStore {
     }
 
     async fn put_file(&self, f: &SyncFile) -> Result<(), StoreError> {
-        sqlx::query(
-            r#"INSERT INTO p8."SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
-                 remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
-                 remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
-                 local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
-                 resource_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23)
-               ON CONFLICT (id) DO UPDATE SET remote_path = excluded.remote_path,
-                 remote_name = excluded.remote_name, remote_type = excluded.remote_type,
-                 remote_size = excluded.remote_size, remote_modified_at = excluded.remote_modified_at,
-                 remote_created_at = excluded.remote_created_at,
-                 remote_metadata = excluded.remote_metadata, remote_revision = excluded.remote_revision,
-                 remote_checksum = excluded.remote_checksum, s3_uri = excluded.s3_uri,
-                 local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
-                 local_checksum = excluded.local_checksum, status = excluded.status,
-                 last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
-                 error_message = excluded.error_message, ingested = excluded.ingested,
-                 resource_id = excluded.resource_id, updated_at = CURRENT_TIMESTAMP"#,
-        )
-        .bind(f.id.0)
-        .bind(f.config_id.0)
-        .bind(f.userid.0)
-        .bind(&f.remote_id)
-        .bind(&f.remote_path)
-        .bind(&f.remote_name)
-        .bind(&f.remote_type)
-        .bind(f.remote_size)
-        .bind(naive(f.remote_modified_at))
-        .bind(naive(f.remote_created_at))
-        .bind(f.remote_metadata.as_ref().map(Json))
-        .bind(&f.remote_revision)
-        .bind(&f.remote_checksum)
-        .bind(&f.s3_uri)
-        .bind(f.local_size)
-        .bind(naive(f.local_modified_at))
-        .bind(&f.local_checksum)
-        .bind(f.status.as_str())
-        .bind(naive(f.last_sync_at))
-        .bind(f.sync_attempts)
-        .bind(&f.error_message)
-        .bind(f.ingested)
-        .bind(f.resource_id)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("saving a file's state"))?;
-        Ok(())
+        put_file(&self.pool, f).await
     }
 
     async fn start_log(&self, l: &SyncLog) -> Result<(), StoreError> {

@@ -11,6 +11,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use super::ingest::IngestStatus;
+
+mod ingest;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -137,7 +140,16 @@ fn file_row(row: &SqliteRow) -> Result<SyncFile, StoreError> {
                 })
             })
             .transpose()?,
+        ingest_status: ingest_status(row)?,
+        ingest_message: get(row, "ingest_message")?,
     })
+}
+
+fn ingest_status(row: &SqliteRow) -> Result<Option<IngestStatus>, StoreError> {
+    let status: Option<String> = get(row, "ingest_status")?;
+    status
+        .map(|s| super::parse_enum("SyncFile", "ingest_status", &s, IngestStatus::parse))
+        .transpose()
 }
 
 /// A timestamp SQLite wrote itself (`CURRENT_TIMESTAMP`, no zone) or one sqlx wrote (RFC 3339).
@@ -235,6 +247,56 @@ fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
         error_message: get(row, "error_message")?,
         detailed_log: json_col(row, "detailed_log", T)?,
     })
+}
+
+/// Insert or replace a file's state; ingestion's columns are kept on an existing row.
+async fn put_file<'e>(executor: impl sqlx::SqliteExecutor<'e>, f: &SyncFile) -> Result<(), StoreError> {
+    sqlx::query(
+        r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
+             remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
+             remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
+             local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
+             resource_id)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+             ?18, ?19, ?20, ?21, ?22, ?23)
+           ON CONFLICT (id) DO UPDATE SET remote_path = excluded.remote_path,
+             remote_name = excluded.remote_name, remote_type = excluded.remote_type,
+             remote_size = excluded.remote_size, remote_modified_at = excluded.remote_modified_at,
+             remote_created_at = excluded.remote_created_at,
+             remote_metadata = excluded.remote_metadata, remote_revision = excluded.remote_revision,
+             remote_checksum = excluded.remote_checksum, s3_uri = excluded.s3_uri,
+             local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
+             local_checksum = excluded.local_checksum, status = excluded.status,
+             last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
+             error_message = excluded.error_message, updated_at = CURRENT_TIMESTAMP"#,
+    )
+    .bind(f.id.to_string())
+    .bind(f.config_id.to_string())
+    .bind(f.userid.to_string())
+    .bind(&f.remote_id)
+    .bind(&f.remote_path)
+    .bind(&f.remote_name)
+    .bind(&f.remote_type)
+    .bind(f.remote_size)
+    .bind(f.remote_modified_at)
+    .bind(f.remote_created_at)
+    .bind(f.remote_metadata.as_ref().map(|m| m.to_string()))
+    .bind(&f.remote_revision)
+    .bind(&f.remote_checksum)
+    .bind(&f.s3_uri)
+    .bind(f.local_size)
+    .bind(f.local_modified_at)
+    .bind(&f.local_checksum)
+    .bind(f.status.as_str())
+    .bind(f.last_sync_at)
+    .bind(f.sync_attempts)
+    .bind(&f.error_message)
+    .bind(f.ingested)
+    .bind(f.resource_id.map(|r| r.to_string()))
+    .execute(executor)
+    .await
+    .map_err(query_err("saving a file's state"))?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -340,53 +402,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_file(&self, f: &SyncFile) -> Result<(), StoreError> {
-        sqlx::query(
-            r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
-                 remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
-                 remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
-                 local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
-                 resource_id)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23)
-               ON CONFLICT (id) DO UPDATE SET remote_path = excluded.remote_path,
-                 remote_name = excluded.remote_name, remote_type = excluded.remote_type,
-                 remote_size = excluded.remote_size, remote_modified_at = excluded.remote_modified_at,
-                 remote_created_at = excluded.remote_created_at,
-                 remote_metadata = excluded.remote_metadata, remote_revision = excluded.remote_revision,
-                 remote_checksum = excluded.remote_checksum, s3_uri = excluded.s3_uri,
-                 local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
-                 local_checksum = excluded.local_checksum, status = excluded.status,
-                 last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
-                 error_message = excluded.error_message, ingested = excluded.ingested,
-                 resource_id = excluded.resource_id, updated_at = CURRENT_TIMESTAMP"#,
-        )
-        .bind(f.id.to_string())
-        .bind(f.config_id.to_string())
-        .bind(f.userid.to_string())
-        .bind(&f.remote_id)
-        .bind(&f.remote_path)
-        .bind(&f.remote_name)
-        .bind(&f.remote_type)
-        .bind(f.remote_size)
-        .bind(f.remote_modified_at)
-        .bind(f.remote_created_at)
-        .bind(f.remote_metadata.as_ref().map(|m| m.to_string()))
-        .bind(&f.remote_revision)
-        .bind(&f.remote_checksum)
-        .bind(&f.s3_uri)
-        .bind(f.local_size)
-        .bind(f.local_modified_at)
-        .bind(&f.local_checksum)
-        .bind(f.status.as_str())
-        .bind(f.last_sync_at)
-        .bind(f.sync_attempts)
-        .bind(&f.error_message)
-        .bind(f.ingested)
-        .bind(f.resource_id.map(|r| r.to_string()))
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("saving a file's state"))?;
-        Ok(())
+        put_file(&self.pool, f).await
     }
 
     async fn start_log(&self, l: &SyncLog) -> Result<(), StoreError> {
