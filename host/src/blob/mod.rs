@@ -60,6 +60,16 @@ impl ObjectKey {
         Some(ObjectKey(uri[at + 1..].to_string()))
     }
 
+    /// The key of chunk `ordinal` of the audio stored at `self` (a mono 16 kHz WAV), next to it:
+    /// `p8sync/<config>/<file>.chunks/0003.wav`.
+    pub fn audio_chunk(&self, ordinal: i32) -> Self {
+        let stem = match self.0.rsplit_once('.') {
+            Some((stem, ext)) if !ext.contains('/') => stem,
+            _ => self.0.as_str(),
+        };
+        ObjectKey(format!("{stem}.chunks/{ordinal:04}.wav"))
+    }
+
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -2,6 +2,7 @@
 
 mod auth;
 mod config;
+mod ingest;
 mod list;
 mod providers;
 mod sync;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Provider credentials: log in, import, status, revoke.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
+    /// The ingestion queue: run it, see it, retry what failed.
+    #[command(subcommand)]
+    Ingest(ingest::IngestCommand),
     /// Create or update the database schema, and say which database that is.
     Migrate,
 }
@@ -83,6 +87,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Logs(args) => sync::run_logs(&cli, args).await,
         Command::Config(cmd) => config::run(&cli, cmd).await,
         Command::Auth(cmd) => auth::run(&cli, cmd).await,
+        Command::Ingest(cmd) => ingest::run(&cli, cmd).await,
         Command::Migrate => {
             ensure_private_dir(&cli.data_dir)?;
             let target = crate::store::StoreTarget::from_env(&cli.data_dir)?;

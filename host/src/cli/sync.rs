@@ -33,6 +33,10 @@ pub struct SyncArgs {
     /// Show what would be transferred, change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Leave ingestion to `p8sync ingest run` (or a service); by default new and changed
+    /// files are ingested after each config's sync.
+    #[arg(long)]
+    no_ingest: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -154,16 +158,25 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     });
     let mut engine = SyncEngine::new(store.clone(), cli.blob().await, registry, options);
     if needs_tokens {
-        engine = engine.with_tokens(cli.tokens(store).await?);
+        engine = engine.with_tokens(cli.tokens(store.clone()).await?);
     }
+    let ingestor = match args.no_ingest || args.dry_run {
+        true => None,
+        false => Some(cli.ingestor(store).await?),
+    };
     let mut failed = Vec::new();
     for config in &configs {
         let outcome = engine.run(config).await;
         match outcome {
             Ok(report) => {
+                let ingested = match &ingestor {
+                    Some(ingestor) => Some(ingestor.drain().await?),
+                    None => None,
+                };
+                let print = || print_report(config, &report, ingested.as_ref(), args.json);
                 match &bar {
-                    Some(bar) => bar.suspend(|| print_report(config, &report, args.json))?,
-                    None => print_report(config, &report, args.json)?,
+                    Some(bar) => bar.suspend(print)?,
+                    None => print()?,
                 }
                 if !report.success {
                     failed.push(format!(
@@ -236,14 +249,26 @@ async fn folder_config(store: &dyn Store, folder: &std::path::Path) -> Result<Sy
     Ok(c)
 }
 
-fn print_report(config: &SyncConfig, report: &SyncReport, json: bool) -> Result<()> {
+fn print_report(
+    config: &SyncConfig,
+    report: &SyncReport,
+    ingested: Option<&crate::ingest::DrainReport>,
+    json: bool,
+) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        let mut value = serde_json::to_value(report)?;
+        if let (Some(object), Some(ingested)) = (value.as_object_mut(), ingested) {
+            object.insert("ingestion".into(), serde_json::to_value(ingested)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     println!("{}: {}", config.name, report.message);
     for f in &report.failures {
         println!("  failed {}: {}", f.remote_id, f.error);
+    }
+    if let Some(ingested) = ingested {
+        println!("  ingestion: {}", super::ingest::summary(ingested));
     }
     Ok(())
 }
@@ -263,11 +288,18 @@ pub(super) async fn run_files(cli: &Cli, args: &FilesArgs) -> Result<()> {
                     .map(|s| super::human_bytes(s as u64))
                     .unwrap_or_else(|| "-".into()),
                 f.remote_path.clone().unwrap_or_else(|| f.remote_id.clone()),
-                f.error_message.clone().unwrap_or_default(),
+                f.ingest_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                // The sync's error first: it is why the ingestion outcome is stale.
+                f.error_message
+                    .clone()
+                    .or_else(|| f.ingest_message.clone())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    super::print_table(&["STATUS", "SIZE", "PATH", "ERROR"], &rows);
+    super::print_table(&["STATUS", "SIZE", "PATH", "INGEST", "DETAIL"], &rows);
     Ok(())
 }
 

@@ -591,7 +591,9 @@ impl SyncEngine {
                 file.sync_attempts = 0;
                 file.error_message = None;
                 file.ingested = false;
-                self.store.put_file(&file).await.map_err(|e| FileFailure {
+                // New content and its ingestion job land together: a crash cannot leave a
+                // synced file that ingestion never hears of.
+                self.store.put_file_and_enqueue(&file).await.map_err(|e| FileFailure {
                     remote_id: entry.id.clone(),
                     error: e.to_string(),
                     retryable: true,
@@ -642,7 +644,8 @@ impl SyncEngine {
         }
         file.status = FileStatus::Deleted;
         file.last_sync_at = Some(Utc::now());
-        self.store.put_file(&file).await?;
+        // The job removes what ingestion made of it, so search stops finding a deleted file.
+        self.store.put_file_and_enqueue(&file).await?;
         Ok(())
     }
 }
