@@ -205,7 +205,11 @@ async fn write_chunks(
         if old.ordinal >= count
             && let Some(old_key) = ObjectKey::from_uri(&old.s3_uri)
         {
-            ingestor.blob.delete(&old_key).await.map_err(Failure::retry)?;
+            ingestor
+                .blob
+                .delete(&old_key)
+                .await
+                .map_err(Failure::retry)?;
         }
     }
     store.delete_audio_chunks(record.id, count).await?;

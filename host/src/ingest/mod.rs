@@ -46,7 +46,9 @@ pub struct Backoff {
 impl Backoff {
     /// The wait after attempt `attempt` (1-based) failed.
     pub fn delay(&self, attempt: i32) -> Duration {
-        let doublings = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(20);
+        let doublings = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
         self.base.saturating_mul(1 << doublings).min(self.max)
     }
 }

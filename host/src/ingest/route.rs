@@ -210,7 +210,10 @@ mod tests {
             Route::Text(Format::Plain)
         );
         assert_eq!(r.route(Some("audio/mpeg"), &["x"]), Route::Audio);
-        assert_eq!(r.route(Some("application/pdf"), &[]), Route::Text(Format::Pdf));
+        assert_eq!(
+            r.route(Some("application/pdf"), &[]),
+            Route::Text(Format::Pdf)
+        );
         // An exported Google Doc: the google-apps type says nothing, the object's name does.
         assert_eq!(
             r.route(

@@ -39,14 +39,18 @@ pub(super) async fn ingest(
         Err(e @ ExtractError::Io(_)) => return Err(Failure::retry(e)),
     };
     let file = &job.file;
-    let resources = resources(file, DOCUMENT_CATEGORY, &chunks, |ordinal| {
-        serde_json::json!({ "format": format.as_str(), "chunk": ordinal, "chunks": chunks.len() })
-    });
+    let resources = resources(
+        file,
+        DOCUMENT_CATEGORY,
+        &chunks,
+        |ordinal| serde_json::json!({ "format": format.as_str(), "chunk": ordinal, "chunks": chunks.len() }),
+    );
     Ok(IngestOutcome {
         status: IngestStatus::Ingested,
         message: Some(format!(
-            "{} resources from {} text",
+            "{} resource{} from {} text",
             resources.len(),
+            if resources.len() == 1 { "" } else { "s" },
             format.as_str()
         )),
         resources,

@@ -215,7 +215,7 @@ impl Ingestor {
                     .finish_ingest_job(job.file.id, &job.lease, &outcome)
                     .await?
                 {
-                    tracing::info!(
+                    tracing::debug!(
                         file = %job.file.id,
                         status = %status,
                         resources = outcome.resources.len(),
@@ -230,7 +230,11 @@ impl Ingestor {
         }
     }
 
-    async fn record_failure(&self, job: &IngestJob, failure: Failure) -> Result<Ended, IngestError> {
+    async fn record_failure(
+        &self,
+        job: &IngestJob,
+        failure: Failure,
+    ) -> Result<Ended, IngestError> {
         let last = job.attempt >= self.options.max_attempts || !failure.retryable;
         let message = if last && failure.retryable {
             format!(

@@ -593,11 +593,14 @@ impl SyncEngine {
                 file.ingested = false;
                 // New content and its ingestion job land together: a crash cannot leave a
                 // synced file that ingestion never hears of.
-                self.store.put_file_and_enqueue(&file).await.map_err(|e| FileFailure {
-                    remote_id: entry.id.clone(),
-                    error: e.to_string(),
-                    retryable: true,
-                })?;
+                self.store
+                    .put_file_and_enqueue(&file)
+                    .await
+                    .map_err(|e| FileFailure {
+                        remote_id: entry.id.clone(),
+                        error: e.to_string(),
+                        retryable: true,
+                    })?;
                 Ok(done.object.size)
             }
             Err((error, retryable)) => {

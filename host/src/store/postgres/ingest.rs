@@ -432,13 +432,14 @@ impl IngestStore for PostgresStore {
         audio: AudioFileId,
         from_ordinal: i32,
     ) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query(r#"DELETE FROM p8."AudioChunk" WHERE audio_file_id = $1 AND ordinal >= $2"#)
-                .bind(audio.0)
-                .bind(from_ordinal)
-                .execute(&self.pool)
-                .await
-                .map_err(query_err("removing stale audio chunks"))?;
+        let done = sqlx::query(
+            r#"DELETE FROM p8."AudioChunk" WHERE audio_file_id = $1 AND ordinal >= $2"#,
+        )
+        .bind(audio.0)
+        .bind(from_ordinal)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("removing stale audio chunks"))?;
         Ok(done.rows_affected())
     }
 

@@ -2,6 +2,7 @@
 //! schema with its names and columns.
 
 use super::ids::{ConfigId, CredentialId, FileId, LogId, UserId};
+use super::ingest::IngestStatus;
 use super::{
     CredentialRecord, CredentialUpdate, FileStatus, LogStatus, Store, StoreError, SyncConfig,
     SyncFile, SyncLog, query_err, string_list,
@@ -10,7 +11,6 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
-use super::ingest::IngestStatus;
 
 mod ingest;
 

@@ -2,6 +2,7 @@
 //! JSON is TEXT; the tables and columns are the Postgres ones.
 
 use super::ids::{ConfigId, CredentialId, FileId, LogId, UserId};
+use super::ingest::IngestStatus;
 use super::{
     CredentialRecord, CredentialUpdate, FileStatus, LogStatus, Store, StoreError, SyncConfig,
     SyncFile, SyncLog, query_err, string_list,
@@ -11,7 +12,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
-use super::ingest::IngestStatus;
 
 mod ingest;
 
@@ -250,7 +250,10 @@ fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
 }
 
 /// Insert or replace a file's state; ingestion's columns are kept on an existing row.
-async fn put_file<'e>(executor: impl sqlx::SqliteExecutor<'e>, f: &SyncFile) -> Result<(), StoreError> {
+async fn put_file<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    f: &SyncFile,
+) -> Result<(), StoreError> {
     sqlx::query(
         r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
              remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
