@@ -656,6 +656,74 @@ async fn racing_claimers_one_winner(store: Arc<dyn Store>) {
     assert_eq!((j.status, j.attempts), (JobStatus::Running, 1));
 }
 
+/// 7b. A sync re-enqueueing a file while its worker finishes: whichever wins, neither fails,
+/// and the new content ends up queued.
+///
+/// KNOWN STORE BUG (Postgres; left failing on purpose for the store's owner to fix):
+/// `put_file_and_enqueue` locks the `SyncFile` row (its upsert) before the `IngestJob` row, while
+/// `finish_ingest_job` (and `fail_ingest_job`, and the dead-marking in `claim_ingest_job`) lock
+/// the `IngestJob` row first and the `SyncFile` row after. Run together on one file they
+/// deadlock; Postgres aborts `put_file_and_enqueue` with "deadlock detected" after
+/// `deadlock_timeout`, so the sync records a failure for the file while the worker's results
+/// for the old content are committed. Fix: in `host/src/store/postgres/ingest.rs`
+/// `put_file_and_enqueue`, take the job row first
+/// (`SELECT 1 FROM p8."IngestJob" WHERE file_id = $1 FOR UPDATE`) before `put_file`. SQLite
+/// passes (`BEGIN IMMEDIATE` serializes the two).
+async fn reenqueue_races_finish(store: Arc<dyn Store>) {
+    const ROUNDS: usize = 25;
+    let c = config(&*store, "docs").await;
+    let f = synced(&c, "busy.txt");
+    store.put_file_and_enqueue(&f).await.unwrap();
+    let mut errors = Vec::new();
+    for round in 0..ROUNDS {
+        let owner = format!("w{round}");
+        let claimed = store.claim_ingest_job(&owner, LONG, MAX).await.unwrap();
+        let claimed = claimed.unwrap_or_else(|| panic!("round {round}: nothing to claim"));
+        assert_eq!(claimed.attempt, 1, "round {round}");
+        let resources = (0..20)
+            .map(|i| resource(&f, i, &format!("round {round} chunk {i}")))
+            .collect();
+        let done = outcome(IngestStatus::Ingested, "20 chunks", resources);
+        let mut next = f.clone();
+        next.remote_revision = Some(format!("r{}", round + 2));
+        let (finish, enqueue) = tokio::join!(
+            store.finish_ingest_job(f.id, &owner, &done),
+            store.put_file_and_enqueue(&next)
+        );
+        if let Err(e) = &finish {
+            errors.push(format!("round {round}: finish_ingest_job: {e}"));
+        }
+        if let Err(e) = &enqueue {
+            errors.push(format!("round {round}: put_file_and_enqueue: {e}"));
+            // Leave the queue as the sync's retry would.
+            store.put_file_and_enqueue(&next).await.unwrap();
+        }
+        let j = job(&*store, f.id).await;
+        assert_eq!(
+            (j.status, j.attempts),
+            (JobStatus::Queued, 0),
+            "round {round}"
+        );
+        let now = stored(&*store, &f).await;
+        assert_eq!(now.remote_revision, next.remote_revision, "round {round}");
+        assert!(
+            !now.ingested,
+            "round {round}: the new content is not ingested"
+        );
+        assert_eq!(
+            now.ingest_status,
+            Some(IngestStatus::Queued),
+            "round {round}"
+        );
+    }
+    assert!(
+        errors.is_empty(),
+        "{} of {ROUNDS} rounds failed:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
+
 fn audio_record(f: &SyncFile, status: AudioStatus) -> AudioFileRecord {
     AudioFileRecord {
         id: AudioFileId::derive(f.id),
@@ -971,6 +1039,7 @@ both!(
     failed_attempts_retry_or_die,
     finish_replaces_resources,
     reenqueue_voids_running_lease,
+    reenqueue_races_finish,
     put_file_keeps_ingestion_columns,
     concurrent_claimers_take_each_job_once,
     racing_claimers_one_winner,
