@@ -236,24 +236,24 @@ struct Upload {
     method: String,
     path: String,
     authorization: Option<String>,
-    /// Form fields: `(name, file name, content type, bytes)`.
-    parts: Vec<(String, Option<String>, Option<String>, Vec<u8>)>,
+    /// The form's fields.
+    parts: Vec<Part>,
     /// Why the body could not be read as multipart, if it could not.
     malformed: Option<String>,
 }
 
 impl Upload {
-    fn part(&self, name: &str) -> Option<&(String, Option<String>, Option<String>, Vec<u8>)> {
-        self.parts.iter().find(|p| p.0 == name)
+    fn part(&self, name: &str) -> Option<&Part> {
+        self.parts.iter().find(|p| p.name == name)
     }
 
     fn text(&self, name: &str) -> Option<String> {
         self.part(name)
-            .map(|p| String::from_utf8_lossy(&p.3).into_owned())
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned())
     }
 
     fn wav(&self) -> &[u8] {
-        self.part("file").map(|p| p.3.as_slice()).unwrap_or(&[])
+        self.part("file").map(|p| p.data.as_slice()).unwrap_or(&[])
     }
 
     /// Everything an OpenAI-compatible client must send, checked.
@@ -267,7 +267,12 @@ impl Upload {
             self.authorization.as_deref(),
             Some(format!("Bearer {API_KEY}").as_str())
         );
-        let (_, file_name, content_type, wav) = self.part("file").expect("a `file` part");
+        let Part {
+            file_name,
+            content_type,
+            data: wav,
+            ..
+        } = self.part("file").expect("a `file` part");
         let file_name = file_name.as_deref().expect("the file part has a file name");
         assert!(file_name.ends_with(".wav"), "{file_name}");
         assert_eq!(content_type.as_deref(), Some("audio/wav"));
@@ -415,12 +420,17 @@ impl FakeWhisper {
     }
 }
 
-/// Take a `multipart/form-data` body apart into `(name, file name, content type, bytes)`.
-#[allow(clippy::type_complexity)]
-fn parse_multipart(
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<Vec<(String, Option<String>, Option<String>, Vec<u8>)>, String> {
+/// One field of a multipart form.
+#[derive(Debug, Clone)]
+struct Part {
+    name: String,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    data: Vec<u8>,
+}
+
+/// Take a `multipart/form-data` body apart.
+fn parse_multipart(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Part>, String> {
     let content_type = content_type.ok_or("no content-type")?;
     if !content_type.starts_with("multipart/form-data") {
         return Err(format!(
@@ -467,12 +477,12 @@ fn parse_multipart(
                 part_type = Some(value.trim().to_string());
             }
         }
-        parts.push((
-            name.ok_or("a part without a name")?,
+        parts.push(Part {
+            name: name.ok_or("a part without a name")?,
             file_name,
-            part_type,
+            content_type: part_type,
             data,
-        ));
+        });
         at = next + delimiter.len();
     }
 }
@@ -789,6 +799,14 @@ async fn main_flow(postgres: bool) {
         })
         .collect();
     assert_eq!(t.content, expected.join("\n"));
+    eprintln!(
+        "DEBUGTMP {}\n{:?}",
+        t.content,
+        chunks
+            .iter()
+            .map(|c| (c.start_time, c.end_time))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(t.metadata["audio_file_id"], audio.id.0.to_string());
     assert_eq!(memo.ingest_status, Some(IngestStatus::Transcribed));
     assert!(memo.ingested);
@@ -1112,6 +1130,7 @@ async fn server_errors_retry_then_give_up(postgres: bool) {
 
     // First attempt: every chunk still failing after the client's own retry; the job waits.
     let first = Instant::now();
+    let failed_after = chrono::Utc::now();
     let report = ingestor.drain().await.unwrap();
     assert_eq!(
         report,
@@ -1142,13 +1161,32 @@ async fn server_errors_retry_then_give_up(postgres: bool) {
     );
     assert!(f.resources(&memo).await.is_empty());
 
-    // Not due yet: a drain now does nothing.
-    if first.elapsed() < backoff {
-        assert_eq!(ingestor.drain().await.unwrap(), DrainReport::default());
-        assert_eq!(fake.uploads().len(), 6);
-    }
+    // It waits out the backoff, counted from when the attempt failed.
+    let due = jobs[0].run_after;
+    assert!(
+        due >= failed_after + backoff,
+        "due {due}, failed after {failed_after}"
+    );
+    assert!(due <= chrono::Utc::now() + backoff, "due {due}");
 
-    // After the backoff, the last attempt: set aside as dead, with the error kept.
+    // Not due yet: a drain now does nothing.
+    assert!(
+        first.elapsed() < backoff,
+        "too slow to check the backoff: {:?}",
+        first.elapsed()
+    );
+    assert_eq!(ingestor.drain().await.unwrap(), DrainReport::default());
+    assert_eq!(fake.uploads().len(), 6);
+
+    // After the backoff, the last attempt. Every chunk still fails with a server error and
+    // nothing was transcribed, so the job must be set aside as dead with the error kept: then
+    // `queue_depth` counts it and `p8sync ingest retry` (which queues dead and retrying jobs
+    // again) picks it up once the server is back.
+    //
+    // HOST BUG (host/src/ingest/audio_job.rs, `if retryable > 0 && job.attempt <
+    // max_attempts`): on the last attempt that branch is skipped and the job ends `done` with
+    // the file `untranscribed` (as if no backend were configured), `dead == 0`, and
+    // `ingest retry` never queues it again. These assertions fail until that is fixed.
     tokio::time::sleep(backoff.saturating_sub(first.elapsed()) + Duration::from_millis(200)).await;
     let report = ingestor.drain().await.unwrap();
     assert_eq!(fake.uploads().len(), 3 * 2 * 2);
@@ -1174,7 +1212,10 @@ async fn server_errors_retry_then_give_up(postgres: bool) {
     );
     assert_eq!(memo.ingest_status, Some(IngestStatus::Dead));
     let message = memo.ingest_message.clone().unwrap_or_default();
-    assert!(message.contains("HTTP 500"), "{message}");
+    assert!(
+        message.contains("HTTP 500") && message.contains("gave up after 2 attempts"),
+        "{message}"
+    );
     assert_eq!((jobs[0].status, jobs[0].attempts), (JobStatus::Dead, 2));
     assert!(
         jobs[0]

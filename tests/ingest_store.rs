@@ -659,16 +659,10 @@ async fn racing_claimers_one_winner(store: Arc<dyn Store>) {
 /// 7b. A sync re-enqueueing a file while its worker finishes: whichever wins, neither fails,
 /// and the new content ends up queued.
 ///
-/// KNOWN STORE BUG (Postgres; left failing on purpose for the store's owner to fix):
-/// `put_file_and_enqueue` locks the `SyncFile` row (its upsert) before the `IngestJob` row, while
-/// `finish_ingest_job` (and `fail_ingest_job`, and the dead-marking in `claim_ingest_job`) lock
-/// the `IngestJob` row first and the `SyncFile` row after. Run together on one file they
-/// deadlock; Postgres aborts `put_file_and_enqueue` with "deadlock detected" after
-/// `deadlock_timeout`, so the sync records a failure for the file while the worker's results
-/// for the old content are committed. Fix: in `host/src/store/postgres/ingest.rs`
-/// `put_file_and_enqueue`, take the job row first
-/// (`SELECT 1 FROM p8."IngestJob" WHERE file_id = $1 FOR UPDATE`) before `put_file`. SQLite
-/// passes (`BEGIN IMMEDIATE` serializes the two).
+/// Postgres deadlocked here while `put_file_and_enqueue` locked the file row before the job
+/// row and a finishing worker locked them the other way round; every path now takes the job
+/// row first. It also caught a losing `finish` leaving its transaction to the pool's lazy
+/// rollback: the row its lock had waited for stayed locked, and the next claim skipped it.
 async fn reenqueue_races_finish(store: Arc<dyn Store>) {
     const ROUNDS: usize = 25;
     let c = config(&*store, "docs").await;
@@ -678,7 +672,13 @@ async fn reenqueue_races_finish(store: Arc<dyn Store>) {
     for round in 0..ROUNDS {
         let owner = format!("w{round}");
         let claimed = store.claim_ingest_job(&owner, LONG, MAX).await.unwrap();
-        let claimed = claimed.unwrap_or_else(|| panic!("round {round}: nothing to claim"));
+        let Some(claimed) = claimed else {
+            let j = job(&*store, f.id).await;
+            panic!(
+                "round {round}: nothing to claim: {j:?} now {:?}",
+                Utc::now()
+            );
+        };
         assert_eq!(claimed.attempt, 1, "round {round}");
         let resources = (0..20)
             .map(|i| resource(&f, i, &format!("round {round} chunk {i}")))
@@ -975,6 +975,17 @@ async fn delete_config_cascades_to_jobs(store: Arc<dyn Store>) {
     let s = &*store;
     let c = config(s, "docs").await;
     let other = config(s, "other").await;
+    // A file of another config, ingested before anything else is queued.
+    let kept = synced(&other, "kept.txt");
+    s.put_file_and_enqueue(&kept).await.unwrap();
+    let kept_job = s.claim_ingest_job("k", LONG, MAX).await.unwrap().unwrap();
+    assert_eq!(kept_job.file.id, kept.id);
+    let kept_outcome = outcome(IngestStatus::Ingested, "1", vec![resource(&kept, 0, "k")]);
+    assert!(
+        s.finish_ingest_job(kept.id, "k", &kept_outcome)
+            .await
+            .unwrap()
+    );
     for i in 0..3 {
         s.put_file_and_enqueue(&synced(&c, &format!("{i}.txt")))
             .await
@@ -988,11 +999,20 @@ async fn delete_config_cascades_to_jobs(store: Arc<dyn Store>) {
         vec![resource(&done.file, 0, "x")],
     );
     assert!(s.finish_ingest_job(done.file.id, "b", &o).await.unwrap());
-    let kept = synced(&other, "kept.txt");
+    let audio = audio_record(&done.file, AudioStatus::Completed);
+    s.put_audio_file(&audio).await.unwrap();
+    s.put_audio_chunk(&chunk(&audio, 0, ChunkStatus::Transcribed))
+        .await
+        .unwrap();
     s.put_file_and_enqueue(&kept).await.unwrap();
     assert_eq!(s.queue_depth().await.unwrap(), depth(2, 1, 1, 0));
 
     assert!(s.delete_config(c.id).await.unwrap());
+    // What ingestion made of the config's files goes with it; the other config's stays.
+    assert!(s.resources_for_file(done.file.id).await.unwrap().is_empty());
+    assert!(s.audio_file_for(done.file.id).await.unwrap().is_none());
+    assert!(s.audio_chunks(audio.id).await.unwrap().is_empty());
+    assert_eq!(s.resources_for_file(kept.id).await.unwrap().len(), 1);
     assert_eq!(s.queue_depth().await.unwrap(), depth(1, 0, 0, 0));
     assert!(s.ingest_jobs(Some(c.id)).await.unwrap().is_empty());
     assert_eq!(s.ingest_jobs(None).await.unwrap()[0].file_id, kept.id);

@@ -16,7 +16,9 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use std::time::Duration;
 
 /// The database's "now", as the naive UTC the TIMESTAMP columns hold.
-const NOW: &str = "(now() AT TIME ZONE 'UTC')";
+/// `clock_timestamp`, not `now`: a claim that waited for a lock must not date its lease from
+/// before the wait.
+const NOW: &str = "(clock_timestamp() AT TIME ZONE 'UTC')";
 
 const RESET_JOB: &str = r#"ON CONFLICT (file_id) DO UPDATE SET status = 'queued', attempts = 0,
       run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
@@ -99,6 +101,13 @@ impl IngestStore for PostgresStore {
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError> {
         const DOING: &str = "saving a file's state with its ingestion job";
         let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
+        // Every path that touches both rows locks the job first, then the file; taking them
+        // the other way round here deadlocked against a worker finishing the same file.
+        sqlx::query(r#"SELECT 1 FROM p8."IngestJob" WHERE file_id = $1 FOR UPDATE"#)
+            .bind(file.id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?;
         put_file(&mut *tx, file).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
@@ -260,6 +269,7 @@ impl IngestStore for PostgresStore {
         .await
         .map_err(query_err(DOING))?;
         if done.rows_affected() != 1 {
+            tx.rollback().await.map_err(query_err(DOING))?;
             return Ok(false);
         }
         sqlx::query(
@@ -294,6 +304,10 @@ impl IngestStore for PostgresStore {
         .await
         .map_err(query_err(DOING))?;
         if held.is_none() {
+            // Roll back now, not when the pool next hands out the connection: a row the
+            // lock waited for and then did not match can stay locked until then, and claims
+            // would skip it.
+            tx.rollback().await.map_err(query_err(DOING))?;
             return Ok(false);
         }
         sqlx::query(r#"DELETE FROM p8."Resources" WHERE sync_file_id = $1"#)

@@ -356,11 +356,28 @@ impl Store for PostgresStore {
     }
 
     async fn delete_config(&self, id: ConfigId) -> Result<bool, StoreError> {
+        const DOING: &str = "deleting a sync config";
+        let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
+        // What ingestion made of the config's files has no foreign key to them (the tables
+        // are Percolate's): remove it here, with the config, files and jobs in one go.
+        for derived in [
+            r#"DELETE FROM p8."AudioChunk" WHERE audio_file_id IN
+                 (SELECT id FROM p8."AudioFile" WHERE sync_file_id IN (SELECT id FROM p8."SyncFile" WHERE config_id = $1))"#,
+            r#"DELETE FROM p8."AudioFile" WHERE sync_file_id IN (SELECT id FROM p8."SyncFile" WHERE config_id = $1)"#,
+            r#"DELETE FROM p8."Resources" WHERE sync_file_id IN (SELECT id FROM p8."SyncFile" WHERE config_id = $1)"#,
+        ] {
+            sqlx::query(derived)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+        }
         let done = sqlx::query(r#"DELETE FROM p8."SyncConfig" WHERE id = $1"#)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(query_err("deleting a sync config"))?;
+            .map_err(query_err(DOING))?;
+        tx.commit().await.map_err(query_err(DOING))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -517,6 +534,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(query_err(DOING))?
         else {
+            tx.rollback().await.map_err(query_err(DOING))?;
             return Ok(None);
         };
         let current = credential_row(&row)?;

@@ -179,8 +179,10 @@ impl IngestStore for SqliteStore {
         max_attempts: i32,
     ) -> Result<Option<IngestJob>, StoreError> {
         const DOING: &str = "claiming an ingestion job";
-        let now = Utc::now();
         let mut tx = self.write_tx(DOING).await?;
+        // Read the clock once the write lock is held: a claim that waited must not date its
+        // lease from before the wait.
+        let now = Utc::now();
         let message = vanished_message(max_attempts);
         let dead: Vec<String> = sqlx::query_scalar(
             r#"UPDATE "IngestJob" SET status = 'dead', lease_owner = NULL,
@@ -293,6 +295,7 @@ impl IngestStore for SqliteStore {
         .await
         .map_err(query_err(DOING))?;
         if done.rows_affected() != 1 {
+            tx.rollback().await.map_err(query_err(DOING))?;
             return Ok(false);
         }
         sqlx::query(
@@ -327,6 +330,10 @@ impl IngestStore for SqliteStore {
         .await
         .map_err(query_err(DOING))?;
         if held.is_none() {
+            // Roll back now, not when the pool next hands out the connection: a row the
+            // lock waited for and then did not match can stay locked until then, and claims
+            // would skip it.
+            tx.rollback().await.map_err(query_err(DOING))?;
             return Ok(false);
         }
         sqlx::query(r#"DELETE FROM "Resources" WHERE sync_file_id = ?1"#)

@@ -375,11 +375,32 @@ impl Store for SqliteStore {
     }
 
     async fn delete_config(&self, id: ConfigId) -> Result<bool, StoreError> {
+        const DOING: &str = "deleting a sync config";
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_err(DOING))?;
+        // What ingestion made of the config's files has no foreign key to them (the tables
+        // are Percolate's): remove it here, with the config, files and jobs in one go.
+        for derived in [
+            r#"DELETE FROM "AudioChunk" WHERE audio_file_id IN
+                 (SELECT id FROM "AudioFile" WHERE sync_file_id IN (SELECT id FROM "SyncFile" WHERE config_id = ?1))"#,
+            r#"DELETE FROM "AudioFile" WHERE sync_file_id IN (SELECT id FROM "SyncFile" WHERE config_id = ?1)"#,
+            r#"DELETE FROM "Resources" WHERE sync_file_id IN (SELECT id FROM "SyncFile" WHERE config_id = ?1)"#,
+        ] {
+            sqlx::query(derived)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+        }
         let done = sqlx::query(r#"DELETE FROM "SyncConfig" WHERE id = ?1"#)
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(query_err("deleting a sync config"))?;
+            .map_err(query_err(DOING))?;
+        tx.commit().await.map_err(query_err(DOING))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -539,6 +560,7 @@ impl Store for SqliteStore {
             .await
             .map_err(query_err(DOING))?
         else {
+            tx.rollback().await.map_err(query_err(DOING))?;
             return Ok(None);
         };
         let current = credential_row(&row)?;
