@@ -513,6 +513,13 @@ async fn check_memo_chunks(f: &Fixture, chunks: &[AudioChunkRecord]) -> Vec<usiz
             chunk.start_time,
             chunk.end_time
         );
+        // Padded, not clipped: the whole phrase is in its chunk.
+        assert!(
+            chunk.start_time <= start && chunk.end_time >= end,
+            "chunk {n} ({:.3}-{:.3}) cuts into its speech {start}-{end}",
+            chunk.start_time,
+            chunk.end_time
+        );
         assert!((chunk.duration - (chunk.end_time - chunk.start_time)).abs() < 1e-6);
         let wav = f.read(&chunk.s3_uri).await;
         let info = wav_info(&wav).unwrap_or_else(|e| panic!("chunk {n}: {e}"));
@@ -599,7 +606,6 @@ fn text_files() -> Vec<(&'static str, PathBuf, &'static str, Vec<&'static str>)>
 }
 
 async fn main_flow(postgres: bool) {
-    let started = Instant::now();
     let f = fixture(postgres, true).await;
     let fake = FakeWhisper::start(heard).await;
     let folder = tempfile::tempdir().unwrap();
@@ -799,14 +805,6 @@ async fn main_flow(postgres: bool) {
         })
         .collect();
     assert_eq!(t.content, expected.join("\n"));
-    eprintln!(
-        "DEBUGTMP {}\n{:?}",
-        t.content,
-        chunks
-            .iter()
-            .map(|c| (c.start_time, c.end_time))
-            .collect::<Vec<_>>()
-    );
     assert_eq!(t.metadata["audio_file_id"], audio.id.0.to_string());
     assert_eq!(memo.ingest_status, Some(IngestStatus::Transcribed));
     assert!(memo.ingested);
@@ -822,7 +820,6 @@ async fn main_flow(postgres: bool) {
         .unwrap();
     assert_eq!(again, DrainReport::default());
     assert_eq!(fake.uploads().len(), chunks.len());
-    eprintln!("main_flow(postgres: {postgres}): {:?}", started.elapsed());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1182,11 +1179,6 @@ async fn server_errors_retry_then_give_up(postgres: bool) {
     // nothing was transcribed, so the job must be set aside as dead with the error kept: then
     // `queue_depth` counts it and `p8sync ingest retry` (which queues dead and retrying jobs
     // again) picks it up once the server is back.
-    //
-    // HOST BUG (host/src/ingest/audio_job.rs, `if retryable > 0 && job.attempt <
-    // max_attempts`): on the last attempt that branch is skipped and the job ends `done` with
-    // the file `untranscribed` (as if no backend were configured), `dead == 0`, and
-    // `ingest retry` never queues it again. These assertions fail until that is fixed.
     tokio::time::sleep(backoff.saturating_sub(first.elapsed()) + Duration::from_millis(200)).await;
     let report = ingestor.drain().await.unwrap();
     assert_eq!(fake.uploads().len(), 3 * 2 * 2);

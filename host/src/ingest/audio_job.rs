@@ -89,7 +89,8 @@ pub(super) async fn ingest(
         return Ok(IngestOutcome {
             status: IngestStatus::Untranscribed,
             message: Some(format!(
-                "{} chunks of {:.1} s of audio, not transcribed: {NO_BACKEND}",
+                "{} chunks of {:.1} s of audio, not transcribed: {NO_BACKEND}, then run `p8sync \
+                 ingest retry`",
                 chunks.len(),
                 analysis.duration_secs
             )),
@@ -140,7 +141,10 @@ pub(super) async fn ingest(
         })
         .collect();
     let failed = chunks.len() - transcribed.len();
-    if retryable > 0 && job.attempt < ingestor.options.max_attempts {
+    // Retryable failures send the whole file round again while attempts remain; on the last
+    // attempt a file with no transcript at all fails (it is set aside as dead, and `ingest
+    // retry` brings it back once the backend recovers) rather than passing for untranscribed.
+    if retryable > 0 && (job.attempt < ingestor.options.max_attempts || transcribed.is_empty()) {
         // The backend may recover: the whole file is tried again later, chunks included.
         record.status = AudioStatus::Failed;
         record.metadata["error"] = last_error.clone().unwrap_or_default().into();

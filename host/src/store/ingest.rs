@@ -258,8 +258,9 @@ pub trait IngestStore: Send + Sync {
     /// Write a file's state and queue its ingestion, in one transaction: a crash leaves
     /// either the old row and no job, or both. A job already there for the file is reset.
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError>;
-    /// Queue (or reset) the jobs of files that need one and have none pending: every synced
-    /// file of `config` that is not ingested, or all of them when `all`. Returns how many.
+    /// Queue (or reset) the jobs of `config`'s synced files that never had one, or whose last
+    /// one died, waits for a retry, or left audio untranscribed (a backend may be configured
+    /// now); every synced file when `all`. Returns how many.
     async fn enqueue_config(&self, config: ConfigId, all: bool) -> Result<u64, StoreError>;
     /// Claim the next due job under the token `owner` (unique to this claim: it is the lease)
     /// for `lease`, taking over jobs whose lease ran out. A job whose lease ran out with

@@ -134,7 +134,7 @@ impl IngestStore for PostgresStore {
         const DOING: &str = "queueing a config's files for ingestion";
         let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
         let picked = r#"config_id = $1 AND status = 'synced'
-              AND ($2 OR ingest_status IS NULL OR ingest_status IN ('dead', 'retrying'))"#;
+              AND ($2 OR ingest_status IS NULL OR ingest_status IN ('dead', 'retrying', 'untranscribed'))"#;
         let queued = sqlx::query(sqlx::AssertSqlSafe(format!(
             r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
                SELECT id, config_id, userid, 'queued', 0, {NOW} FROM p8."SyncFile" WHERE {picked}

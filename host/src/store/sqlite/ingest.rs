@@ -145,7 +145,7 @@ impl IngestStore for SqliteStore {
         const DOING: &str = "queueing a config's files for ingestion";
         let mut tx = self.write_tx(DOING).await?;
         let picked = r#"config_id = ?1 AND status = 'synced'
-              AND (?2 OR ingest_status IS NULL OR ingest_status IN ('dead', 'retrying'))"#;
+              AND (?2 OR ingest_status IS NULL OR ingest_status IN ('dead', 'retrying', 'untranscribed'))"#;
         // `WHERE true` lets SQLite parse the upsert after a SELECT.
         let queued = sqlx::query(sqlx::AssertSqlSafe(format!(
             r#"INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
