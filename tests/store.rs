@@ -39,6 +39,8 @@ async fn configs_round_trip(store: Arc<dyn Store>) {
     // Upsert by id.
     c.enabled = false;
     c.sync_interval_hours = 6;
+    c.schedule = Some("0 1 * * *".into());
+    c.schedule_timezone = Some("Europe/Berlin".into());
     store.put_config(&c).await.unwrap();
     assert_eq!(store.config(c.id).await.unwrap().unwrap(), c);
 
@@ -87,8 +89,14 @@ async fn files_upsert_and_cascade(store: Arc<dyn Store>) {
     f.s3_uri = Some("s3://bucket/key".into());
     f.local_checksum = Some("ab".repeat(32));
     f.local_size = Some(12);
-    f.resource_id = Some(uuid::Uuid::new_v4());
-    store.put_file(&f).await.unwrap();
+    // Ingestion owns `resource_id` and `ingested` on an existing row: a sync's upsert does not
+    // change them (tests/ingest_store.rs covers what does).
+    let stale = SyncFile {
+        resource_id: Some(uuid::Uuid::new_v4()),
+        ingested: true,
+        ..f.clone()
+    };
+    store.put_file(&stale).await.unwrap();
     let mut g = SyncFile::new(&c, "a.txt");
     g.status = FileStatus::Failed;
     g.error_message = Some("forbidden".into());

@@ -113,11 +113,31 @@ async fn lifecycle(postgres: bool) {
     let r = f.engine.run(&config).await.unwrap();
     assert!(r.success, "{r:?}");
     assert_eq!(counts(&r), (4, 0, 0, 0));
+    let stored = f.store.config(config.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.next_sync_at.unwrap() - stored.last_sync_at.unwrap(),
+        chrono::Duration::hours(24),
+        "after a success, the interval"
+    );
+    // A cron schedule replaces the interval: 1 AM in Tokyo is 16:00 UTC.
+    let mut config = config;
+    config.schedule = Some("0 1 * * *".into());
+    config.schedule_timezone = Some("Asia/Tokyo".into());
+    f.store.put_config(&config).await.unwrap();
     assert_eq!(r.bytes, 5 + 7 + 8 + 13);
     check_objects(&f, &config, root).await;
 
     // Nothing changed: nothing transferred.
     let r = f.engine.run(&config).await.unwrap();
+    let stored = f.store.config(config.id).await.unwrap().unwrap();
+    let next = stored.next_sync_at.unwrap();
+    assert_eq!(
+        next.format("%H:%M:%S").to_string(),
+        "16:00:00",
+        "on the schedule"
+    );
+    assert!(next > stored.last_sync_at.unwrap());
+    assert!(next - stored.last_sync_at.unwrap() <= chrono::Duration::hours(24));
     assert_eq!(counts(&r), (0, 4, 0, 0));
     assert_eq!(r.bytes, 0);
 
@@ -253,10 +273,17 @@ async fn per_file_failures(postgres: bool) {
     assert_eq!(log.files_failed, 2);
     let detail = log.detailed_log.as_ref().unwrap().to_string();
     assert!(detail.contains("forbidden-2"), "{detail}");
+    // A run with failures is retried in 5 minutes, not at the next daily time.
+    let wait = |c: &SyncConfig| (c.next_sync_at.unwrap() - c.last_sync_at.unwrap()).num_seconds();
+    let stored = f.store.config(config.id).await.unwrap().unwrap();
+    assert_eq!(wait(&stored), 5 * 60);
 
     // Failed files are retried next time; good ones are not transferred again.
     let r = f.engine.run(&config).await.unwrap();
     assert_eq!(counts(&r), (0, 2, 2, 0));
+    // The second run in a row with failures waits twice as long.
+    let stored = f.store.config(config.id).await.unwrap().unwrap();
+    assert_eq!(wait(&stored), 10 * 60);
     let rows = f.store.files(config.id).await.unwrap();
     assert_eq!(
         rows.iter()

@@ -314,6 +314,36 @@ fn bad_input_gets_a_clear_message() {
             vec![],
             "--provider-config must be a JSON object",
         ),
+        (
+            vec![
+                "config",
+                "add",
+                "--provider",
+                "local",
+                "--name",
+                "x",
+                "--schedule",
+                "0 1 * *",
+            ],
+            vec![],
+            "the schedule `0 1 * *` is not a five-field cron expression",
+        ),
+        (
+            vec![
+                "config",
+                "add",
+                "--provider",
+                "local",
+                "--name",
+                "x",
+                "--schedule",
+                "0 1 * * *",
+                "--timezone",
+                "Mars/Olympus",
+            ],
+            vec![],
+            "the time zone `Mars/Olympus` is unknown",
+        ),
     ];
     for (args, env, expected) in cases {
         let out = p8sync_env(data.path(), &args, &env);
@@ -353,12 +383,20 @@ fn configs_can_be_added_listed_synced_and_removed() {
             r#"["Work/Reports"]"#,
             "--provider-config",
             &pc,
+            "--schedule",
+            "0 1 * * *",
+            "--timezone",
+            "Europe/Berlin",
         ],
         &[],
     );
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let id = stdout.trim().to_string();
+    let shown = text(&p8sync_env(data.path(), &["config", "show", &id], &[])).0;
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["schedule"], "0 1 * * *");
+    assert_eq!(shown["schedule_timezone"], "Europe/Berlin");
     let list = text(&p8sync_env(data.path(), &["config", "list"], &[])).0;
     assert!(
         list.lines()

@@ -60,6 +60,13 @@ pub struct AddArgs {
     /// The provider's settings, a JSON object: '{"root": "/data/docs"}' for `local`.
     #[arg(long, value_name = "JSON")]
     provider_config: Option<String>,
+    /// A five-field cron expression to sync on instead of the interval: '0 1 * * *' is every
+    /// day at 1 AM.
+    #[arg(long, value_name = "CRON")]
+    schedule: Option<String>,
+    /// The IANA time zone the --schedule is read in (default UTC), e.g. Europe/Berlin.
+    #[arg(long, value_name = "ZONE", requires = "schedule")]
+    timezone: Option<String>,
     /// Hours between scheduled syncs.
     #[arg(long, default_value_t = 24)]
     interval_hours: i32,
@@ -110,6 +117,13 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
                 bail!("--interval-hours must be at least 1");
             }
             c.sync_interval_hours = a.interval_hours;
+            let schedule = crate::sync::schedule::Schedule::new(
+                a.schedule.as_deref(),
+                a.timezone.as_deref(),
+                a.interval_hours,
+            )?;
+            c.schedule = a.schedule.clone();
+            c.schedule_timezone = a.timezone.clone();
             c.max_file_size = a.max_file_size;
             c.mirror_deletes = a.mirror_deletes;
             c.enabled = !a.disabled;
@@ -129,7 +143,11 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
             if let Some(existing) = store.config(c.id).await? {
                 c.change_cursor = existing.change_cursor;
                 c.last_sync_at = existing.last_sync_at;
-                c.next_sync_at = existing.next_sync_at;
+                // The next run follows the schedule as it is now, not as it was.
+                c.next_sync_at = existing
+                    .last_sync_at
+                    .and_then(|last| schedule.next_after(last))
+                    .or(existing.next_sync_at);
             }
             store.put_config(&c).await?;
             println!("{}", c.id);

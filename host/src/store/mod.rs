@@ -87,6 +87,10 @@ pub struct SyncConfig {
     pub mirror_deletes: bool,
     /// Skip files larger than this.
     pub max_file_size: Option<i64>,
+    /// A five-field cron expression that replaces the interval (`0 1 * * *`).
+    pub schedule: Option<String>,
+    /// The IANA time zone the cron expression is read in (default UTC).
+    pub schedule_timezone: Option<String>,
 }
 
 impl SyncConfig {
@@ -109,6 +113,8 @@ impl SyncConfig {
             change_cursor: None,
             mirror_deletes: false,
             max_file_size: None,
+            schedule: None,
+            schedule_timezone: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod plan;
 pub mod retry;
+pub mod schedule;
 pub mod transfer;
 
 use crate::blob::{BlobStore, ObjectKey};
@@ -189,7 +190,7 @@ impl SyncEngine {
                     log.completed_at = Some(Utc::now());
                     log.duration_seconds = Some(started.elapsed().as_secs_f64());
                     log.error_message = Some(e.to_string());
-                    let next = next_sync(config);
+                    let next = self.next_run(config, &log).await;
                     self.store.finish_log(&log, next).await?;
                 }
                 return Err(e);
@@ -221,7 +222,8 @@ impl SyncEngine {
             "failures": report.failures,
             "skipped": report.files_skipped,
         }));
-        self.store.finish_log(&log, next_sync(config)).await?;
+        let next = self.next_run(config, &log).await;
+        self.store.finish_log(&log, next).await?;
         Ok(SyncReport {
             log_id: Some(log.id),
             ..report
@@ -653,8 +655,37 @@ impl SyncEngine {
     }
 }
 
-fn next_sync(config: &SyncConfig) -> Option<chrono::DateTime<Utc>> {
-    Some(Utc::now() + chrono::Duration::hours(config.sync_interval_hours.max(1) as i64))
+impl SyncEngine {
+    /// When `config` runs next after the run `log` describes: on its schedule after a success,
+    /// sooner (backing off) after runs with failures.
+    async fn next_run(&self, config: &SyncConfig, log: &SyncLog) -> Option<chrono::DateTime<Utc>> {
+        let schedule = schedule::Schedule::new(
+            config.schedule.as_deref(),
+            config.schedule_timezone.as_deref(),
+            config.sync_interval_hours,
+        )
+        .unwrap_or_else(|e| {
+            // Configs are validated when written; one written around that keeps its interval.
+            tracing::warn!(config = %config.id, "{e}; using the interval instead");
+            schedule::Schedule::Interval {
+                hours: config.sync_interval_hours.max(1),
+            }
+        });
+        let mut failures = 0;
+        if log.status != LogStatus::Success {
+            failures = 1;
+            // Earlier runs with failures, back to the last success, lengthen the backoff.
+            if let Ok(logs) = self.store.logs(Some(config.id), 12).await {
+                failures += logs
+                    .iter()
+                    .filter(|l| l.id != log.id)
+                    .take_while(|l| l.status != LogStatus::Success)
+                    .filter(|l| matches!(l.status, LogStatus::Failed | LogStatus::Partial))
+                    .count() as u32;
+            }
+        }
+        schedule.next_run(log.completed_at.unwrap_or_else(Utc::now), failures)
+    }
 }
 
 /// Copy what the provider says about a file into its record.

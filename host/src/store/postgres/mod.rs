@@ -109,6 +109,8 @@ fn config_row(row: &PgRow) -> Result<SyncConfig, StoreError> {
         change_cursor: get(row, "change_cursor")?,
         mirror_deletes: get(row, "mirror_deletes")?,
         max_file_size: get(row, "max_file_size")?,
+        schedule: get(row, "schedule")?,
+        schedule_timezone: get(row, "schedule_timezone")?,
     })
 }
 
@@ -298,8 +300,10 @@ impl Store for PostgresStore {
         sqlx::query(
             r#"INSERT INTO p8."SyncConfig" (id, name, provider, userid, enabled, sync_interval_hours,
                  last_sync_at, next_sync_at, include_folders, exclude_folders, include_file_types,
-                 exclude_file_types, provider_config, change_cursor, mirror_deletes, max_file_size)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 exclude_file_types, provider_config, change_cursor, mirror_deletes, max_file_size,
+                 schedule, schedule_timezone)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18)
                ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                  userid = excluded.userid, enabled = excluded.enabled,
                  sync_interval_hours = excluded.sync_interval_hours,
@@ -309,6 +313,7 @@ impl Store for PostgresStore {
                  exclude_file_types = excluded.exclude_file_types,
                  provider_config = excluded.provider_config, change_cursor = excluded.change_cursor,
                  mirror_deletes = excluded.mirror_deletes, max_file_size = excluded.max_file_size,
+                 schedule = excluded.schedule, schedule_timezone = excluded.schedule_timezone,
                  updated_at = CURRENT_TIMESTAMP"#,
         )
         .bind(c.id.0)
@@ -327,6 +332,8 @@ impl Store for PostgresStore {
         .bind(&c.change_cursor)
         .bind(c.mirror_deletes)
         .bind(c.max_file_size)
+        .bind(&c.schedule)
+        .bind(&c.schedule_timezone)
         .execute(&self.pool)
         .await
         .map_err(query_err("saving a sync config"))?;
