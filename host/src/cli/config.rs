@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Create a sync config (or update the one with the same user, provider and name).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List sync configs.
     List {
         /// Only this user's.
