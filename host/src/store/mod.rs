@@ -152,6 +152,7 @@ macro_rules! string_enum {
 }
 
 pub mod ingest;
+pub mod schedule;
 
 string_enum!(
     /// Where a file stands (`SyncFile.status`).
@@ -395,7 +396,7 @@ pub type CredentialUpdate<'a> = Box<
 
 /// The sync state, whichever database holds it.
 #[async_trait::async_trait]
-pub trait Store: ingest::IngestStore + Send + Sync {
+pub trait Store: ingest::IngestStore + schedule::ScheduleStore + Send + Sync {
     /// Create or update the schema.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Insert or replace a config (by id).

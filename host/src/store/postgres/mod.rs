@@ -13,6 +13,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 
 mod ingest;
+mod schedule;
 
 /// The Postgres store.
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 mod ingest;
+mod schedule;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]

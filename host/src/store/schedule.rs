@@ -1,0 +1,39 @@
+//! Claiming due configs: what lets several `p8sync serve` replicas share one database. A
+//! replica claims a due config with a lease (`lease_owner`, `lease_expires_at` on
+//! `p8."SyncConfig"`), renews it while the sync runs, and lets go when it is done; a crashed
+//! replica's lease runs out and another replica takes the config.
+
+use super::ids::ConfigId;
+use super::{StoreError, SyncConfig};
+use std::time::Duration;
+
+/// A config a replica holds.
+#[derive(Debug, Clone)]
+pub struct ConfigLease {
+    /// The config, as claimed.
+    pub config: SyncConfig,
+    /// The previous holder's lease had run out (it crashed or stalled).
+    pub taken_over: bool,
+}
+
+/// The scheduling side of the store; every [`super::Store`] implements it.
+#[async_trait::async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Claim the config that has been due longest under the token `owner` (unique to this
+    /// claim) for `lease`. Due: enabled, never synced or `next_sync_at` passed, not leased (or
+    /// its lease ran out), and its credential (if it has one) does not wait for a new login.
+    async fn claim_due_config(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<ConfigLease>, StoreError>;
+    /// Extend a lease; `false` when it is no longer this holder's.
+    async fn renew_config_lease(
+        &self,
+        id: ConfigId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Let go of a config (after its run); `false` when it was not this holder's any more.
+    async fn release_config(&self, id: ConfigId, owner: &str) -> Result<bool, StoreError>;
+}
