@@ -1246,24 +1246,6 @@ both!(
 // The binary
 // ---------------------------------------------------------------------------------------------
 
-/// The `p8sync` binary of the target directory these tests were built in (`cargo test
-/// --workspace` builds it; with `-p p8sync-e2e` alone, `cargo build -p p8sync` first).
-fn p8sync_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/debug/deps/ingest-<hash>
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("p8sync"))
-        .filter(|b| b.is_file())
-        .unwrap_or_else(|| workspace().join("target/debug/p8sync"));
-    assert!(
-        bin.is_file(),
-        "build the p8sync binary first (cargo build -p p8sync, same target dir)"
-    );
-    bin
-}
-
 /// Where the binary keeps its state: a data dir, and on Postgres a fresh database.
 struct Cli {
     data: tempfile::TempDir,
@@ -1273,14 +1255,7 @@ struct Cli {
 impl Cli {
     async fn new(postgres: bool) -> Self {
         let database_url = if postgres {
-            let (_, name) = postgres_store().await;
-            let admin = std::env::var("P8_TEST_PG_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&name);
-            Some(url.to_string())
+            Some(postgres_database().await.0)
         } else {
             None
         };

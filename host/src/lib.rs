@@ -3,12 +3,14 @@
 //! Providers are sandboxed WebAssembly components ([`runtime`]); the host owns credentials,
 //! storage and the network. See `DESIGN.md`-level notes in each module.
 
+pub mod api;
 pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod oauth;
 pub mod runtime;
+pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod sync;

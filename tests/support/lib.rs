@@ -226,6 +226,16 @@ pub async fn sqlite_store() -> (Arc<dyn p8sync::store::Store>, tempfile::TempDir
 /// A store on a fresh Postgres database (`P8_TEST_PG_URL`, default 127.0.0.1:5432/test),
 /// returned with the database's name. scripts/test.sh provides the server.
 pub async fn postgres_store() -> (Arc<dyn p8sync::store::Store>, String) {
+    let (url, name) = postgres_database().await;
+    let store = p8sync::store::postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    p8sync::store::Store::migrate(&store).await.unwrap();
+    (Arc::new(store), name)
+}
+
+/// A fresh, empty Postgres database for one test: its URL and its name.
+pub async fn postgres_database() -> (String, String) {
     let admin_url = std::env::var("P8_TEST_PG_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -241,11 +251,25 @@ pub async fn postgres_store() -> (Arc<dyn p8sync::store::Store>, String) {
     admin.close().await;
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
-    let store = p8sync::store::postgres::PostgresStore::connect(url.as_str())
-        .await
-        .unwrap();
-    p8sync::store::Store::migrate(&store).await.unwrap();
-    (Arc::new(store), name)
+    (url.to_string(), name)
+}
+
+/// The `p8sync` binary of the target directory these tests were built in (`cargo test
+/// --workspace` builds it; with `-p p8sync-e2e` alone, `cargo build -p p8sync` first).
+pub fn p8sync_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/debug/deps/<test>-<hash>
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|d| d.join("p8sync"))
+        .filter(|b| b.is_file())
+        .unwrap_or_else(|| workspace().join("target/debug/p8sync"));
+    assert!(
+        bin.is_file(),
+        "build the p8sync binary first (cargo build -p p8sync, same target dir)"
+    );
+    bin
 }
 
 /// An S3-compatible server for the tests: the one named by `P8_TEST_S3_ENDPOINT` (with

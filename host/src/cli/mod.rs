@@ -5,6 +5,7 @@ mod config;
 mod ingest;
 mod list;
 mod providers;
+mod serve;
 mod sync;
 
 use crate::config::RuntimeSettings;
@@ -69,6 +70,11 @@ pub enum Command {
     /// Provider credentials: log in, import, status, revoke.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
+    /// Run as a service: sync due configs and ingest on schedule (any number of replicas on
+    /// one Postgres), with the HTTP API. SIGTERM stops it after the work under way.
+    ///
+    /// Example: p8sync serve --listen 0.0.0.0:8080
+    Serve(serve::ServeArgs),
     /// The ingestion queue: run it, see it, retry what failed.
     #[command(subcommand)]
     Ingest(ingest::IngestCommand),
@@ -88,6 +94,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Config(cmd) => config::run(&cli, cmd).await,
         Command::Auth(cmd) => auth::run(&cli, cmd).await,
         Command::Ingest(cmd) => ingest::run(&cli, cmd).await,
+        Command::Serve(args) => serve::run(&cli, args).await,
         Command::Migrate => {
             ensure_private_dir(&cli.data_dir)?;
             let target = crate::store::StoreTarget::from_env(&cli.data_dir)?;

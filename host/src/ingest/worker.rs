@@ -116,6 +116,11 @@ impl Ingestor {
         }
     }
 
+    /// How many jobs it runs at a time (`P8_INGEST_WORKERS`).
+    pub fn workers(&self) -> usize {
+        self.options.workers.max(1)
+    }
+
     /// Use this transcription backend (or none) instead of the environment's.
     pub fn with_transcriber(mut self, backend: Option<TranscriptionBackend>) -> Self {
         self.transcriber = backend.map(Arc::new);

@@ -1,0 +1,157 @@
+//! The service's loops: claim due configs and sync them, and run ingestion jobs, until told to
+//! stop. Every replica runs the same loops against one database; leases (see
+//! `store::schedule` and `store::ingest`) make sure each config and each job has one holder,
+//! and a crashed replica's work passes to another once its lease runs out.
+
+use crate::ingest::Ingestor;
+use crate::store::Store;
+use crate::sync::SyncEngine;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How the scheduler runs.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// How often to look for due configs when idle.
+    pub tick: Duration,
+    /// How long a claim lasts without renewal; renewed every third of it while a sync runs.
+    pub lease: Duration,
+    /// Configs synced at once by this replica.
+    pub concurrency: usize,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            tick: Duration::from_secs(5),
+            lease: Duration::from_secs(60),
+            concurrency: 2,
+        }
+    }
+}
+
+/// Runs due syncs on this replica.
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    engine: Arc<SyncEngine>,
+    options: SchedulerOptions,
+    owner: String,
+}
+
+impl Scheduler {
+    /// A scheduler that syncs with `engine`.
+    pub fn new(store: Arc<dyn Store>, engine: Arc<SyncEngine>, options: SchedulerOptions) -> Self {
+        Scheduler {
+            store,
+            engine,
+            options,
+            owner: format!(
+                "{}/{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "p8sync".into()),
+                std::process::id()
+            ),
+        }
+    }
+
+    /// Claim and sync due configs until `stop` is cancelled; then finish the syncs under way
+    /// (a drain) and return.
+    pub async fn run(&self, stop: CancellationToken) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.options.concurrency.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            let permit = tokio::select! {
+                () = stop.cancelled() => break,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let token = format!("{}/{}", self.owner, uuid::Uuid::new_v4());
+            match self
+                .store
+                .claim_due_config(&token, self.options.lease)
+                .await
+            {
+                Ok(Some(lease)) => {
+                    if lease.taken_over {
+                        tracing::warn!(config = %lease.config.id, "took over a config whose replica stopped");
+                    }
+                    let (store, engine, lease_for) =
+                        (self.store.clone(), self.engine.clone(), self.options.lease);
+                    running.spawn(async move {
+                        sync_leased(store, engine, lease.config, token, lease_for).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!("looking for due configs: {e}"),
+            }
+            drop(permit);
+            // Reap finished syncs so the set does not grow, then wait for the next tick.
+            while running.try_join_next().is_some() {}
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(self.options.tick) => {}
+            }
+        }
+        if !running.is_empty() {
+            tracing::info!("stopping: waiting for {} syncs to finish", running.len());
+        }
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Sync one claimed config, renewing its lease while the sync runs, and let go after.
+async fn sync_leased(
+    store: Arc<dyn Store>,
+    engine: Arc<SyncEngine>,
+    config: crate::store::SyncConfig,
+    token: String,
+    lease: Duration,
+) {
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            match store.renew_config_lease(config.id, &token, lease).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(config = %config.id, "renewing the lease: {e}"),
+            }
+        }
+    };
+    tokio::select! {
+        result = engine.run(&config) => match result {
+            Ok(report) => tracing::info!(config = %config.id, "{}", report.message),
+            Err(e) => tracing::warn!(config = %config.id, "sync failed: {e}"),
+        },
+        () = heartbeat => {
+            // Another replica holds it now; its run will record the outcome.
+            tracing::warn!(config = %config.id, "lost the lease; stopped this sync");
+        }
+    }
+    if let Err(e) = store.release_config(config.id, &token).await {
+        tracing::warn!(config = %config.id, "releasing the config: {e}");
+    }
+}
+
+/// Run ingestion jobs until `stop` is cancelled, looking again every `poll` when idle; a job
+/// under way is finished first.
+pub async fn run_ingestion(ingestor: Ingestor, poll: Duration, stop: CancellationToken) {
+    let mut report = crate::ingest::DrainReport::default();
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        match ingestor.run_one(&mut report).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!("ingestion: {e}"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
