@@ -229,20 +229,39 @@ impl RuntimeSettings {
 }
 
 fn env_number(name: &str) -> Result<Option<u64>, SettingError> {
+    env_parsed(name, "expected a positive whole number", |n: &u64| *n > 0)
+}
+
+/// A variable read as a `T` that passes `valid`, `None` when unset or blank, and an error
+/// that names the variable and says what was `expected` otherwise.
+pub(crate) fn env_parsed<T: std::str::FromStr>(
+    name: &str,
+    expected: &str,
+    valid: impl Fn(&T) -> bool,
+) -> Result<Option<T>, SettingError> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v
             .trim()
-            .parse::<u64>()
+            .parse::<T>()
             .ok()
-            .filter(|n| *n > 0)
+            .filter(valid)
             .map(Some)
             .ok_or_else(|| SettingError {
                 name: name.into(),
                 value: v.clone(),
-                reason: "expected a positive whole number".into(),
+                reason: expected.into(),
             }),
         _ => Ok(None),
     }
+}
+
+/// This process's name among replicas, for lease tokens and logs: `<HOSTNAME>/<pid>`.
+pub fn replica_name() -> String {
+    format!(
+        "{}/{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "p8sync".into()),
+        std::process::id()
+    )
 }
 
 fn env_bool(name: &str) -> Result<Option<bool>, SettingError> {

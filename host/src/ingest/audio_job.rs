@@ -205,17 +205,14 @@ async fn write_chunks(
 ) -> Result<Vec<AudioChunkRecord>, Failure> {
     let store = &ingestor.store;
     let count = i32::try_from(analysis.segments.len()).unwrap_or(i32::MAX);
-    for old in store.audio_chunks(record.id).await? {
-        if old.ordinal >= count
-            && let Some(old_key) = ObjectKey::from_uri(&old.s3_uri)
-        {
-            ingestor
-                .blob
-                .delete(&old_key)
-                .await
-                .map_err(Failure::retry)?;
-        }
-    }
+    let old = store.audio_chunks(record.id).await?;
+    ingestor
+        .delete_objects(
+            old.iter()
+                .filter(|c| c.ordinal >= count)
+                .map(|c| c.s3_uri.as_str()),
+        )
+        .await?;
     store.delete_audio_chunks(record.id, count).await?;
     let mut chunks = Vec::with_capacity(analysis.segments.len());
     for (n, segment) in analysis.segments.iter().enumerate() {

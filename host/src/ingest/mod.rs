@@ -105,13 +105,10 @@ impl Default for IngestOptions {
 impl IngestOptions {
     /// The defaults, with the `P8_INGEST_*` settings applied.
     pub fn from_env() -> Result<Self, IngestError> {
+        // Out-of-range values are clamped below, as before; only unreadable ones are refused.
         fn number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, IngestError> {
-            match std::env::var(name) {
-                Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
-                    IngestError::Setting(format!("{name}: `{v}` is not a valid number"))
-                }),
-                _ => Ok(None),
-            }
+            crate::config::env_parsed(name, "expected a whole number", |_: &T| true)
+                .map_err(|e| IngestError::Setting(e.to_string()))
         }
         let mut options = IngestOptions {
             routes: route::Routes::from_env().map_err(|e| IngestError::Setting(e.to_string()))?,

@@ -107,11 +107,7 @@ impl Ingestor {
             options: Arc::new(options),
             transcriber: TranscriptionBackend::from_env().map(Arc::new),
             routes,
-            owner: format!(
-                "{}/{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "p8sync".into()),
-                std::process::id()
-            ),
+            owner: crate::config::replica_name(),
             claims: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -187,22 +183,11 @@ impl Ingestor {
 
     /// Run a claimed job while a heartbeat renews its lease; losing the lease stops the work.
     async fn run_leased(&self, job: &IngestJob) -> Result<Ended, IngestError> {
-        let heartbeat = async {
-            let every = self.options.lease / 3;
-            loop {
-                tokio::time::sleep(every).await;
-                match self
-                    .store
-                    .renew_ingest_lease(job.file.id, &job.lease, self.options.lease)
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    // A database hiccup is not a lost lease; the next beat tries again.
-                    Err(e) => tracing::warn!(file = %job.file.id, "renewing the lease: {e}"),
-                }
-            }
-        };
+        let what = format!("ingestion job {}", job.file.id);
+        let heartbeat = crate::store::hold_lease(self.options.lease, &what, || {
+            self.store
+                .renew_ingest_lease(job.file.id, &job.lease, self.options.lease)
+        });
         let span = tracing::info_span!("ingest", file = %job.file.id, config = %job.file.config_id);
         let work = tracing::Instrument::instrument(self.process(job), span);
         let result = tokio::select! {
@@ -321,12 +306,23 @@ impl Ingestor {
         let Some(audio) = self.store.audio_file_for(job.file.id).await? else {
             return Ok(());
         };
-        for chunk in self.store.audio_chunks(audio.id).await? {
-            if let Some(key) = ObjectKey::from_uri(&chunk.s3_uri) {
+        let chunks = self.store.audio_chunks(audio.id).await?;
+        self.delete_objects(chunks.iter().map(|c| c.s3_uri.as_str()))
+            .await?;
+        self.store.delete_audio_for_file(job.file.id).await?;
+        Ok(())
+    }
+
+    /// Remove objects this host wrote (derived ones, like audio chunks) by their URIs.
+    pub(super) async fn delete_objects(
+        &self,
+        uris: impl Iterator<Item = &str>,
+    ) -> Result<(), Failure> {
+        for uri in uris {
+            if let Some(key) = ObjectKey::from_uri(uri) {
                 self.blob.delete(&key).await.map_err(Failure::retry)?;
             }
         }
-        self.store.delete_audio_for_file(job.file.id).await?;
         Ok(())
     }
 

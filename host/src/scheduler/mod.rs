@@ -46,11 +46,7 @@ impl Scheduler {
             store,
             engine,
             options,
-            owner: format!(
-                "{}/{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "p8sync".into()),
-                std::process::id()
-            ),
+            owner: crate::config::replica_name(),
         }
     }
 
@@ -111,16 +107,10 @@ async fn sync_leased(
     token: String,
     lease: Duration,
 ) {
-    let heartbeat = async {
-        loop {
-            tokio::time::sleep(lease / 3).await;
-            match store.renew_config_lease(config.id, &token, lease).await {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => tracing::warn!(config = %config.id, "renewing the lease: {e}"),
-            }
-        }
-    };
+    let what = format!("config {}", config.id);
+    let heartbeat = crate::store::hold_lease(lease, &what, || {
+        store.renew_config_lease(config.id, &token, lease)
+    });
     tokio::select! {
         result = engine.run(&config) => match result {
             Ok(report) => tracing::info!(config = %config.id, "{}", report.message),

@@ -444,6 +444,24 @@ pub trait Store: ingest::IngestStore + schedule::ScheduleStore + Send + Sync {
     ) -> Result<Option<CredentialRecord>, StoreError>;
 }
 
+/// Keep a lease alive: call `renew` every third of `lease` until it reports the lease is no
+/// longer this holder's, then return. A store error is logged and retried at the next beat:
+/// a database hiccup is not a lost lease. Run it beside the leased work in a `select!`.
+pub async fn hold_lease<F, Fut>(lease: std::time::Duration, what: &str, mut renew: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        match renew().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!("renewing the lease of {what}: {e}"),
+        }
+    }
+}
+
 /// A status column's value as its enum, or a clear error for a value this version never wrote.
 pub(crate) fn parse_enum<T>(
     table: &'static str,
