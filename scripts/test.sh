@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/build-components.sh
+./scripts/install-browser.sh
 # shellcheck source=scripts/postgres.sh
 . ./scripts/postgres.sh
 

@@ -30,6 +30,10 @@ pub struct ProviderOverrides {
     pub client_id: Option<String>,
     /// `P8_<PROVIDER>_CLIENT_SECRET`: the OAuth client secret (host only).
     pub client_secret: Option<crate::secret::Secret>,
+    /// `P8_<PROVIDER>_MAX_RPS`: the most requests per second this process sends for the
+    /// provider, across all its syncs (so one big account can't use up an API quota that
+    /// everyone shares).
+    pub max_rps: Option<u32>,
 }
 
 impl ProviderOverrides {
@@ -82,6 +86,7 @@ impl OperatorOverrides {
                 ("_SCOPES", 6),
                 ("_CLIENT_ID", 7),
                 ("_CLIENT_SECRET", 8),
+                ("_MAX_RPS", 9),
             ] {
                 if let Some(provider) = rest.strip_suffix(suffix)
                     && !provider.is_empty()
@@ -97,6 +102,12 @@ impl OperatorOverrides {
                         5 => entry.userinfo_url = Some(value.clone()),
                         7 => entry.client_id = Some(value.clone()),
                         8 => entry.client_secret = Some(crate::secret::Secret::new(value.clone())),
+                        9 => match value.parse::<u32>() {
+                            Ok(r) if r > 0 => entry.max_rps = Some(r),
+                            _ => tracing::warn!(
+                                "{key}=`{value}` is not a whole number of requests per second (at least 1); ignored"
+                            ),
+                        },
                         6 => {
                             entry.scopes = value
                                 .split([',', ' '])

@@ -407,6 +407,7 @@ pub async fn read_object(
         .unwrap();
     out
 }
+pub mod browser;
 pub mod fake_drive;
 
 /// A log writer that keeps everything written to it, for tests that grep the logs.

@@ -1,12 +1,28 @@
-//! The HTTP API of `p8sync serve`. So far the operations endpoints: `GET /healthz` (the
-//! process is alive) and `GET /readyz` (the database and the object store answer).
+//! The HTTP API of `p8sync serve` (axum): sync configs, runs and files, providers,
+//! credentials and the browser login, behind Bearer API keys; plus `/healthz`, `/readyz`,
+//! `/metrics` and `/openapi.json` for operators. Every error answers [`error::ErrorBody`].
+
+pub mod auth;
+pub mod configs;
+pub mod credentials;
+pub mod error;
+pub mod extract;
+pub mod login;
+pub mod openapi;
+pub mod providers;
+pub mod runs;
+pub mod settings;
 
 use crate::blob::BlobStore;
+use crate::oauth::TokenManager;
+use crate::runtime::Registry;
 use crate::store::Store;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use error::ApiError;
+pub use settings::ApiSettings;
 use std::sync::Arc;
 
 /// What the handlers share.
@@ -16,23 +32,68 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The object store.
     pub blob: Arc<dyn BlobStore>,
+    /// The installed providers.
+    pub registry: Arc<Registry>,
+    /// Credentials (absent when no encryption key is configured).
+    pub tokens: Option<Arc<TokenManager>>,
+    /// The operator's settings.
+    pub settings: Arc<ApiSettings>,
 }
 
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::document))
+        .route("/providers", get(providers::list))
+        .route("/sync/configs", get(configs::list).post(configs::create))
+        .route(
+            "/sync/configs/{id}",
+            get(configs::get)
+                .patch(configs::patch)
+                .delete(configs::delete),
+        )
+        .route("/sync/configs/{id}/run", post(configs::run))
+        .route("/sync/logs", get(runs::logs))
+        .route("/sync/logs/{id}", get(runs::log))
+        .route("/sync/files", get(runs::files))
+        .route("/auth/credentials", get(credentials::list))
+        .route("/auth/credentials/{provider}", delete(credentials::revoke))
+        .route(
+            "/auth/{provider}/login",
+            get(login::login).post(login::login_json),
+        )
+        .route("/auth/{provider}/callback", get(login::callback))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
+async fn not_found() -> ApiError {
+    ApiError::not_found("such endpoint; GET /openapi.json lists them")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method; GET /openapi.json lists them",
+    )
+}
+
+/// `GET /healthz`: the process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// 200 when both stores answer, 503 with what failed otherwise (load balancers only look at
-/// the status; people read the body).
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+/// `GET /readyz`: 200 when both stores answer, 503 with what failed otherwise (load balancers
+/// only look at the status; people read the body).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200), (status = 503, description = "the database or the object store is unreachable")))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let database = state.store.queue_depth().await.err().map(|e| e.to_string());
     let objects = state.blob.check().await.err().map(|e| e.to_string());
     let ready = database.is_none() && objects.is_none();

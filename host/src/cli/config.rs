@@ -4,6 +4,7 @@ use super::Cli;
 use super::sync::default_user;
 use crate::store::SyncConfig;
 use crate::store::ids::{ConfigId, UserId};
+use crate::sync::validate::{LocalRoots, carry_over, check_config};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
@@ -113,41 +114,21 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
                 }
                 c.provider_config = value;
             }
-            if a.interval_hours < 1 {
-                bail!("--interval-hours must be at least 1");
-            }
             c.sync_interval_hours = a.interval_hours;
-            let schedule = crate::sync::schedule::Schedule::new(
-                a.schedule.as_deref(),
-                a.timezone.as_deref(),
-                a.interval_hours,
-            )?;
             c.schedule = a.schedule.clone();
             c.schedule_timezone = a.timezone.clone();
             c.max_file_size = a.max_file_size;
             c.mirror_deletes = a.mirror_deletes;
             c.enabled = !a.disabled;
 
-            // The provider must exist, and a local folder must be there.
             let runtime = cli.runtime()?;
             let registry = cli.registry(&runtime).await?;
             let provider = registry.get(&c.provider)?;
-            if provider.has(crate::runtime::types::Capability::LocalRoot) {
-                let root = c.provider_config.get("root").and_then(|r| r.as_str()).context(
-                    "the local provider needs --provider-config '{\"root\": \"/path/to/folder\"}'",
-                )?;
-                if !std::path::Path::new(root).is_dir() {
-                    bail!("the folder {root} (provider_config.root) does not exist");
-                }
-            }
+            // The operator may point a local config anywhere; API users may not.
+            let schedule = check_config(&c, &provider, &LocalRoots::Anywhere)
+                .map_err(|p| anyhow::anyhow!("the config is not valid: {p}"))?;
             if let Some(existing) = store.config(c.id).await? {
-                c.change_cursor = existing.change_cursor;
-                c.last_sync_at = existing.last_sync_at;
-                // The next run follows the schedule as it is now, not as it was.
-                c.next_sync_at = existing
-                    .last_sync_at
-                    .and_then(|last| schedule.next_after(last))
-                    .or(existing.next_sync_at);
+                carry_over(&mut c, &existing, &schedule);
             }
             store.put_config(&c).await?;
             println!("{}", c.id);

@@ -7,6 +7,7 @@ mod list;
 mod providers;
 mod serve;
 mod sync;
+mod user;
 
 use crate::config::RuntimeSettings;
 use crate::runtime::{Registry, Runtime};
@@ -78,6 +79,9 @@ pub enum Command {
     /// The ingestion queue: run it, see it, retry what failed.
     #[command(subcommand)]
     Ingest(ingest::IngestCommand),
+    /// API keys for `p8sync serve`: create (prints the key once), list, revoke.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Create or update the database schema, and say which database that is.
     Migrate,
 }
@@ -95,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Auth(cmd) => auth::run(&cli, cmd).await,
         Command::Ingest(cmd) => ingest::run(&cli, cmd).await,
         Command::Serve(args) => serve::run(&cli, args).await,
+        Command::User(cmd) => user::run(&cli, cmd).await,
         Command::Migrate => {
             ensure_private_dir(&cli.data_dir)?;
             let target = crate::store::StoreTarget::from_env(&cli.data_dir)?;

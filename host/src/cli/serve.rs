@@ -3,6 +3,7 @@
 //! claiming new work and lets the work under way finish.
 
 use super::Cli;
+use crate::api::{ApiSettings, AppState};
 use crate::scheduler::{Scheduler, SchedulerOptions, run_ingestion};
 use crate::sync::{SyncEngine, SyncOptions};
 use anyhow::{Context, Result};
@@ -28,8 +29,12 @@ pub struct ServeArgs {
     #[arg(long, env = "P8_SCHEDULER_CONCURRENCY", default_value_t = 2)]
     concurrency: usize,
     /// Files transferred at once within a sync.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, env = "P8_TRANSFERS", default_value_t = 4)]
     transfers: usize,
+    /// After SIGTERM, seconds syncs under way may take to finish before they are stopped
+    /// (their configs stay due and run again).
+    #[arg(long, env = "P8_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    grace_secs: u64,
 }
 
 /// Run the service until SIGTERM or Ctrl-C.
@@ -42,22 +47,32 @@ pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         transfers: args.transfers,
         ..SyncOptions::default()
     };
-    let mut engine = SyncEngine::new(store.clone(), blob.clone(), registry, options);
-    match cli.tokens(store.clone()).await {
-        Ok(tokens) => engine = engine.with_tokens(tokens),
-        // Configs of OAuth providers then fail with this reason in their SyncLog; the others
-        // run.
-        Err(e) => tracing::warn!("OAuth credentials are unavailable: {e:#}"),
-    }
+    let settings = ApiSettings::from_env(args.listen).map_err(anyhow::Error::msg)?;
+    let mut engine = SyncEngine::new(store.clone(), blob.clone(), registry.clone(), options);
+    let tokens = match cli.tokens(store.clone()).await {
+        Ok(tokens) => {
+            engine = engine.with_tokens(tokens.clone());
+            Some(tokens)
+        }
+        // Configs of OAuth providers then fail with this reason in their SyncLog, and the
+        // login endpoints say so; the rest runs.
+        Err(e) => {
+            tracing::warn!("OAuth credentials are unavailable: {e:#}");
+            None
+        }
+    };
     let ingestor = cli.ingestor(store.clone()).await?;
 
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let app = crate::api::router(crate::api::AppState {
+    let app = crate::api::router(AppState {
         store: store.clone(),
         blob,
+        registry,
+        tokens,
+        settings: Arc::new(settings),
     });
     tracing::info!("p8sync serve: listening on http://{}", args.listen);
     let api = {
@@ -75,6 +90,7 @@ pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
             tick: Duration::from_secs(args.tick_secs.max(1)),
             lease: Duration::from_secs(args.lease_secs.max(3)),
             concurrency: args.concurrency.max(1),
+            grace: Duration::from_secs(args.grace_secs),
         },
     );
     let mut loops = tokio::task::JoinSet::new();

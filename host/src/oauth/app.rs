@@ -318,6 +318,10 @@ impl OAuthApp {
         let Some(url) = &self.revoke_url else {
             return Ok(false);
         };
+        // Built before the request: the serializer is not `Send`, and the API awaits this.
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token.expose())
+            .finish();
         let response = self
             .http
             .post(url)
@@ -325,11 +329,7 @@ impl OAuthApp {
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("token", token.expose())
-                    .finish(),
-            )
+            .body(form)
             .send()
             .await
             .map_err(|e| self.unreachable(&e))?;

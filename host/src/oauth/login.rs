@@ -59,7 +59,7 @@ pub async fn start(app: &OAuthApp) -> Result<PendingLogin, LoginError> {
     })
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
 }

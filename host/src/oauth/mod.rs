@@ -1,6 +1,6 @@
 //! OAuth2 for providers that declare it: the client ([`app`]), encryption of stored tokens
 //! ([`crypto`]), the token lifecycle with refresh and locking ([`tokens`]), and the
-//! installed-app login flow ([`login`]).
+//! installed-app login flow ([`login`]), and the browser login of the service ([`web`]).
 //!
 //! The provider component never sees any of it: it declares its endpoints and scopes, and the
 //! runtime adds `Authorization` from a [`tokens::TokenSource`].
@@ -9,6 +9,7 @@ pub mod app;
 pub mod crypto;
 pub mod login;
 pub mod tokens;
+pub mod web;
 
 pub use app::{Grant, OAuthApp, OAuthError};
 pub use crypto::{KeyError, Keyring};

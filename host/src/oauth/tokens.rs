@@ -51,7 +51,7 @@ pub enum TokenError {
 }
 
 /// What `auth status` shows: never a token.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CredentialStatus {
     /// The credential's id.
     pub id: CredentialId,
@@ -112,6 +112,16 @@ impl TokenManager {
             margin: chrono::Duration::minutes(5),
             sources: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The keys tokens are sealed with (a browser login seals its PKCE verifier with them too).
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The store the credentials are in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Refresh this long before expiry instead.

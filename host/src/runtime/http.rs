@@ -104,6 +104,7 @@ pub type FetchBody = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 pub(crate) async fn open_plan(
     outbound: &Outbound,
     policy: &NetworkPolicy,
+    pacer: Option<&super::pace::Pacer>,
     credentials: Option<Arc<dyn CredentialSource>>,
     plan: &super::types::HttpRequest,
 ) -> Result<FetchBody, FetchError> {
@@ -113,6 +114,9 @@ pub(crate) async fn open_plan(
         .map_err(|_| FetchError::Transport(format!("bad method {}", plan.method)))?;
     let mut body = plan.body.clone();
     for _hop in 0..10 {
+        if let Some(pacer) = pacer {
+            pacer.wait().await;
+        }
         let access = check_request(
             policy,
             outbound.settings.allow_private,
@@ -312,6 +316,7 @@ fn record(violations: &Violations, v: Violation) {
 pub(crate) struct HttpHooks {
     pub(crate) outbound: Outbound,
     pub(crate) policy: Arc<NetworkPolicy>,
+    pub(crate) pacer: Option<Arc<super::pace::Pacer>>,
     pub(crate) credentials: Option<Arc<dyn CredentialSource>>,
     pub(crate) violations: Violations,
 }
@@ -362,7 +367,11 @@ impl WasiHttpHooks for HttpHooks {
         let policy = self.policy.clone();
         let credentials = self.credentials.clone();
         let violations = self.violations.clone();
+        let pacer = self.pacer.clone();
         Box::new(async move {
+            if let Some(pacer) = pacer {
+                pacer.wait().await;
+            }
             let response = send(outbound, &policy, credentials, &violations, request).await?;
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod error;
 pub mod http;
 pub mod local_root;
+mod pace;
 pub mod policy;
 pub mod provider;
 pub mod registry;

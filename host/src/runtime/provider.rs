@@ -110,6 +110,8 @@ struct Prepared {
     policy: Arc<NetworkPolicy>,
     operator_config: BTreeMap<String, String>,
     local_root: bool,
+    /// The operator's requests-per-second limit, shared by every call of this provider.
+    pacer: Option<Arc<super::pace::Pacer>>,
 }
 
 /// A loaded provider.
@@ -195,6 +197,7 @@ impl Prepared {
             hooks: HttpHooks {
                 outbound: self.runtime.outbound.clone(),
                 policy: self.policy.clone(),
+                pacer: self.pacer.clone(),
                 credentials: cx.credentials.clone(),
                 violations: Violations::default(),
             },
@@ -374,6 +377,7 @@ impl Provider {
             policy: Arc::new(NetworkPolicy::deny_all()),
             operator_config: BTreeMap::new(),
             local_root: false,
+            pacer: None,
         };
         let info = guest_call!(&prepared, &CallContext::default(), Call::Info, |g, s| g
             .call_info(s))
@@ -394,6 +398,9 @@ impl Provider {
         )?);
         prepared.operator_config = overrides.as_config();
         prepared.local_root = info.capabilities.contains(&Capability::LocalRoot);
+        prepared.pacer = overrides
+            .max_rps
+            .map(|r| Arc::new(super::pace::Pacer::new(f64::from(r))));
         prepared.label = info.id.as_str().into();
         Ok(Provider {
             prepared,
@@ -603,6 +610,7 @@ impl Provider {
         super::http::open_plan(
             &self.prepared.runtime.outbound,
             &self.prepared.policy,
+            self.prepared.pacer.as_deref(),
             cx.credentials.clone(),
             plan,
         )

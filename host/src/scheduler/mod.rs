@@ -19,6 +19,9 @@ pub struct SchedulerOptions {
     pub lease: Duration,
     /// Configs synced at once by this replica.
     pub concurrency: usize,
+    /// After a stop, how long syncs under way may take to finish before they are cut off
+    /// (their configs stay due, so another replica or the next start runs them again).
+    pub grace: Duration,
 }
 
 impl Default for SchedulerOptions {
@@ -27,6 +30,7 @@ impl Default for SchedulerOptions {
             tick: Duration::from_secs(5),
             lease: Duration::from_secs(60),
             concurrency: 2,
+            grace: Duration::from_secs(30),
         }
     }
 }
@@ -54,6 +58,8 @@ impl Scheduler {
     /// (a drain) and return.
     pub async fn run(&self, stop: CancellationToken) {
         let slots = Arc::new(tokio::sync::Semaphore::new(self.options.concurrency.max(1)));
+        // Cancelled when the grace period after `stop` runs out.
+        let cut_off = CancellationToken::new();
         let mut running = tokio::task::JoinSet::new();
         loop {
             let permit = tokio::select! {
@@ -72,11 +78,24 @@ impl Scheduler {
                 Ok(Some(lease)) => {
                     if lease.taken_over {
                         tracing::warn!(config = %lease.config.id, "took over a config whose replica stopped");
+                        // The run that replica left `syncing` will never finish.
+                        if let Err(e) = self
+                            .store
+                            .cancel_runs(lease.config.id, "the replica running this sync stopped (its lease ran out); another replica ran the config again")
+                            .await
+                        {
+                            tracing::warn!(config = %lease.config.id, "closing the abandoned run: {e}");
+                        }
                     }
-                    let (store, engine, lease_for) =
-                        (self.store.clone(), self.engine.clone(), self.options.lease);
+                    let leased = Leased {
+                        store: self.store.clone(),
+                        engine: self.engine.clone(),
+                        token,
+                        lease: self.options.lease,
+                        cut_off: cut_off.clone(),
+                    };
                     running.spawn(async move {
-                        sync_leased(store, engine, lease.config, token, lease_for).await;
+                        leased.sync(lease.config).await;
                         drop(permit);
                     });
                     continue;
@@ -93,36 +112,65 @@ impl Scheduler {
             }
         }
         if !running.is_empty() {
-            tracing::info!("stopping: waiting for {} syncs to finish", running.len());
+            tracing::info!(
+                "stopping: waiting up to {:?} for {} syncs to finish",
+                self.options.grace,
+                running.len()
+            );
         }
-        while running.join_next().await.is_some() {}
+        let drain = async { while running.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.options.grace, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the grace period is over: stopping the syncs still running");
+            cut_off.cancel();
+            while running.join_next().await.is_some() {}
+        }
     }
 }
 
-/// Sync one claimed config, renewing its lease while the sync runs, and let go after.
-async fn sync_leased(
+/// One claimed config's sync and what it needs.
+struct Leased {
     store: Arc<dyn Store>,
     engine: Arc<SyncEngine>,
-    config: crate::store::SyncConfig,
     token: String,
     lease: Duration,
-) {
-    let what = format!("config {}", config.id);
-    let heartbeat = crate::store::hold_lease(lease, &what, || {
-        store.renew_config_lease(config.id, &token, lease)
-    });
-    tokio::select! {
-        result = engine.run(&config) => match result {
-            Ok(report) => tracing::info!(config = %config.id, "{}", report.message),
-            Err(e) => tracing::warn!(config = %config.id, "sync failed: {e}"),
-        },
-        () = heartbeat => {
-            // Another replica holds it now; its run will record the outcome.
-            tracing::warn!(config = %config.id, "lost the lease; stopped this sync");
+    cut_off: CancellationToken,
+}
+
+impl Leased {
+    /// Sync the config, renewing its lease while the sync runs, and let go after.
+    async fn sync(self, config: crate::store::SyncConfig) {
+        let what = format!("config {}", config.id);
+        let heartbeat = crate::store::hold_lease(self.lease, &what, || {
+            self.store
+                .renew_config_lease(config.id, &self.token, self.lease)
+        });
+        tokio::select! {
+            result = self.engine.run(&config) => match result {
+                Ok(report) => tracing::info!(config = %config.id, "{}", report.message),
+                Err(e) => tracing::warn!(config = %config.id, "sync failed: {e}"),
+            },
+            () = heartbeat => {
+                // Another replica holds it now; its run will record the outcome.
+                tracing::warn!(config = %config.id, "lost the lease; stopped this sync");
+            }
+            () = self.cut_off.cancelled() => {
+                // Still this replica's: close the run it leaves behind. The config stays due,
+                // so it runs again (here or on another replica) and resumes from its records.
+                if let Err(e) = self
+                    .store
+                    .cancel_runs(config.id, "stopped at shutdown after the grace period; it runs again at the next start")
+                    .await
+                {
+                    tracing::warn!(config = %config.id, "closing the stopped run: {e}");
+                }
+            }
         }
-    }
-    if let Err(e) = store.release_config(config.id, &token).await {
-        tracing::warn!(config = %config.id, "releasing the config: {e}");
+        if let Err(e) = self.store.release_config(config.id, &self.token).await {
+            tracing::warn!(config = %config.id, "releasing the config: {e}");
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub(crate) fn query_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Stor
 }
 
 /// A sync configuration (`p8."SyncConfig"`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncConfig {
     /// Derived from (userid, provider, name).
     pub id: ConfigId,
@@ -131,6 +131,17 @@ macro_rules! string_enum {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             /// The value stored in the database.
             pub fn as_str(self) -> &'static str {
@@ -151,7 +162,9 @@ macro_rules! string_enum {
     };
 }
 
+pub mod access;
 pub mod ingest;
+pub mod pages;
 pub mod schedule;
 
 string_enum!(
@@ -189,7 +202,7 @@ string_enum!(
 );
 
 /// One remote file's state (`p8."SyncFile"`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncFile {
     /// Derived from (config_id, remote_id).
     pub id: FileId,
@@ -277,7 +290,7 @@ impl SyncFile {
 }
 
 /// One sync run (`p8."SyncLog"`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncLog {
     /// Random.
     pub id: LogId,
@@ -396,7 +409,9 @@ pub type CredentialUpdate<'a> = Box<
 
 /// The sync state, whichever database holds it.
 #[async_trait::async_trait]
-pub trait Store: ingest::IngestStore + schedule::ScheduleStore + Send + Sync {
+pub trait Store:
+    ingest::IngestStore + schedule::ScheduleStore + access::AccessStore + pages::PageStore + Send + Sync
+{
     /// Create or update the schema.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Insert or replace a config (by id).

@@ -3,7 +3,7 @@
 //! `p8."SyncConfig"`), renews it while the sync runs, and lets go when it is done; a crashed
 //! replica's lease runs out and another replica takes the config.
 
-use super::ids::ConfigId;
+use super::ids::{ConfigId, LogId};
 use super::{StoreError, SyncConfig};
 use std::time::Duration;
 
@@ -36,4 +36,14 @@ pub trait ScheduleStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Let go of a config (after its run); `false` when it was not this holder's any more.
     async fn release_config(&self, id: ConfigId, owner: &str) -> Result<bool, StoreError>;
+    /// Queue a run of `config` now: a `pending` SyncLog that the next sync of the config adopts,
+    /// and `next_sync_at` moved to now so a scheduler claims it at its next tick. Queuing again
+    /// before that run starts returns the same log. `None` when there is no such config.
+    async fn queue_run(&self, config: ConfigId) -> Result<Option<LogId>, StoreError>;
+    /// The queued run a sync of `config` should adopt, if any.
+    async fn queued_run(&self, config: ConfigId) -> Result<Option<LogId>, StoreError>;
+    /// Close the runs of `config` left `syncing` by a holder that is gone (its lease ran out, or
+    /// its sync was stopped at shutdown): they become `cancelled` with `reason`. Only the lease
+    /// holder calls this, so no live run is touched. Returns how many there were.
+    async fn cancel_runs(&self, config: ConfigId, reason: &str) -> Result<u64, StoreError>;
 }

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod retry;
 pub mod schedule;
 pub mod transfer;
+pub mod validate;
 
 use crate::blob::{BlobStore, ObjectKey};
 use crate::runtime::types::{Capability, Entry, ListRequest, Page, ProviderError, SkippedEntry};
@@ -178,6 +179,11 @@ impl SyncEngine {
         let started = Instant::now();
         let mut log = SyncLog::start(config);
         if !self.options.dry_run {
+            // A run someone queued (`POST /sync/configs/{id}/run`) is this one: its log id was
+            // handed out, so this run writes to it.
+            if let Some(queued) = self.store.queued_run(config.id).await? {
+                log.id = queued;
+            }
             self.store.start_log(&log).await?;
         }
         let span = tracing::info_span!("sync", config_id = %config.id, provider = %config.provider);

@@ -12,7 +12,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 
+mod access;
 mod ingest;
+mod pages;
 mod schedule;
 
 /// The Postgres store.
@@ -417,7 +419,9 @@ impl Store for PostgresStore {
     async fn start_log(&self, l: &SyncLog) -> Result<(), StoreError> {
         sqlx::query(
             r#"INSERT INTO p8."SyncLog" (id, config_id, userid, status, started_at)
-               VALUES ($1, $2, $3, $4, $5)"#,
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                 started_at = excluded.started_at"#,
         )
         .bind(l.id.0)
         .bind(l.config_id.0)
@@ -458,7 +462,10 @@ impl Store for PostgresStore {
         .await
         .map_err(query_err("finishing a sync log"))?;
         sqlx::query(
-            r#"UPDATE p8."SyncConfig" SET last_sync_at = $2, next_sync_at = $3,
+            // A run queued while this one ran is due at once, whatever the schedule says.
+            r#"UPDATE p8."SyncConfig" SET last_sync_at = $2,
+                 next_sync_at = CASE WHEN EXISTS (SELECT 1 FROM p8."SyncLog"
+                     WHERE config_id = $1 AND status = 'pending') THEN $2 ELSE $3 END,
                  updated_at = CURRENT_TIMESTAMP WHERE id = $1"#,
         )
         .bind(l.config_id.0)

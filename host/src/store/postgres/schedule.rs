@@ -1,7 +1,7 @@
 //! Claiming due configs on Postgres: `FOR UPDATE SKIP LOCKED`, on the database's clock.
 
 use super::{PostgresStore, config_row, get};
-use crate::store::ids::ConfigId;
+use crate::store::ids::{ConfigId, LogId};
 use crate::store::schedule::{ConfigLease, ScheduleStore};
 use crate::store::{StoreError, query_err};
 use std::time::Duration;
@@ -77,5 +77,82 @@ impl ScheduleStore for PostgresStore {
         .await
         .map_err(query_err("releasing a sync config"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn queue_run(&self, config: ConfigId) -> Result<Option<LogId>, StoreError> {
+        const DOING: &str = "queuing a sync run";
+        let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
+        // The config's row lock makes concurrent requests agree on one queued run.
+        let owner: Option<uuid::Uuid> =
+            sqlx::query_scalar(r#"SELECT userid FROM p8."SyncConfig" WHERE id = $1 FOR UPDATE"#)
+                .bind(config.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+        let Some(owner) = owner else {
+            tx.rollback().await.map_err(query_err(DOING))?;
+            return Ok(None);
+        };
+        let queued: Option<uuid::Uuid> = sqlx::query_scalar(
+            r#"SELECT id FROM p8."SyncLog" WHERE config_id = $1 AND status = 'pending'
+               ORDER BY started_at LIMIT 1"#,
+        )
+        .bind(config.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        let id = match queued {
+            Some(id) => LogId(id),
+            None => {
+                let id = LogId::new();
+                sqlx::query(
+                    r#"INSERT INTO p8."SyncLog" (id, config_id, userid, status, started_at)
+                       VALUES ($1, $2, $3, 'pending', (clock_timestamp() AT TIME ZONE 'UTC'))"#,
+                )
+                .bind(id.0)
+                .bind(config.0)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+                id
+            }
+        };
+        sqlx::query(
+            r#"UPDATE p8."SyncConfig" SET next_sync_at = (clock_timestamp() AT TIME ZONE 'UTC')
+               WHERE id = $1"#,
+        )
+        .bind(config.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        tx.commit().await.map_err(query_err(DOING))?;
+        Ok(Some(id))
+    }
+
+    async fn queued_run(&self, config: ConfigId) -> Result<Option<LogId>, StoreError> {
+        let id: Option<uuid::Uuid> = sqlx::query_scalar(
+            r#"SELECT id FROM p8."SyncLog" WHERE config_id = $1 AND status = 'pending'
+               ORDER BY started_at LIMIT 1"#,
+        )
+        .bind(config.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("looking for a queued sync run"))?;
+        Ok(id.map(LogId))
+    }
+
+    async fn cancel_runs(&self, config: ConfigId, reason: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            r#"UPDATE p8."SyncLog" SET status = 'cancelled', error_message = $2,
+                 completed_at = (clock_timestamp() AT TIME ZONE 'UTC')
+               WHERE config_id = $1 AND status = 'syncing'"#,
+        )
+        .bind(config.0)
+        .bind(reason)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("closing abandoned sync runs"))?;
+        Ok(done.rows_affected())
     }
 }

@@ -13,7 +13,9 @@ use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 
+mod access;
 mod ingest;
+mod pages;
 mod schedule;
 
 /// The SQLite store.
@@ -440,7 +442,9 @@ impl Store for SqliteStore {
     async fn start_log(&self, l: &SyncLog) -> Result<(), StoreError> {
         sqlx::query(
             r#"INSERT INTO "SyncLog" (id, config_id, userid, status, started_at)
-               VALUES (?1, ?2, ?3, ?4, ?5)"#,
+               VALUES (?1, ?2, ?3, ?4, ?5)
+               ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+                 started_at = excluded.started_at"#,
         )
         .bind(l.id.to_string())
         .bind(l.config_id.to_string())
@@ -481,7 +485,10 @@ impl Store for SqliteStore {
         .await
         .map_err(query_err("finishing a sync log"))?;
         sqlx::query(
-            r#"UPDATE "SyncConfig" SET last_sync_at = ?2, next_sync_at = ?3,
+            // A run queued while this one ran is due at once, whatever the schedule says.
+            r#"UPDATE "SyncConfig" SET last_sync_at = ?2,
+                 next_sync_at = CASE WHEN EXISTS (SELECT 1 FROM "SyncLog"
+                     WHERE config_id = ?1 AND status = 'pending') THEN ?2 ELSE ?3 END,
                  updated_at = CURRENT_TIMESTAMP WHERE id = ?1"#,
         )
         .bind(l.config_id.to_string())

@@ -3,7 +3,7 @@
 //! them (RFC 3339 in UTC, which sorts as it reads).
 
 use super::{SqliteStore, config_row, get};
-use crate::store::ids::ConfigId;
+use crate::store::ids::{ConfigId, LogId};
 use crate::store::ingest::lease_end;
 use crate::store::schedule::{ConfigLease, ScheduleStore};
 use crate::store::{StoreError, query_err};
@@ -88,5 +88,94 @@ impl ScheduleStore for SqliteStore {
         .await
         .map_err(query_err("releasing a sync config"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn queue_run(&self, config: ConfigId) -> Result<Option<LogId>, StoreError> {
+        const DOING: &str = "queuing a sync run";
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_err(DOING))?;
+        let owner: Option<String> =
+            sqlx::query_scalar(r#"SELECT userid FROM "SyncConfig" WHERE id = ?1"#)
+                .bind(config.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+        let Some(owner) = owner else {
+            tx.rollback().await.map_err(query_err(DOING))?;
+            return Ok(None);
+        };
+        let queued: Option<String> = sqlx::query_scalar(
+            r#"SELECT id FROM "SyncLog" WHERE config_id = ?1 AND status = 'pending'
+               ORDER BY started_at LIMIT 1"#,
+        )
+        .bind(config.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        let now = Utc::now();
+        let id = match queued {
+            Some(id) => id.parse().map_err(|_| StoreError::Corrupt {
+                table: "SyncLog",
+                reason: format!("id `{id}` is not a uuid"),
+            })?,
+            None => {
+                let id = LogId::new();
+                sqlx::query(
+                    r#"INSERT INTO "SyncLog" (id, config_id, userid, status, started_at)
+                       VALUES (?1, ?2, ?3, 'pending', ?4)"#,
+                )
+                .bind(id.to_string())
+                .bind(config.to_string())
+                .bind(owner)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+                id
+            }
+        };
+        sqlx::query(r#"UPDATE "SyncConfig" SET next_sync_at = ?2 WHERE id = ?1"#)
+            .bind(config.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?;
+        tx.commit().await.map_err(query_err(DOING))?;
+        Ok(Some(id))
+    }
+
+    async fn queued_run(&self, config: ConfigId) -> Result<Option<LogId>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            r#"SELECT id FROM "SyncLog" WHERE config_id = ?1 AND status = 'pending'
+               ORDER BY started_at LIMIT 1"#,
+        )
+        .bind(config.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("looking for a queued sync run"))?;
+        id.map(|id| {
+            id.parse().map_err(|_| StoreError::Corrupt {
+                table: "SyncLog",
+                reason: format!("id `{id}` is not a uuid"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn cancel_runs(&self, config: ConfigId, reason: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            r#"UPDATE "SyncLog" SET status = 'cancelled', error_message = ?2, completed_at = ?3
+               WHERE config_id = ?1 AND status = 'syncing'"#,
+        )
+        .bind(config.to_string())
+        .bind(reason)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("closing abandoned sync runs"))?;
+        Ok(done.rows_affected())
     }
 }

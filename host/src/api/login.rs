@@ -1,0 +1,268 @@
+//! The browser login: `GET /auth/{provider}/login` (for a signed-in API user) sends the browser
+//! to the provider's consent page; `GET /auth/{provider}/callback` takes it back, stores the
+//! credential sealed, and sends the browser on to the app (only to hosts the operator allows).
+
+use super::AppState;
+use super::auth::Caller;
+use super::configs::provider_id;
+use super::credentials::tokens;
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiQuery;
+use crate::oauth::OAuthApp;
+use crate::oauth::web::{self, Callback, LoginRequest, WebLogin};
+use crate::store::SyncConfig;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+/// How to start a login.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LoginParams {
+    /// Also create a sync config named `default` for the provider, so files start syncing.
+    #[serde(default)]
+    pub sync_files: bool,
+    /// Where to send the browser afterwards; its host must be one the operator allows
+    /// (`P8_OAUTH_REDIRECT_HOSTS`). Without it, a plain success page is shown.
+    pub redirect_uri: Option<String>,
+}
+
+/// A started login, for apps that send the browser themselves.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LoginStarted {
+    /// The provider's consent page: open it in the user's browser within 10 minutes.
+    pub authorize_url: String,
+}
+
+/// What the provider sends back.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CallbackParams {
+    /// The login's state.
+    pub state: Option<String>,
+    /// The authorization code.
+    pub code: Option<String>,
+    /// Set when the user declined.
+    pub error: Option<String>,
+    /// Google echoes the granted scopes here.
+    pub scope: Option<String>,
+}
+
+fn app_for(state: &AppState, provider: &str) -> ApiResult<OAuthApp> {
+    let p = state
+        .registry
+        .get(provider)
+        .map_err(|e| ApiError::not_found(format!("provider: {e}")))?;
+    OAuthApp::for_provider(&p).map_err(|e| match e {
+        crate::oauth::OAuthError::NotOauth(_) => ApiError::not_found(format!(
+            "OAuth login for `{provider}`: it does not sign in with OAuth2"
+        )),
+        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+    })
+}
+
+async fn begin(
+    state: &AppState,
+    caller: &Caller,
+    path_provider: &str,
+    params: LoginParams,
+) -> ApiResult<String> {
+    let provider = provider_id(path_provider);
+    let app = app_for(state, provider)?;
+    let app_redirect = params
+        .redirect_uri
+        .map(|r| state.settings.check_redirect(&r).map(|()| r))
+        .transpose()
+        .map_err(ApiError::bad_request)?;
+    // The callback keeps the path's spelling, so `/auth/google/login` comes back to
+    // `/auth/google/callback` as the seed's OAuth client is registered.
+    let callback_url = format!(
+        "{}/auth/{path_provider}/callback",
+        state.settings.public_url
+    );
+    let url = web::start(
+        tokens(state)?,
+        &app,
+        LoginRequest {
+            user: caller.user,
+            callback_url,
+            app_redirect,
+            sync_files: params.sync_files,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        web::WebLoginError::Store(e) => ApiError::from(e),
+        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+    })?;
+    Ok(url.to_string())
+}
+
+/// `GET /auth/{provider}/login`: redirect to the provider's consent page.
+#[utoipa::path(get, path = "/auth/{provider}/login", tag = "auth",
+    params(("provider" = String, Path, description = "a provider id; `google` means `google_drive`"), LoginParams),
+    responses((status = 303, description = "to the provider's consent page"),
+        (status = 400, body = super::error::ErrorBody, description = "a redirect_uri whose host is not allowed"),
+        (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn login(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(provider): Path<String>,
+    ApiQuery(params): ApiQuery<LoginParams>,
+) -> ApiResult<Response> {
+    let url = begin(&state, &caller, &provider, params).await?;
+    let mut response = Redirect::to(&url).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    Ok(response)
+}
+
+/// `POST /auth/{provider}/login`: the same, answering the consent URL as JSON.
+#[utoipa::path(post, path = "/auth/{provider}/login", tag = "auth",
+    params(("provider" = String, Path), LoginParams),
+    responses((status = 200, body = LoginStarted), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn login_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(provider): Path<String>,
+    ApiQuery(params): ApiQuery<LoginParams>,
+) -> ApiResult<Json<LoginStarted>> {
+    let authorize_url = begin(&state, &caller, &provider, params).await?;
+    Ok(Json(LoginStarted { authorize_url }))
+}
+
+/// `GET /auth/{provider}/callback`: where the provider sends the browser back.
+#[utoipa::path(get, path = "/auth/{provider}/callback", tag = "auth",
+    params(("provider" = String, Path), CallbackParams),
+    responses((status = 200, description = "a page saying the account is connected"),
+        (status = 302, description = "to the app's redirect_uri, with `connected=<provider>`"),
+        (status = 400, description = "a missing, reused, expired or mismatched state, or a declined consent (an HTML page)"),
+        (status = 502, description = "the provider refused the code (an HTML page)")))]
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(path_provider): Path<String>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> Response {
+    let provider = provider_id(&path_provider).to_string();
+    let Some(manager) = state.tokens.clone() else {
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            "This server can't store credentials: the operator must set P8_ENCRYPTION_KEY.",
+        );
+    };
+    let callback = Callback {
+        state: params.state,
+        code: params.code,
+        error: params.error,
+    };
+    let finished = web::finish(
+        &manager,
+        &provider,
+        |id| {
+            let p = state
+                .registry
+                .get(id)
+                .map_err(|_| crate::oauth::OAuthError::NotOauth(id.to_string()))?;
+            OAuthApp::for_provider(&p)
+        },
+        callback,
+    )
+    .await;
+    let login = match finished {
+        Ok(login) => login,
+        Err(e) => {
+            let status = if e.is_bad_request() {
+                StatusCode::BAD_REQUEST
+            } else {
+                tracing::warn!(%provider, "a browser login failed: {e}");
+                StatusCode::BAD_GATEWAY
+            };
+            return page(status, "Sign-in failed", &e.to_string());
+        }
+    };
+    tracing::info!(%provider, user = %login.user, "connected an account in the browser");
+    let mut note = String::new();
+    if login.sync_files {
+        match default_config(&state, &login).await {
+            Ok(Some(id)) => note = format!(" Files sync into config {id}."),
+            Ok(None) => {}
+            Err(e) => note = format!(" The default sync config was not created: {e}"),
+        }
+    }
+    if !login.has_refresh_token {
+        note.push_str(" The provider granted no offline access, so this connection stops working when its access token expires.");
+    }
+    if let Some(target) = login.app_redirect {
+        // Checked when the login started; checked again in case the operator narrowed it.
+        if state.settings.check_redirect(&target).is_ok()
+            && let Ok(mut url) = url::Url::parse(&target)
+        {
+            url.query_pairs_mut().append_pair("connected", &provider);
+            return Redirect::to(url.as_str()).into_response();
+        }
+    }
+    let account = login
+        .account
+        .map(|a| format!(" as {a}"))
+        .unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "Connected",
+        &format!("Connected {provider}{account}. You can close this tab.{note}"),
+    )
+}
+
+/// The `default` config of a login with `sync_files=true`, created unless it exists.
+async fn default_config(
+    state: &AppState,
+    login: &WebLogin,
+) -> Result<Option<crate::store::ids::ConfigId>, String> {
+    let config = SyncConfig::new(login.user, &login.provider, "default");
+    if state
+        .store
+        .config(config.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        return Ok(Some(config.id));
+    }
+    let provider = state
+        .registry
+        .get(&login.provider)
+        .map_err(|e| e.to_string())?;
+    crate::sync::validate::check_config(&config, &provider, &state.settings.local_roots)
+        .map_err(|e| e.to_string())?;
+    state
+        .store
+        .put_config(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(config.id))
+}
+
+/// A small HTML page for the person in the browser.
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>p8sync: {t}</title></head><body><h1>{t}</h1><p>{m}</p></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut response = (status, Html(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

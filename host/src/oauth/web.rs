@@ -1,0 +1,201 @@
+//! The browser login of `p8sync serve` (a web-server client in OAuth terms): the login is
+//! started by a signed-in API user, its `state` and PKCE verifier are kept server-side (so any
+//! replica can take the callback), and the callback is accepted once, within ten minutes.
+
+use super::app::{OAuthApp, OAuthError};
+use super::login::random_token;
+use super::tokens::{TokenError, TokenManager};
+use crate::secret::Secret;
+use crate::store::StoreError;
+use crate::store::access::{LoginStateRecord, hash_key};
+use crate::store::ids::UserId;
+use chrono::Utc;
+use oauth2::PkceCodeVerifier;
+
+/// How long a started login stays acceptable.
+pub const LOGIN_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Why a callback was refused or failed. Messages are for the person in the browser: they
+/// say what happened and what to do, and never carry a code, a token or the state.
+#[derive(Debug, thiserror::Error)]
+pub enum WebLoginError {
+    /// No `state` came back.
+    #[error(
+        "the sign-in response carried no state, so it can't be matched to a login; start the sign-in again"
+    )]
+    MissingState,
+    /// The `state` is not one this service issued, or it was used already.
+    #[error(
+        "this sign-in link is not one p8sync is waiting for (it was already used, or it was not issued here); start the sign-in again"
+    )]
+    UnknownState,
+    /// The `state` is older than [`LOGIN_TTL`].
+    #[error("this sign-in took longer than 10 minutes and has expired; start the sign-in again")]
+    Expired,
+    /// The callback arrived on another provider's address than the login was started for.
+    #[error("this sign-in was started for another provider; start the sign-in again")]
+    WrongProvider,
+    /// The user (or the provider) declined.
+    #[error("the provider did not grant access ({0}); nothing was stored")]
+    Denied(String),
+    /// No code came back.
+    #[error("the provider's response carried no authorization code; start the sign-in again")]
+    NoCode,
+    /// The code exchange failed.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The credential could not be stored.
+    #[error(transparent)]
+    Tokens(#[from] TokenError),
+    /// The login state could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The sealed verifier could not be opened (the encryption key changed).
+    #[error(
+        "the sign-in could not be completed because the server's encryption key changed meanwhile; start the sign-in again"
+    )]
+    Sealed,
+}
+
+impl WebLoginError {
+    /// Whether the browser's request was at fault (a 400), rather than the server or the
+    /// provider (a 502/500).
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            WebLoginError::MissingState
+                | WebLoginError::UnknownState
+                | WebLoginError::Expired
+                | WebLoginError::WrongProvider
+                | WebLoginError::Denied(_)
+                | WebLoginError::NoCode
+        )
+    }
+}
+
+/// What a started login needs.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// Who is signing in.
+    pub user: UserId,
+    /// This service's callback URL for the provider.
+    pub callback_url: String,
+    /// Where to send the browser afterwards (checked by the caller).
+    pub app_redirect: Option<String>,
+    /// Also create a default sync config.
+    pub sync_files: bool,
+}
+
+/// A finished login.
+#[derive(Debug, Clone)]
+pub struct WebLogin {
+    /// Who signed in.
+    pub user: UserId,
+    /// The provider id.
+    pub provider: String,
+    /// The account at the provider, when the userinfo endpoint said.
+    pub account: Option<String>,
+    /// Where to send the browser.
+    pub app_redirect: Option<String>,
+    /// A default sync config was asked for.
+    pub sync_files: bool,
+    /// The provider sent a refresh token (or one was kept from before).
+    pub has_refresh_token: bool,
+}
+
+fn aad(state_hash: &str) -> String {
+    format!("SyncOAuthState:{state_hash}:verifier")
+}
+
+/// Start a login: store its state and verifier, and return the provider's consent URL.
+pub async fn start(
+    tokens: &TokenManager,
+    app: &OAuthApp,
+    request: LoginRequest,
+) -> Result<url::Url, WebLoginError> {
+    let state = random_token();
+    let verifier = PkceCodeVerifier::new(format!("{}{}", random_token(), random_token()));
+    let url = app.authorize_url(&request.callback_url, &state, &verifier)?;
+    let state_hash = hash_key(&state);
+    let keyring = tokens.keyring();
+    let record = LoginStateRecord {
+        verifier: keyring.seal(&Secret::new(verifier.secret().clone()), &aad(&state_hash)),
+        key_id: Some(keyring.current_id().to_string()),
+        state_hash,
+        provider: app.provider().to_string(),
+        userid: request.user,
+        callback_url: request.callback_url,
+        app_redirect: request.app_redirect,
+        sync_files: request.sync_files,
+        expires_at: Utc::now() + LOGIN_TTL,
+    };
+    tokens.store().put_login_state(&record).await?;
+    Ok(url)
+}
+
+/// What came back to the callback.
+#[derive(Debug, Default, Clone)]
+pub struct Callback {
+    /// `state`.
+    pub state: Option<String>,
+    /// `code`.
+    pub code: Option<String>,
+    /// `error`, when the user declined.
+    pub error: Option<String>,
+}
+
+/// Finish a login for `provider`: take its state (once), exchange the code with the stored
+/// verifier, find the account, and store the credential sealed. `app` is looked up once the
+/// state names the provider.
+pub async fn finish(
+    tokens: &TokenManager,
+    provider: &str,
+    app: impl FnOnce(&str) -> Result<OAuthApp, OAuthError>,
+    callback: Callback,
+) -> Result<WebLogin, WebLoginError> {
+    let state = callback.state.ok_or(WebLoginError::MissingState)?;
+    // Taken (deleted) before anything else, so even a failed attempt uses it up.
+    let record = tokens
+        .store()
+        .take_login_state(&hash_key(&state))
+        .await?
+        .ok_or(WebLoginError::UnknownState)?;
+    if record.expires_at < Utc::now() {
+        return Err(WebLoginError::Expired);
+    }
+    if record.provider != provider {
+        return Err(WebLoginError::WrongProvider);
+    }
+    if let Some(error) = callback.error {
+        return Err(WebLoginError::Denied(error));
+    }
+    let code = callback.code.ok_or(WebLoginError::NoCode)?;
+    let verifier = tokens
+        .keyring()
+        .open(
+            record.key_id.as_deref().unwrap_or_default(),
+            &record.verifier,
+            &aad(&record.state_hash),
+        )
+        .map_err(|_| WebLoginError::Sealed)?;
+    let app = app(&record.provider)?;
+    let grant = app
+        .exchange_code(
+            &code,
+            &record.callback_url,
+            PkceCodeVerifier::new(verifier.expose().to_string()),
+        )
+        .await?;
+    let account = app.account(&grant.access_token).await;
+    let saved = tokens
+        .save_grant(record.userid, &record.provider, &grant, account.clone())
+        .await?;
+    Ok(WebLogin {
+        user: record.userid,
+        provider: record.provider,
+        account: saved.provider_user_id.or(account),
+        app_redirect: record.app_redirect,
+        sync_files: record.sync_files,
+        has_refresh_token: saved.refresh_token.is_some(),
+    })
+}

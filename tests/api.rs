@@ -1,0 +1,1025 @@
+//! The HTTP API of `p8sync serve`, in process against a real Postgres, the real provider
+//! components and the fake Drive: configs, runs, files, credentials, the browser login (over
+//! plain HTTP and in a real headless Chromium), API keys and tenant isolation.
+
+use p8sync::api::{ApiSettings, AppState};
+use p8sync::blob::BlobStore;
+use p8sync::blob::local::LocalBlobStore;
+use p8sync::config::ProviderOverrides;
+use p8sync::oauth::{Grant, Keyring, TokenManager};
+use p8sync::runtime::{Registry, Runtime};
+use p8sync::secret::Secret;
+use p8sync::store::access::{ApiKeyRecord, LoginStateRecord, hash_key};
+use p8sync::store::ids::{ConfigId, CredentialId, LogId, UserId};
+use p8sync::store::{LogStatus, Store, SyncConfig};
+use p8sync::sync::validate::LocalRoots;
+use p8sync::sync::{SyncEngine, SyncOptions};
+use p8sync_e2e::fake_drive::FakeDrive;
+use p8sync_e2e::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// An API key and the user it acts as.
+#[derive(Clone)]
+struct Key {
+    user: UserId,
+    key: String,
+}
+
+/// One API server with its world: three callers (two users and an admin), an allowed local
+/// folder and one outside it.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn Store>,
+    blob: Arc<dyn BlobStore>,
+    registry: Arc<Registry>,
+    tokens: Arc<TokenManager>,
+    fake: FakeDrive,
+    alice: Key,
+    bob: Key,
+    admin: Key,
+    allowed: tempfile::TempDir,
+    outside: tempfile::TempDir,
+    _keep: Vec<Box<dyn std::any::Any + Send>>,
+}
+
+/// The app host a login may send the browser back to.
+const APP_HOST: &str = "app.example.test";
+
+async fn key(store: &dyn Store, name: &str, admin: bool) -> Key {
+    let user = UserId(uuid::Uuid::new_v4());
+    let (key, record) = ApiKeyRecord::mint(user, name, admin);
+    store.put_api_key(&record).await.unwrap();
+    Key {
+        user,
+        key: key.expose().to_string(),
+    }
+}
+
+async fn api() -> Api {
+    let fake = FakeDrive::start().await;
+    let (store, db) = postgres_store().await;
+    let objects = tempfile::tempdir().unwrap();
+    let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(objects.path().to_path_buf()));
+    let mut settings = settings();
+    settings.limits.call_timeout = std::time::Duration::from_secs(30);
+    settings.overrides.set(
+        "google_drive",
+        ProviderOverrides {
+            api_base: Some(fake.api_base()),
+            auth_url: Some(fake.auth_url()),
+            token_url: Some(fake.token_url()),
+            revoke_url: Some(fake.revoke_url()),
+            userinfo_url: Some(fake.userinfo_url()),
+            client_id: Some(FakeDrive::CLIENT_ID.into()),
+            client_secret: Some(Secret::new(FakeDrive::CLIENT_SECRET)),
+            ..Default::default()
+        },
+    );
+    let runtime = Runtime::new(settings).unwrap();
+    let drive = runtime
+        .load_file(&provider_wasm("google-drive"))
+        .await
+        .expect("google-drive.wasm (scripts/build-components.sh builds it)");
+    let registry = Arc::new(Registry::from_providers([
+        load_local(&runtime).await,
+        drive,
+    ]));
+    let tokens = Arc::new(TokenManager::new(
+        store.clone(),
+        Arc::new(Keyring::new(&[7; 32], &[])),
+    ));
+    let allowed = make_tree(&[
+        ("a.txt", "alpha"),
+        ("b.txt", "bravo"),
+        ("c.txt", "charlie"),
+        ("d/e.txt", "echo"),
+        ("d/f.txt", "foxtrot"),
+    ]);
+    let outside = make_tree(&[("secret.txt", "the server's own file")]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let state = AppState {
+        store: store.clone(),
+        blob: blob.clone(),
+        registry: registry.clone(),
+        tokens: Some(tokens.clone()),
+        settings: Arc::new(ApiSettings {
+            public_url: base.clone(),
+            redirect_hosts: vec![APP_HOST.into()],
+            local_roots: LocalRoots::Within(vec![allowed.path().to_path_buf()]),
+            body_limit: 64 * 1024,
+        }),
+    };
+    let server = tokio::spawn(async move {
+        axum::serve(listener, p8sync::api::router(state))
+            .await
+            .unwrap()
+    });
+    let alice = key(store.as_ref(), "alice", false).await;
+    let bob = key(store.as_ref(), "bob", false).await;
+    let admin = key(store.as_ref(), "ops", true).await;
+    Api {
+        base,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        store,
+        blob,
+        registry,
+        tokens,
+        fake,
+        alice,
+        bob,
+        admin,
+        allowed,
+        outside,
+        _keep: vec![
+            Box::new(db),
+            Box::new(objects),
+            Box::new(AbortOnDrop(server)),
+        ],
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A response: status, headers and the body as JSON (`Null` when it is not JSON).
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&Key>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            request = request.bearer_auth(&k.key);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
+    async fn get(&self, path: &str, key: &Key) -> Reply {
+        self.send(Method::GET, path, Some(key), None).await
+    }
+
+    fn local_config(&self, name: &str) -> Value {
+        json!({
+            "name": name,
+            "provider": "local",
+            "provider_config": {"root": self.allowed.path()},
+        })
+    }
+
+    async fn create(&self, key: &Key, body: Value) -> ConfigId {
+        let r = self
+            .send(Method::POST, "/sync/configs", Some(key), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    fn engine(&self) -> SyncEngine {
+        SyncEngine::new(
+            self.store.clone(),
+            self.blob.clone(),
+            self.registry.clone(),
+            SyncOptions::default(),
+        )
+        .with_tokens(self.tokens.clone())
+    }
+
+    async fn credential_for(&self, user: UserId) {
+        let (access, refresh) = self.fake.issue_tokens();
+        self.tokens
+            .save_grant(
+                user,
+                "google_drive",
+                &Grant {
+                    access_token: Secret::new(access),
+                    refresh_token: Some(Secret::new(refresh)),
+                    expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+                    scopes: None,
+                },
+                Some("alice@example.com".into()),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+/// Every error has the documented shape, with a code that matches its status.
+fn assert_error(r: &Reply, status: StatusCode, code: &str, mentions: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], code, "{}", r.text);
+    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.to_lowercase().contains(&mentions.to_lowercase()),
+        "expected {mentions:?} in {message:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configs_are_validated_before_they_are_stored() {
+    let a = api().await;
+    let id = a.create(&a.alice, a.local_config("docs")).await;
+    let r = a.get(&format!("/sync/configs/{id}"), &a.alice).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["userid"], a.alice.user.to_string());
+    assert_eq!(r.body["sync_interval_hours"], 24);
+
+    // The same name and provider again: a conflict, not a silent overwrite.
+    let r = a
+        .send(
+            Method::POST,
+            "/sync/configs",
+            Some(&a.alice),
+            Some(a.local_config("docs")),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict", "exists already");
+
+    // Malformed JSON, the wrong content type, an oversized body.
+    let raw = |body: &'static str, content_type: &'static str| {
+        a.http
+            .post(format!("{}/sync/configs", a.base))
+            .bearer_auth(&a.alice.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let r = reply(raw("{\"name\": ", "application/json").await.unwrap()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request", "not valid JSON");
+    let r = reply(
+        raw("name=x", "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "application/json",
+    );
+    let big = json!({"name": "x".repeat(100 * 1024), "provider": "local"});
+    let r = a
+        .send(Method::POST, "/sync/configs", Some(&a.alice), Some(big))
+        .await;
+    assert_error(
+        &r,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "larger",
+    );
+
+    // Well-formed but wrong: each names the field and what would be right.
+    let cases = [
+        (json!({"name": "x", "provider": "dropbax"}), "dropbax"),
+        (
+            json!({"name": "x", "provider": "local", "colour": "red"}),
+            "unknown field `colour`",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "sync_interval_hours": -1, "provider_config": {"root": a.allowed.path()}}),
+            "sync_interval_hours",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "schedule": "every tuesday", "provider_config": {"root": a.allowed.path()}}),
+            "schedule",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "schedule": "0 1 * * *", "schedule_timezone": "Mars/Olympus", "provider_config": {"root": a.allowed.path()}}),
+            "schedule_timezone",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "include_file_types": ["pdf/../x"], "provider_config": {"root": a.allowed.path()}}),
+            "include_file_types",
+        ),
+        (
+            json!({"name": "x", "provider": "local"}),
+            "provider_config.root",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "provider_config": {"root": a.outside.path()}}),
+            "outside the folders",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "provider_config": {"root": "/nonexistent/p8sync"}}),
+            "does not exist",
+        ),
+        (
+            json!({"name": "x", "provider": "google_drive", "provider_config": {"export_formatz": {}}}),
+            "provider_config.export_formatz",
+        ),
+        (
+            json!({"name": "", "provider": "local", "provider_config": {"root": a.allowed.path()}}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "provider": "local", "provider_config": ["root"]}),
+            "provider_config",
+        ),
+    ];
+    for (body, mentions) in cases {
+        let r = a
+            .send(
+                Method::POST,
+                "/sync/configs",
+                Some(&a.alice),
+                Some(body.clone()),
+            )
+            .await;
+        assert!(
+            r.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} gave {}: {}",
+            r.status,
+            r.text
+        );
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid", mentions);
+    }
+    // Nothing of that was stored.
+    assert_eq!(a.store.configs(Some(a.alice.user)).await.unwrap().len(), 1);
+
+    // `google` is the seed's name for Google Drive; a cron schedule replaces the interval.
+    let r = a
+        .send(
+            Method::POST,
+            "/sync/configs",
+            Some(&a.alice),
+            Some(json!({
+                "name": "drive", "provider": "google", "schedule": "0 1 * * *",
+                "schedule_timezone": "Europe/Berlin", "provider_config": {"export_formats": {}},
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["provider"], "google_drive");
+    let location = r.headers["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        location,
+        format!("/sync/configs/{}", r.body["id"].as_str().unwrap())
+    );
+
+    // PATCH changes only what it names; null clears; the id-making fields can't change.
+    let r = a
+        .send(Method::PATCH, &location, Some(&a.alice), Some(json!({"schedule": null, "schedule_timezone": null, "sync_interval_hours": 6, "enabled": false})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["schedule"], Value::Null);
+    assert_eq!(r.body["sync_interval_hours"], 6);
+    assert_eq!(r.body["enabled"], false);
+    assert_eq!(r.body["provider_config"], json!({"export_formats": {}}));
+    let r = a
+        .send(
+            Method::PATCH,
+            &location,
+            Some(&a.alice),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "unknown field `name`",
+    );
+    let r = a
+        .send(
+            Method::PATCH,
+            &location,
+            Some(&a.alice),
+            Some(json!({"sync_interval_hours": 0})),
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "sync_interval_hours",
+    );
+
+    let r = a.get("/sync/configs", &a.alice).await;
+    let names: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["docs", "drive"]);
+
+    let r = a
+        .send(Method::DELETE, &location, Some(&a.alice), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = a.get(&location, &a.alice).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "sync config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_required_and_errors_have_one_shape() {
+    let a = api().await;
+    let r = a.send(Method::GET, "/sync/configs", None, None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    let wrong = Key {
+        user: a.alice.user,
+        key: "p8s_not-a-key".into(),
+    };
+    let r = a.get("/sync/configs", &wrong).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized", "not valid");
+    // A deleted key stops working at once.
+    let gone = key(a.store.as_ref(), "temp", false).await;
+    assert_eq!(a.get("/sync/configs", &gone).await.status, StatusCode::OK);
+    let id = a.store.api_keys(Some(gone.user)).await.unwrap()[0].id;
+    assert!(a.store.delete_api_key(id).await.unwrap());
+    assert_eq!(
+        a.get("/sync/configs", &gone).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Only the hash is stored.
+    let stored = a.store.api_keys(Some(a.alice.user)).await.unwrap();
+    assert_eq!(stored[0].key_hash, hash_key(&a.alice.key));
+    assert!(!stored[0].key_hash.contains(&a.alice.key));
+
+    let r = a
+        .send(Method::GET, "/no/such/thing", Some(&a.alice), None)
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "endpoint");
+    let r = a
+        .send(Method::PUT, "/sync/configs", Some(&a.alice), None)
+        .await;
+    assert_error(
+        &r,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method",
+    );
+    let r = a.get("/sync/files?limit=0", &a.alice).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request", "limit");
+    let r = a.get("/sync/files?status=lost", &a.alice).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request", "synced");
+    let r = a.get("/sync/files?colour=red", &a.alice).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request", "colour");
+
+    // Operations endpoints need no key.
+    assert_eq!(
+        a.send(Method::GET, "/healthz", None, None).await.status,
+        StatusCode::OK
+    );
+    let r = a.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let doc = a.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    for (path, method) in [
+        ("/sync/configs", "post"),
+        ("/sync/configs/{id}", "patch"),
+        ("/sync/configs/{id}/run", "post"),
+        ("/sync/logs/{id}", "get"),
+        ("/sync/files", "get"),
+        ("/providers", "get"),
+        ("/auth/credentials", "get"),
+        ("/auth/credentials/{provider}", "delete"),
+        ("/auth/{provider}/login", "get"),
+        ("/auth/{provider}/callback", "get"),
+    ] {
+        assert!(
+            doc.body["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+
+    let r = a.get("/providers", &a.alice).await;
+    let ids: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["google_drive", "local"]);
+    assert_eq!(r.body[0]["auth"], "oauth2");
+    assert_eq!(r.body[0]["login_path"], "/auth/google_drive/login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_users_data_is_not_found_and_admins_see_everything() {
+    let a = api().await;
+    let config = a.create(&a.alice, a.local_config("alice's docs")).await;
+    let report = a
+        .engine()
+        .run(&a.store.config(config).await.unwrap().unwrap())
+        .await
+        .unwrap();
+    let log = report.log_id.unwrap();
+    a.credential_for(a.alice.user).await;
+    let file = a.store.files(config).await.unwrap()[0].id;
+    let b = &a.bob;
+
+    // Each endpoint, with Bob's key on Alice's things: 404, and nothing of hers in the body.
+    let probes = [
+        (Method::GET, format!("/sync/configs/{config}"), None),
+        (
+            Method::PATCH,
+            format!("/sync/configs/{config}"),
+            Some(json!({"enabled": false})),
+        ),
+        (Method::DELETE, format!("/sync/configs/{config}"), None),
+        (Method::POST, format!("/sync/configs/{config}/run"), None),
+        (Method::GET, format!("/sync/logs/{log}"), None),
+        (Method::GET, format!("/sync/logs?config_id={config}"), None),
+        (Method::GET, format!("/sync/files?config_id={config}"), None),
+        (
+            Method::DELETE,
+            "/auth/credentials/google_drive".to_string(),
+            None,
+        ),
+    ];
+    for (method, path, body) in probes {
+        let r = a.send(method.clone(), &path, Some(b), body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            r.text
+        );
+        assert_eq!(r.body["error"]["code"], "not_found");
+        assert!(
+            !r.text.contains("alice"),
+            "{method} {path} leaked: {}",
+            r.text
+        );
+        assert!(
+            !r.text.contains(&a.alice.user.to_string()),
+            "{method} {path} leaked: {}",
+            r.text
+        );
+    }
+    // Her things are untouched.
+    let c = a.store.config(config).await.unwrap().unwrap();
+    assert!(c.enabled);
+    assert!(
+        a.store
+            .credential(CredentialId::derive(a.alice.user, "google_drive"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Bob's listings hold nothing of hers, and asking for her by id is refused.
+    for path in ["/sync/configs", "/sync/logs", "/auth/credentials"] {
+        let r = a.get(path, b).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body, json!([]), "{path}");
+    }
+    let r = a.get("/sync/files", b).await;
+    assert_eq!(r.body["files"], json!([]));
+    let r = a
+        .get(&format!("/sync/configs?user={}", a.alice.user), b)
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden", "admin");
+    let r = a
+        .send(Method::POST, "/sync/configs", Some(b), Some(json!({"name": "x", "provider": "local", "userid": a.alice.user, "provider_config": {"root": a.allowed.path()}})))
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden", "admin");
+    let r = a.get(&format!("/sync/files?after={file}"), b).await;
+    assert_eq!(r.body["files"], json!([]));
+
+    // Alice sees her own; the admin sees everyone's, or one user's.
+    assert_eq!(
+        a.get(&format!("/sync/logs/{log}"), &a.alice).await.status,
+        StatusCode::OK
+    );
+    let r = a.get("/auth/credentials", &a.alice).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["account"], "alice@example.com");
+    assert!(r.body[0].get("access_token").is_none());
+    let bobs = a.create(b, a.local_config("bob's docs")).await;
+    let r = a.get("/sync/configs", &a.admin).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    let r = a
+        .get(&format!("/sync/configs?user={}", b.user), &a.admin)
+        .await;
+    assert_eq!(r.body[0]["id"], bobs.to_string());
+    assert_eq!(
+        a.get(&format!("/sync/configs/{config}"), &a.admin)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = a
+        .get(&format!("/sync/files?config_id={config}"), &a.admin)
+        .await;
+    assert_eq!(r.body["files"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_run_is_the_run_that_happens_and_files_page_by_id() {
+    let a = api().await;
+    let id = a.create(&a.alice, a.local_config("docs")).await;
+    let r = a
+        .send(
+            Method::POST,
+            &format!("/sync/configs/{id}/run"),
+            Some(&a.alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let queued: LogId = r.body["log_id"].as_str().unwrap().parse().unwrap();
+    // Asking twice before it starts queues one run, not two.
+    let again = a
+        .send(
+            Method::POST,
+            &format!("/sync/configs/{id}/run"),
+            Some(&a.alice),
+            None,
+        )
+        .await;
+    assert_eq!(again.body["log_id"], r.body["log_id"]);
+    let r = a.get(&format!("/sync/logs/{queued}"), &a.alice).await;
+    assert_eq!(r.body["status"], "pending");
+    // It is due now, whatever the schedule says.
+    let config = a.store.config(id).await.unwrap().unwrap();
+    assert!(config.next_sync_at.unwrap() <= chrono::Utc::now());
+
+    // A replica's next sync of the config is that run.
+    let report = a.engine().run(&config).await.unwrap();
+    assert_eq!(report.log_id, Some(queued));
+    let r = a.get(&format!("/sync/logs/{queued}"), &a.alice).await;
+    assert_eq!(r.body["status"], "success", "{}", r.text);
+    assert_eq!(r.body["files_synced"], 5);
+    let r = a
+        .get(
+            &format!("/sync/logs?config_id={id}&status=success"),
+            &a.alice,
+        )
+        .await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    // After it, the schedule decides again.
+    let config = a.store.config(id).await.unwrap().unwrap();
+    assert!(config.next_sync_at.unwrap() > chrono::Utc::now() + chrono::Duration::hours(23));
+
+    // Pages of two, following `next`, give every file once.
+    let mut seen = Vec::new();
+    let mut path = format!("/sync/files?config_id={id}&limit=2");
+    loop {
+        let r = a.get(&path, &a.alice).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        for f in r.body["files"].as_array().unwrap() {
+            seen.push(f["remote_path"].as_str().unwrap().to_string());
+        }
+        match r.body["next"].as_str() {
+            Some(next) => path = format!("/sync/files?config_id={id}&limit=2&after={next}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["a.txt", "b.txt", "c.txt", "d/e.txt", "d/f.txt"]);
+    let r = a.get("/sync/files?status=failed", &a.alice).await;
+    assert_eq!(r.body["files"], json!([]));
+    let r = a
+        .get("/sync/files?status=synced&limit=1000", &a.alice)
+        .await;
+    assert_eq!(r.body["files"].as_array().unwrap().len(), 5);
+
+    // A disabled config is not run behind the user's back.
+    a.send(
+        Method::PATCH,
+        &format!("/sync/configs/{id}"),
+        Some(&a.alice),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let r = a
+        .send(
+            Method::POST,
+            &format!("/sync/configs/{id}/run"),
+            Some(&a.alice),
+            None,
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict", "disabled");
+    let status = a.store.log(queued).await.unwrap().unwrap().status;
+    assert_eq!(status, LogStatus::Success);
+}
+
+/// Follow a login as a browser would, but over plain HTTP: p8sync's login, the fake's consent
+/// (which approves at once), and back to p8sync's callback. Returns the callback's reply.
+async fn log_in(a: &Api, key: &Key, path: &str) -> Reply {
+    let r = a.send(Method::GET, path, Some(key), None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let consent = r.headers["location"].to_str().unwrap().to_string();
+    assert!(consent.starts_with(&a.fake.auth_url()), "{consent}");
+    let consent_url = url::Url::parse(&consent).unwrap();
+    let param = |k: &str| {
+        consent_url
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("access_type").as_deref(), Some("offline"));
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    let back = a.http.get(&consent).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::FOUND);
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    assert!(callback.starts_with(&a.base), "{callback}");
+    reply(a.http.get(&callback).send().await.unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_login_stores_the_credential_sealed_and_is_single_use() {
+    let a = api().await;
+    let r = log_in(&a, &a.alice, "/auth/google/login?sync_files=true").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains("Connected google_drive"), "{}", r.text);
+    // The seed's spelling comes back to the seed's callback path.
+    let params = a.fake.last_authorize_params().unwrap();
+    let redirect = params
+        .iter()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(redirect, format!("{}/auth/google/callback", a.base));
+
+    let stored = a
+        .store
+        .credential(CredentialId::derive(a.alice.user, "google_drive"))
+        .await
+        .unwrap()
+        .expect("the credential is stored for the user who started the login");
+    assert!(stored.key_id.is_some(), "sealed");
+    assert!(stored.refresh_token.is_some());
+    assert_eq!(stored.provider_user_id.as_deref(), Some("user@example.com"));
+    let (access, _) = a
+        .tokens
+        .tokens(a.alice.user, "google_drive")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !stored.access_token.contains(access.expose()),
+        "the row holds ciphertext"
+    );
+    // sync_files=true made a config, due at once.
+    let config = a
+        .store
+        .config(SyncConfig::new(a.alice.user, "google_drive", "default").id)
+        .await
+        .unwrap()
+        .expect("a default config");
+    assert!(config.enabled && config.next_sync_at.is_none());
+    // Nothing was stored for anyone else.
+    assert!(
+        a.store
+            .credentials(Some(a.bob.user))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // With an allowed app redirect, the browser goes there afterwards.
+    let r = log_in(
+        &a,
+        &a.bob,
+        &format!("/auth/google_drive/login?redirect_uri=https%3A%2F%2F{APP_HOST}%2Fsettings"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(
+        r.headers["location"],
+        format!("https://{APP_HOST}/settings?connected=google_drive").as_str()
+    );
+    assert!(a.store.credentials(Some(a.bob.user)).await.unwrap().len() == 1);
+    // sync_files absent: no config.
+    assert!(a.store.configs(Some(a.bob.user)).await.unwrap().is_empty());
+    // Any other host is refused before the login starts: no open redirect.
+    let r = a
+        .get(
+            "/auth/google/login?redirect_uri=https%3A%2F%2Fevil.example%2F",
+            &a.alice,
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "not one this server may send",
+    );
+    // Logins need a key; the JSON form hands the consent URL to apps.
+    let r = a.send(Method::GET, "/auth/google/login", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = a
+        .send(Method::POST, "/auth/google/login", Some(&a.alice), None)
+        .await;
+    assert!(
+        r.body["authorize_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&a.fake.auth_url())
+    );
+    let r = a.get("/auth/local/login", &a.alice).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "OAuth2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_refuses_missing_reused_expired_and_forged_states() {
+    let a = api().await;
+    // A real login, whose callback URL is then replayed.
+    let r = a.get("/auth/google/login", &a.alice).await;
+    let consent = r.headers["location"].to_str().unwrap().to_string();
+    let back = a.http.get(&consent).send().await.unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    let first = reply(a.http.get(&callback).send().await.unwrap()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let replay = reply(a.http.get(&callback).send().await.unwrap()).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.text.contains("already used"), "{}", replay.text);
+
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let attempt = |query: String| {
+        let url = format!("{}/auth/google/callback?{query}", a.base);
+        let http = a.http.clone();
+        async move { reply(http.get(url).send().await.unwrap()).await }
+    };
+    let r = attempt(format!("code={code}")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text.contains("no state"), "{}", r.text);
+    let r = attempt(format!("code={code}&state=forged")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text.contains("not one p8sync is waiting for"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains(&code), "the page never echoes the code");
+
+    // An expired login.
+    let state = "expired-state-0123456789";
+    a.store
+        .put_login_state(&LoginStateRecord {
+            state_hash: hash_key(state),
+            provider: "google_drive".into(),
+            userid: a.bob.user,
+            verifier: "sealed".into(),
+            key_id: None,
+            callback_url: format!("{}/auth/google/callback", a.base),
+            app_redirect: None,
+            sync_files: false,
+            expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        })
+        .await
+        .unwrap();
+    let r = attempt(format!("code={code}&state={state}")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text.contains("expired"), "{}", r.text);
+    // A declined consent.
+    let r = a.get("/auth/google/login", &a.alice).await;
+    let consent = url::Url::parse(r.headers["location"].to_str().unwrap()).unwrap();
+    let state = consent
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = attempt(format!("error=access_denied&state={state}")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text.contains("access_denied"), "{}", r.text);
+    // None of that stored a credential for Bob.
+    assert!(
+        a.store
+            .credentials(Some(a.bob.user))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_revokes_at_the_provider_first() {
+    let a = api().await;
+    a.credential_for(a.alice.user).await;
+    let before = a.fake.counts().revoke;
+    let r = a
+        .send(
+            Method::DELETE,
+            "/auth/credentials/google",
+            Some(&a.alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["revoked_at_provider"], true);
+    assert_eq!(a.fake.counts().revoke, before + 1);
+    assert!(
+        a.store
+            .credentials(Some(a.alice.user))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = a
+        .send(
+            Method::DELETE,
+            "/auth/credentials/google_drive",
+            Some(&a.alice),
+            None,
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "credential");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_connects_google_drive_through_the_seeds_login_url() {
+    let a = api().await;
+    let browser = p8sync_e2e::browser::Browser::start().await;
+    // A browser can't add a Bearer header to a navigation by itself; the app in front of
+    // p8sync would (or it would use POST /auth/{provider}/login). DevTools stands in for it.
+    let bearer = format!("Bearer {}", a.alice.key);
+    browser
+        .set_extra_headers(&[("Authorization", bearer.as_str())])
+        .await;
+    browser
+        .goto(&format!("{}/auth/google/login?sync_files=true", a.base))
+        .await;
+    let (url, text) = browser
+        .wait_until(std::time::Duration::from_secs(20), |url, text| {
+            url.contains("/auth/google/callback") && text.contains("Connected")
+        })
+        .await;
+    assert!(
+        text.contains("Connected google_drive as user@example.com"),
+        "{url}: {text}"
+    );
+    let stored = a
+        .store
+        .credential(CredentialId::derive(a.alice.user, "google_drive"))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert!(stored.key_id.is_some());
+
+    // The same callback URL, reloaded with a tampered state, is refused.
+    let mut tampered = url::Url::parse(&url).unwrap();
+    let pairs: Vec<(String, String)> = tampered
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "state" {
+                format!("{v}x")
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    browser.goto(tampered.as_str()).await;
+    let (_, text) = browser
+        .wait_until(std::time::Duration::from_secs(10), |_, text| {
+            text.contains("Sign-in failed")
+        })
+        .await;
+    assert!(text.contains("not one p8sync is waiting for"), "{text}");
+}
