@@ -1,10 +1,14 @@
-//! Claiming due configs with leases, on both store backends: what lets replicas of
-//! `p8sync serve` share one database. Leases that must run out are 50 ms long and the tests
-//! sleep well past them.
+//! Claiming due configs with leases, queued runs, API keys, browser logins and paged reads, on
+//! both store backends: what lets replicas of `p8sync serve` share one database. Leases that
+//! must run out are 50 ms long and the tests sleep well past them.
 
 use chrono::Utc;
+use p8sync::store::access::{ApiKeyRecord, LoginStateRecord, hash_key};
 use p8sync::store::ids::{CredentialId, UserId};
-use p8sync::store::{CredentialRecord, Store, SyncConfig};
+use p8sync::store::pages::{FileQuery, LogQuery};
+use p8sync::store::{
+    CredentialRecord, FileStatus, LogStatus, Store, SyncConfig, SyncFile, SyncLog,
+};
 use p8sync_e2e::{postgres_store, sqlite_store};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -135,6 +139,226 @@ async fn replicas_claim_each_config_exactly_once(store: Arc<dyn Store>) {
     assert_eq!(claimed.iter().copied().collect::<BTreeSet<_>>(), ids);
 }
 
+async fn a_queued_run_is_adopted_once_and_makes_the_config_due(store: Arc<dyn Store>) {
+    let s = &*store;
+    let c = config(s, "later", Some(3600)).await;
+    assert!(s.claim_due_config("a", LONG).await.unwrap().is_none());
+    let queued = s.queue_run(c.id).await.unwrap().unwrap();
+    assert_eq!(
+        s.queue_run(c.id).await.unwrap(),
+        Some(queued),
+        "one queued run at a time"
+    );
+    assert_eq!(s.queued_run(c.id).await.unwrap(), Some(queued));
+    let unknown = p8sync::store::ids::ConfigId(uuid::Uuid::new_v4());
+    assert_eq!(s.queue_run(unknown).await.unwrap(), None);
+    let log = s.log(queued).await.unwrap().unwrap();
+    assert_eq!(log.status, LogStatus::Pending);
+    assert_eq!(log.userid, user());
+
+    // Due now: a replica claims it, and the run it starts is the queued one.
+    let lease = s.claim_due_config("a", LONG).await.unwrap().unwrap();
+    assert_eq!(lease.config.id, c.id);
+    let mut run = SyncLog::start(&c);
+    run.id = queued;
+    s.start_log(&run).await.unwrap();
+    assert_eq!(s.queued_run(c.id).await.unwrap(), None);
+    // Queued again while it runs: the finished run leaves the config due at once.
+    let next = s.queue_run(c.id).await.unwrap().unwrap();
+    assert_ne!(next, queued);
+    run.status = LogStatus::Success;
+    run.completed_at = Some(Utc::now());
+    s.finish_log(&run, Some(Utc::now() + chrono::Duration::hours(24)))
+        .await
+        .unwrap();
+    let after = s.config(c.id).await.unwrap().unwrap();
+    assert!(after.next_sync_at.unwrap() <= Utc::now());
+    assert_eq!(
+        s.log(queued).await.unwrap().unwrap().status,
+        LogStatus::Success
+    );
+}
+
+async fn runs_left_by_a_vanished_holder_are_cancelled(store: Arc<dyn Store>) {
+    let s = &*store;
+    let c = config(s, "c", None).await;
+    let other = config(s, "other", None).await;
+    let left = SyncLog::start(&c);
+    s.start_log(&left).await.unwrap();
+    let elsewhere = SyncLog::start(&other);
+    s.start_log(&elsewhere).await.unwrap();
+    assert_eq!(s.cancel_runs(c.id, "the replica stopped").await.unwrap(), 1);
+    let l = s.log(left.id).await.unwrap().unwrap();
+    assert_eq!(l.status, LogStatus::Cancelled);
+    assert_eq!(l.error_message.as_deref(), Some("the replica stopped"));
+    assert!(l.completed_at.is_some());
+    assert_eq!(
+        s.log(elsewhere.id).await.unwrap().unwrap().status,
+        LogStatus::Syncing,
+        "another config's run is untouched"
+    );
+    assert_eq!(s.cancel_runs(c.id, "again").await.unwrap(), 0);
+}
+
+async fn api_keys_and_logins_are_found_by_hash_and_logins_taken_once(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (key, record) = ApiKeyRecord::mint(user(), "alice", false);
+    s.put_api_key(&record).await.unwrap();
+    let found = s
+        .api_key_by_hash(&hash_key(key.expose()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.userid, user());
+    assert!(!found.is_admin);
+    assert!(
+        s.api_key_by_hash(&hash_key("p8s_other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.api_keys(Some(user())).await.unwrap().len(), 1);
+    assert!(s.delete_api_key(record.id).await.unwrap());
+    assert!(!s.delete_api_key(record.id).await.unwrap());
+    assert!(s.api_key_by_hash(&record.key_hash).await.unwrap().is_none());
+
+    let login = LoginStateRecord {
+        state_hash: hash_key("state"),
+        provider: "google_drive".into(),
+        userid: user(),
+        verifier: "sealed".into(),
+        key_id: Some("k1".into()),
+        callback_url: "http://127.0.0.1/auth/google/callback".into(),
+        app_redirect: Some("https://app.example.test/".into()),
+        sync_files: true,
+        expires_at: Utc::now() + chrono::Duration::minutes(10),
+    };
+    s.put_login_state(&login).await.unwrap();
+    let taken = s
+        .take_login_state(&login.state_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.userid, user());
+    assert_eq!(taken.app_redirect, login.app_redirect);
+    assert!(taken.sync_files);
+    assert!(
+        (taken.expires_at - login.expires_at)
+            .num_milliseconds()
+            .abs()
+            < 1000
+    );
+    assert!(
+        s.take_login_state(&login.state_hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "single use"
+    );
+}
+
+async fn file_pages_follow_the_filters(store: Arc<dyn Store>) {
+    let s = &*store;
+    let a = config(s, "a", None).await;
+    let b = config(s, "b", None).await;
+    for (c, n) in [(&a, 7), (&b, 3)] {
+        for i in 0..n {
+            let mut f = SyncFile::new(c, &format!("r{i}"));
+            f.status = if i % 2 == 0 {
+                FileStatus::Synced
+            } else {
+                FileStatus::Failed
+            };
+            s.put_file(&f).await.unwrap();
+        }
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .file_page(&FileQuery {
+                user: Some(user()),
+                after,
+                limit: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|f| f.id);
+        seen.extend(page.into_iter().map(|f| f.id));
+    }
+    assert_eq!(seen.len(), 10);
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "ordered by id, no repeats"
+    );
+    let failed_in_a = s
+        .file_page(&FileQuery {
+            config: Some(a.id),
+            status: Some(FileStatus::Failed),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed_in_a.len(), 3);
+    assert!(
+        failed_in_a
+            .iter()
+            .all(|f| f.config_id == a.id && f.status == FileStatus::Failed)
+    );
+    let nobody = UserId(uuid::Uuid::new_v4());
+    let none = s
+        .file_page(&FileQuery {
+            user: Some(nobody),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    for c in [&a, &b] {
+        let mut l = SyncLog::start(c);
+        l.status = LogStatus::Success;
+        s.start_log(&l).await.unwrap();
+    }
+    let logs = s
+        .log_page(&LogQuery {
+            config: Some(b.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].config_id, b.id);
+    let all = s
+        .log_page(&LogQuery {
+            user: Some(user()),
+            status: Some(LogStatus::Success),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let skipped = s
+        .log_page(&LogQuery {
+            user: Some(user()),
+            offset: 1,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(skipped.len(), 1);
+}
+
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
         mod on_sqlite {
@@ -165,4 +389,8 @@ both!(
     an_expired_lease_is_taken_over,
     a_credential_waiting_for_login_holds_its_configs,
     replicas_claim_each_config_exactly_once,
+    a_queued_run_is_adopted_once_and_makes_the_config_due,
+    runs_left_by_a_vanished_holder_are_cancelled,
+    api_keys_and_logins_are_found_by_hash_and_logins_taken_once,
+    file_pages_follow_the_filters,
 );
