@@ -5,10 +5,8 @@
 use p8sync::api::{ApiSettings, AppState};
 use p8sync::blob::BlobStore;
 use p8sync::blob::local::LocalBlobStore;
-use p8sync::config::ProviderOverrides;
-use p8sync::oauth::{Grant, Keyring, TokenManager};
+use p8sync::oauth::{Keyring, TokenManager};
 use p8sync::runtime::{Registry, Runtime};
-use p8sync::secret::Secret;
 use p8sync::store::access::{ApiKeyRecord, LoginStateRecord, hash_key};
 use p8sync::store::ids::{ConfigId, CredentialId, LogId, UserId};
 use p8sync::store::{LogStatus, Store, SyncConfig};
@@ -65,19 +63,7 @@ async fn api() -> Api {
     let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(objects.path().to_path_buf()));
     let mut settings = settings();
     settings.limits.call_timeout = std::time::Duration::from_secs(30);
-    settings.overrides.set(
-        "google_drive",
-        ProviderOverrides {
-            api_base: Some(fake.api_base()),
-            auth_url: Some(fake.auth_url()),
-            token_url: Some(fake.token_url()),
-            revoke_url: Some(fake.revoke_url()),
-            userinfo_url: Some(fake.userinfo_url()),
-            client_id: Some(FakeDrive::CLIENT_ID.into()),
-            client_secret: Some(Secret::new(FakeDrive::CLIENT_SECRET)),
-            ..Default::default()
-        },
-    );
+    settings.overrides.set("google_drive", fake.overrides());
     let runtime = Runtime::new(settings).unwrap();
     let drive = runtime
         .load_file(&provider_wasm("google-drive"))
@@ -211,17 +197,11 @@ impl Api {
     }
 
     async fn credential_for(&self, user: UserId) {
-        let (access, refresh) = self.fake.issue_tokens();
         self.tokens
             .save_grant(
                 user,
                 "google_drive",
-                &Grant {
-                    access_token: Secret::new(access),
-                    refresh_token: Some(Secret::new(refresh)),
-                    expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
-                    scopes: None,
-                },
+                &self.fake.grant(),
                 Some("alice@example.com".into()),
             )
             .await
@@ -239,6 +219,15 @@ async fn reply(response: reqwest::Response) -> Reply {
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
         text,
     }
+}
+
+/// One string field of every object in a JSON list.
+fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[field].as_str().unwrap())
+        .collect()
 }
 
 /// Every error has the documented shape, with a code that matches its status.
@@ -433,13 +422,7 @@ async fn configs_are_validated_before_they_are_stored() {
     );
 
     let r = a.get("/sync/configs", &a.alice).await;
-    let names: Vec<&str> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = strings(&r.body, "name");
     assert_eq!(names, ["docs", "drive"]);
 
     let r = a
@@ -526,13 +509,7 @@ async fn a_key_is_required_and_errors_have_one_shape() {
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 
     let r = a.get("/providers", &a.alice).await;
-    let ids: Vec<&str> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let ids = strings(&r.body, "id");
     assert_eq!(ids, ["google_drive", "local"]);
     assert_eq!(r.body[0]["auth"], "oauth2");
     assert_eq!(r.body[0]["login_path"], "/auth/google_drive/login");
@@ -739,9 +716,10 @@ async fn a_queued_run_is_the_run_that_happens_and_files_page_by_id() {
     assert_eq!(status, LogStatus::Success);
 }
 
-/// Follow a login as a browser would, but over plain HTTP: p8sync's login, the fake's consent
-/// (which approves at once), and back to p8sync's callback. Returns the callback's reply.
-async fn log_in(a: &Api, key: &Key, path: &str) -> Reply {
+/// Start a login as `key` at `path` and follow it as a browser would, over plain HTTP:
+/// p8sync's login, then the fake's consent (which approves at once). Returns the URL the
+/// provider sends the browser back to, on p8sync's callback.
+async fn consent(a: &Api, key: &Key, path: &str) -> String {
     let r = a.send(Method::GET, path, Some(key), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let consent = r.headers["location"].to_str().unwrap().to_string();
@@ -759,6 +737,12 @@ async fn log_in(a: &Api, key: &Key, path: &str) -> Reply {
     assert_eq!(back.status(), StatusCode::FOUND);
     let callback = back.headers()["location"].to_str().unwrap().to_string();
     assert!(callback.starts_with(&a.base), "{callback}");
+    callback
+}
+
+/// A whole login: [`consent`], then the callback's reply.
+async fn log_in(a: &Api, key: &Key, path: &str) -> Reply {
+    let callback = consent(a, key, path).await;
     reply(a.http.get(&callback).send().await.unwrap()).await
 }
 
@@ -862,10 +846,7 @@ async fn a_browser_login_stores_the_credential_sealed_and_is_single_use() {
 async fn the_callback_refuses_missing_reused_expired_and_forged_states() {
     let a = api().await;
     // A real login, whose callback URL is then replayed.
-    let r = a.get("/auth/google/login", &a.alice).await;
-    let consent = r.headers["location"].to_str().unwrap().to_string();
-    let back = a.http.get(&consent).send().await.unwrap();
-    let callback = back.headers()["location"].to_str().unwrap().to_string();
+    let callback = consent(&a, &a.alice, "/auth/google/login").await;
     let first = reply(a.http.get(&callback).send().await.unwrap()).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     let replay = reply(a.http.get(&callback).send().await.unwrap()).await;

@@ -4,7 +4,7 @@
 
 use p8sync::blob::s3::S3BlobStore;
 use p8sync::blob::{BlobStore, ObjectKey};
-use p8sync::config::{ProviderOverrides, RuntimeSettings};
+use p8sync::config::RuntimeSettings;
 use p8sync::oauth::{Grant, Keyring, TokenManager};
 use p8sync::runtime::{Registry, Runtime};
 use p8sync::secret::Secret;
@@ -31,19 +31,7 @@ fn runtime_settings(fake: &FakeDrive) -> RuntimeSettings {
     // Debug builds of the host are slow at moving 1,000-entry pages in and out of the guest.
     s.limits.call_timeout = Duration::from_secs(30);
     s.limits.memory_bytes = 128 * 1024 * 1024;
-    s.overrides.set(
-        PROVIDER,
-        ProviderOverrides {
-            api_base: Some(fake.api_base()),
-            auth_url: Some(fake.auth_url()),
-            token_url: Some(fake.token_url()),
-            revoke_url: Some(fake.revoke_url()),
-            userinfo_url: Some(fake.userinfo_url()),
-            client_id: Some(FakeDrive::CLIENT_ID.into()),
-            client_secret: Some(Secret::new(FakeDrive::CLIENT_SECRET)),
-            ..Default::default()
-        },
-    );
+    s.overrides.set(PROVIDER, fake.overrides());
     s
 }
 
@@ -73,17 +61,11 @@ async fn drive() -> Drive {
         .expect("loading google-drive.wasm (scripts/build-components.sh builds it)");
     let registry = Arc::new(Registry::from_providers([provider]));
     let tokens = Arc::new(TokenManager::new(store.clone(), keyring()));
-    let (access, refresh) = fake.issue_tokens();
     tokens
         .save_grant(
             user(),
             PROVIDER,
-            &Grant {
-                access_token: Secret::new(access),
-                refresh_token: Some(Secret::new(refresh)),
-                expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
-                scopes: None,
-            },
+            &fake.grant(),
             Some("user@example.com".into()),
         )
         .await
@@ -742,13 +724,7 @@ fn cli(fake: &FakeDrive, data: &std::path::Path) -> tokio::process::Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("P8_DATA_DIR", data)
         .env("P8_PROVIDERS_DIR", providers_dir())
-        .env("P8_GOOGLE_DRIVE_API_BASE", fake.api_base())
-        .env("P8_GOOGLE_DRIVE_AUTH_URL", fake.auth_url())
-        .env("P8_GOOGLE_DRIVE_TOKEN_URL", fake.token_url())
-        .env("P8_GOOGLE_DRIVE_REVOKE_URL", fake.revoke_url())
-        .env("P8_GOOGLE_DRIVE_USERINFO_URL", fake.userinfo_url())
-        .env("GOOGLE_CLIENT_ID", FakeDrive::CLIENT_ID)
-        .env("GOOGLE_CLIENT_SECRET", FakeDrive::CLIENT_SECRET)
+        .envs(fake.env())
         .kill_on_drop(true);
     c
 }

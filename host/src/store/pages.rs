@@ -66,18 +66,28 @@ fn condition(test: &'static str, value: Param) -> Condition {
     Condition { test, value }
 }
 
+/// The conditions both kinds of page share: an owner, a config, a status.
+fn owned(
+    user: Option<UserId>,
+    config: Option<ConfigId>,
+    status: Option<&'static str>,
+) -> Vec<Condition> {
+    let mut out = Vec::new();
+    if let Some(u) = user {
+        out.push(condition("userid =", Param::Uuid(u.0)));
+    }
+    if let Some(c) = config {
+        out.push(condition("config_id =", Param::Uuid(c.0)));
+    }
+    if let Some(s) = status {
+        out.push(condition("status =", Param::Text(s)));
+    }
+    out
+}
+
 impl FileQuery {
     pub(crate) fn conditions(&self) -> Vec<Condition> {
-        let mut out = Vec::new();
-        if let Some(u) = self.user {
-            out.push(condition("userid =", Param::Uuid(u.0)));
-        }
-        if let Some(c) = self.config {
-            out.push(condition("config_id =", Param::Uuid(c.0)));
-        }
-        if let Some(s) = self.status {
-            out.push(condition("status =", Param::Text(s.as_str())));
-        }
+        let mut out = owned(self.user, self.config, self.status.map(FileStatus::as_str));
         if let Some(a) = self.after {
             out.push(condition("id >", Param::Uuid(a.0)));
         }
@@ -87,17 +97,7 @@ impl FileQuery {
 
 impl LogQuery {
     pub(crate) fn conditions(&self) -> Vec<Condition> {
-        let mut out = Vec::new();
-        if let Some(u) = self.user {
-            out.push(condition("userid =", Param::Uuid(u.0)));
-        }
-        if let Some(c) = self.config {
-            out.push(condition("config_id =", Param::Uuid(c.0)));
-        }
-        if let Some(s) = self.status {
-            out.push(condition("status =", Param::Text(s.as_str())));
-        }
-        out
+        owned(self.user, self.config, self.status.map(LogStatus::as_str))
     }
 }
 

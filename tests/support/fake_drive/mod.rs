@@ -366,6 +366,45 @@ impl FakeDrive {
         self.with(|s| s.issue_tokens())
     }
 
+    /// The operator overrides that point the `google_drive` provider (API and OAuth) here.
+    pub fn overrides(&self) -> p8sync::config::ProviderOverrides {
+        p8sync::config::ProviderOverrides {
+            api_base: Some(self.api_base()),
+            auth_url: Some(self.auth_url()),
+            token_url: Some(self.token_url()),
+            revoke_url: Some(self.revoke_url()),
+            userinfo_url: Some(self.userinfo_url()),
+            client_id: Some(Self::CLIENT_ID.into()),
+            client_secret: Some(p8sync::secret::Secret::new(Self::CLIENT_SECRET)),
+            ..Default::default()
+        }
+    }
+
+    /// The same, as the environment of a `p8sync` process.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("P8_GOOGLE_DRIVE_API_BASE", self.api_base()),
+            ("P8_GOOGLE_DRIVE_AUTH_URL", self.auth_url()),
+            ("P8_GOOGLE_DRIVE_TOKEN_URL", self.token_url()),
+            ("P8_GOOGLE_DRIVE_REVOKE_URL", self.revoke_url()),
+            ("P8_GOOGLE_DRIVE_USERINFO_URL", self.userinfo_url()),
+            ("GOOGLE_CLIENT_ID", Self::CLIENT_ID.into()),
+            ("GOOGLE_CLIENT_SECRET", Self::CLIENT_SECRET.into()),
+        ]
+    }
+
+    /// A grant of fresh tokens, as the token endpoint would return it after a consent with
+    /// offline access (valid for an hour).
+    pub fn grant(&self) -> p8sync::oauth::Grant {
+        let (access, refresh) = self.issue_tokens();
+        p8sync::oauth::Grant {
+            access_token: p8sync::secret::Secret::new(access),
+            refresh_token: Some(p8sync::secret::Secret::new(refresh)),
+            expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+            scopes: None,
+        }
+    }
+
     /// How long access tokens issued from now on live (default 3600 s); `expires_in` says so.
     pub fn set_access_token_lifetime(&self, d: Duration) {
         self.with(|s| s.oauth.lifetime = d);
