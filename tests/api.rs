@@ -486,6 +486,26 @@ async fn a_key_is_required_and_errors_have_one_shape() {
     );
     let r = a.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Metrics, with the shared queues read at scrape time.
+    let r = a.send(Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        r.text
+            .contains("p8sync_queue_depth{queue=\"sync\",state=\"due\"} 0"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("# TYPE p8sync_queue_depth gauge"),
+        "{}",
+        r.text
+    );
     let doc = a.send(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(doc.status, StatusCode::OK);
     for (path, method) in [

@@ -38,6 +38,7 @@ async fn due_configs_are_claimed_once_until_released(store: Arc<dyn Store>) {
     off.enabled = false;
     s.put_config(&off).await.unwrap();
 
+    assert_eq!(s.due_configs().await.unwrap(), 2);
     // Never-synced configs first, then the longest overdue; future and disabled ones never.
     let first = s.claim_due_config("a", LONG).await.unwrap().unwrap();
     assert_eq!(first.config.id, never.id);
@@ -45,6 +46,11 @@ async fn due_configs_are_claimed_once_until_released(store: Arc<dyn Store>) {
     let second = s.claim_due_config("b", LONG).await.unwrap().unwrap();
     assert_eq!(second.config.id, overdue.id);
     assert!(s.claim_due_config("c", LONG).await.unwrap().is_none());
+    assert_eq!(
+        s.due_configs().await.unwrap(),
+        0,
+        "leased ones are not waiting"
+    );
 
     // Only the holder renews or releases.
     assert!(s.renew_config_lease(never.id, "a", LONG).await.unwrap());

@@ -504,6 +504,105 @@ async fn http_fetch_plans(postgres: bool) {
     );
 }
 
+/// What `p8sync serve` shows at /metrics after syncs: runs by status, provider call latency as
+/// a histogram, provider errors by kind, outbound requests by status class (the component's own
+/// API calls and the host's downloads). Other tests in this process record too once the
+/// recorder is in, so the numbers checked are lower bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_of_syncs() {
+    // Installed first: what is recorded before goes nowhere.
+    p8sync::metrics::handle();
+    let f = fixture(false).await;
+
+    let tree = make_tree(&[("a.txt", "alpha"), ("b.txt", "bravo")]);
+    let config = local_config(tree.path());
+    f.store.put_config(&config).await.unwrap();
+    assert!(f.engine.run(&config).await.unwrap().success);
+
+    let mut inline = SyncConfig::new(user(), "test_inline_files", "inline metrics");
+    let files = serde_json::json!([
+        {"id": "ok-1", "name": "one.txt", "content": "one"},
+        {"id": "forbidden-2", "name": "two.txt", "content": "two"},
+    ]);
+    inline.provider_config = serde_json::json!({ "files": files.to_string() });
+    f.store.put_config(&inline).await.unwrap();
+    assert_eq!(counts(&f.engine.run(&inline).await.unwrap()), (1, 0, 1, 0));
+
+    let server =
+        TestServer::start(
+            |req| match req.request_line.split(' ').nth(1).unwrap_or_default() {
+                "/entries" => (
+                    200,
+                    serde_json::json!([
+                        {"id": "plain", "name": "plain.txt", "size": 5},
+                        {"id": "missing", "name": "missing.txt", "size": 1},
+                    ])
+                    .to_string(),
+                ),
+                "/files/plain" => (200, "plain".into()),
+                _ => (404, "{}".into()),
+            },
+        )
+        .await;
+    let rt = Runtime::new(with_api_base(settings(), "test_http_echo", &server.base())).unwrap();
+    let engine = SyncEngine::new(
+        f.store.clone(),
+        f.blob.clone(),
+        Arc::new(Registry::from_providers(
+            [load_test(&rt, "http-echo").await],
+        )),
+        SyncOptions {
+            retry: p8sync::sync::retry::RetryPolicy {
+                retries: 1,
+                base: std::time::Duration::from_millis(10),
+                max: std::time::Duration::from_millis(20),
+            },
+            ..SyncOptions::default()
+        },
+    );
+    let http = SyncConfig::new(user(), "test_http_echo", "http metrics");
+    f.store.put_config(&http).await.unwrap();
+    assert_eq!(counts(&engine.run(&http).await.unwrap()), (1, 0, 1, 0));
+
+    let text = p8sync::metrics::render();
+    // The value of the one sample line that starts with `series` (name and labels).
+    let value = |series: &str| -> f64 {
+        let found: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .collect();
+        assert_eq!(found.len(), 1, "one `{series}` in\n{text}");
+        found[0].parse().unwrap()
+    };
+    assert!(value(r#"p8sync_syncs_total{provider="local",status="success"}"#) >= 1.0);
+    assert!(value(r#"p8sync_syncs_total{provider="test_inline_files",status="partial"}"#) >= 1.0);
+    assert!(value(r#"p8sync_sync_files_synced_total{provider="local"}"#) >= 2.0);
+    assert!(value(r#"p8sync_sync_bytes_synced_total{provider="local"}"#) >= 10.0);
+    assert!(value(r#"p8sync_sync_files_failed_total{provider="test_inline_files"}"#) >= 1.0);
+    assert!(text.contains("# TYPE p8sync_provider_call_seconds histogram"));
+    assert!(
+        value(r#"p8sync_provider_call_seconds_bucket{provider="local",call="list",le="+Inf"}"#)
+            >= 1.0
+    );
+    assert!(value(r#"p8sync_provider_call_seconds_count{provider="local",call="fetch"}"#) >= 2.0);
+    assert!(
+        value(
+            r#"p8sync_provider_errors_total{provider="test_inline_files",call="fetch",kind="forbidden"}"#
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            r#"p8sync_provider_http_requests_total{provider="test_http_echo",status_class="2xx"}"#
+        ) >= 2.0,
+        "the listing and one download"
+    );
+    assert!(
+        value(
+            r#"p8sync_provider_http_requests_total{provider="test_http_echo",status_class="4xx"}"#
+        ) >= 1.0
+    );
+}
+
 macro_rules! both {
     ($($name:ident),+) => {
         mod on_sqlite {

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/providers", get(providers::list))
         .route("/sync/configs", get(configs::list).post(configs::create))
@@ -87,6 +88,30 @@ async fn method_not_allowed() -> ApiError {
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /metrics`: Prometheus text. The queue depths are read from the database now; the rest
+/// is what this replica recorded since it started.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4")))]
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    // Gauges set before the recorder exists go nowhere (serve installs it at start).
+    crate::metrics::handle();
+    match (
+        state.store.due_configs().await,
+        state.store.queue_depth().await,
+    ) {
+        (Ok(due), Ok(ingest)) => crate::metrics::queue_depths(due, &ingest),
+        // The rest of the page is still worth having; the gauges keep their last values.
+        (Err(e), _) | (_, Err(e)) => tracing::warn!("reading queue depths for /metrics: {e}"),
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
 }
 
 /// `GET /readyz`: 200 when both stores answer, 503 with what failed otherwise (load balancers

@@ -10,7 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 #[openapi(
     info(title = "p8sync", description = "Sync files from storage providers into object storage."),
     paths(
-        super::healthz, super::readyz,
+        super::healthz, super::readyz, super::metrics,
         super::providers::list,
         super::configs::list, super::configs::create, super::configs::get,
         super::configs::patch, super::configs::delete, super::configs::run,

@@ -39,6 +39,8 @@ pub struct ServeArgs {
 
 /// Run the service until SIGTERM or Ctrl-C.
 pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
+    // Installed first: what is recorded before the recorder exists is lost.
+    crate::metrics::handle();
     let store = cli.store().await?;
     let blob = cli.blob().await;
     let runtime = cli.runtime()?;

@@ -172,11 +172,19 @@ impl Ingestor {
         };
         if job.taken_over {
             report.taken_over += 1;
+            crate::metrics::lease_taken_over(crate::metrics::LeaseKind::Ingest);
             tracing::warn!(file = %job.file.id, attempt = job.attempt, "took over an ingestion job whose worker stopped");
         }
+        // The one place every attempt ends (an error here is the store's, not the job's).
         match self.run_leased(&job).await? {
-            Ended::Outcome(status) => report.count(status),
-            Ended::Superseded => report.superseded += 1,
+            Ended::Outcome(status) => {
+                report.count(status);
+                crate::metrics::ingest_job_finished(status);
+            }
+            Ended::Superseded => {
+                report.superseded += 1;
+                crate::metrics::ingest_job_superseded();
+            }
         }
         Ok(true)
     }

@@ -441,7 +441,17 @@ impl TokenSource {
                 );
             }
         };
-        match self.app.refresh(&refresh).await {
+        let refreshed = self.app.refresh(&refresh).await;
+        // Every call to the token endpoint counts, whether or not the row is written after.
+        crate::metrics::token_refresh(
+            provider,
+            match &refreshed {
+                Ok(_) => crate::metrics::RefreshOutcome::Ok,
+                Err(e) if e.needs_login() => crate::metrics::RefreshOutcome::InvalidGrant,
+                Err(_) => crate::metrics::RefreshOutcome::Error,
+            },
+        );
+        match refreshed {
             Ok(grant) => {
                 let expires_at = grant
                     .expires_at

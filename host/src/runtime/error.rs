@@ -33,6 +33,19 @@ impl fmt::Display for Call {
     }
 }
 
+impl Call {
+    /// The call as a metric label value (`list`, `start_cursor`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Call::Info => "info",
+            Call::List => "list",
+            Call::StartCursor => "start_cursor",
+            Call::Changes => "changes",
+            Call::Fetch => "fetch",
+        }
+    }
+}
+
 /// Human-readable form of a provider's own error.
 pub fn describe_provider_error(e: &ProviderError) -> String {
     match e {
@@ -144,6 +157,31 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// What kind of failure this is, as a metric label value: the provider's own error
+    /// (`unauthorized`, `rate_limited`, `transient`, ...), or what the host stopped or refused
+    /// (`timeout`, `memory_limit`, `sandbox`, `trap`, `invalid_output`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Provider { error, .. } => match error {
+                ProviderError::Unauthorized(_) => "unauthorized",
+                ProviderError::RateLimited(_) => "rate_limited",
+                ProviderError::NotFound(_) => "not_found",
+                ProviderError::Forbidden(_) => "forbidden",
+                ProviderError::Transient(_) => "transient",
+                ProviderError::CursorExpired(_) => "cursor_expired",
+                ProviderError::InvalidConfig(_) => "invalid_config",
+                ProviderError::Permanent(_) => "permanent",
+            },
+            CallError::Deadline { .. } => "timeout",
+            CallError::MemoryLimit { .. } => "memory_limit",
+            CallError::Sandbox { .. } => "sandbox",
+            CallError::Trap { .. } => "trap",
+            CallError::InvalidOutput { .. } => "invalid_output",
+            CallError::Usage { .. } => "usage",
+            CallError::Instantiate { .. } => "instantiate",
+        }
+    }
+
     /// The provider's own error, when that is what this is.
     pub fn provider_error(&self) -> Option<&ProviderError> {
         match self {

@@ -102,6 +102,7 @@ pub type FetchBody = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 /// is checked against the provider's allow-list and addresses again, and `Authorization` goes
 /// only to credentialed hosts, so a redirect to another host never carries the token.
 pub(crate) async fn open_plan(
+    provider: &str,
     outbound: &Outbound,
     policy: &NetworkPolicy,
     pacer: Option<&super::pace::Pacer>,
@@ -154,12 +155,10 @@ pub(crate) async fn open_plan(
         }
         let host = url.host_str().unwrap_or_default().to_string();
         let violations = Violations::default();
-        let response = match tokio::time::timeout(
-            outbound.settings.first_byte_timeout,
-            request.send(),
-        )
-        .await
-        {
+        let sent = tokio::time::timeout(outbound.settings.first_byte_timeout, request.send()).await;
+        // Each hop of a redirect is a request of its own.
+        count_request(provider, &sent);
+        let response = match sent {
             Err(_) => {
                 return Err(FetchError::Transport(
                     "no response before the first-byte timeout".into(),
@@ -314,6 +313,8 @@ fn record(violations: &Violations, v: Violation) {
 
 /// The `wasi:http` hooks of one call.
 pub(crate) struct HttpHooks {
+    /// The provider's id (for metrics).
+    pub(crate) provider: Arc<str>,
     pub(crate) outbound: Outbound,
     pub(crate) policy: Arc<NetworkPolicy>,
     pub(crate) pacer: Option<Arc<super::pace::Pacer>>,
@@ -363,6 +364,7 @@ impl WasiHttpHooks for HttpHooks {
             > + Send,
     > {
         // The future must be 'static: take owned copies of what it needs.
+        let provider = self.provider.clone();
         let outbound = self.outbound.clone();
         let policy = self.policy.clone();
         let credentials = self.credentials.clone();
@@ -372,7 +374,15 @@ impl WasiHttpHooks for HttpHooks {
             if let Some(pacer) = pacer {
                 pacer.wait().await;
             }
-            let response = send(outbound, &policy, credentials, &violations, request).await?;
+            let response = send(
+                &provider,
+                outbound,
+                &policy,
+                credentials,
+                &violations,
+                request,
+            )
+            .await?;
             let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });
             Ok((response, done))
@@ -381,6 +391,7 @@ impl WasiHttpHooks for HttpHooks {
 }
 
 async fn send(
+    provider: &str,
     outbound: Outbound,
     policy: &NetworkPolicy,
     credentials: Option<Arc<dyn CredentialSource>>,
@@ -441,12 +452,13 @@ async fn send(
         .body(body)
         .build()
         .map_err(|e| HttpError::InternalError(Some(e.without_url().to_string())))?;
-    let response = match tokio::time::timeout(
+    let sent = tokio::time::timeout(
         outbound.settings.first_byte_timeout,
         client.execute(request),
     )
-    .await
-    {
+    .await;
+    count_request(provider, &sent);
+    let response = match sent {
         Err(_) => return Err(HttpError::ConnectionReadTimeout),
         Ok(Err(e)) => return Err(map_error(e, &host, violations)),
         Ok(Ok(r)) => r,
@@ -551,22 +563,45 @@ async fn collect_body(body: WasiBody) -> Result<Bytes, HttpError> {
     }
 }
 
-/// Turn a client error into the closest `wasi:http` error code, recording blocked addresses.
-fn map_error(e: reqwest::Error, host: &str, violations: &Violations) -> HttpError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+/// Count one request sent for `provider` (for metrics): answered, with its status, or not (a
+/// timeout, a failed connection). A name that led only to blocked addresses was never
+/// connected to, so that is no request.
+fn count_request(
+    provider: &str,
+    sent: &Result<reqwest::Result<reqwest::Response>, tokio::time::error::Elapsed>,
+) {
+    let status = match sent {
+        Ok(Ok(response)) => Some(response.status().as_u16()),
+        Ok(Err(e)) if blocked_address(e).is_some() => return,
+        Ok(Err(_)) | Err(_) => None,
+    };
+    crate::metrics::provider_http_request(provider, status);
+}
+
+/// The blocked address behind a client error, if that is what it is.
+fn blocked_address(e: &reqwest::Error) -> Option<&BlockedAddress> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if let Some(blocked) = s.downcast_ref::<BlockedAddress>() {
-            record(
-                violations,
-                Violation::PrivateAddress {
-                    host: host.to_string(),
-                    addr: blocked.addr,
-                    kind: blocked.kind,
-                },
-            );
-            return HttpError::HttpRequestDenied;
+            return Some(blocked);
         }
         source = s.source();
+    }
+    None
+}
+
+/// Turn a client error into the closest `wasi:http` error code, recording blocked addresses.
+fn map_error(e: reqwest::Error, host: &str, violations: &Violations) -> HttpError {
+    if let Some(blocked) = blocked_address(&e) {
+        record(
+            violations,
+            Violation::PrivateAddress {
+                host: host.to_string(),
+                addr: blocked.addr,
+                kind: blocked.kind,
+            },
+        );
+        return HttpError::HttpRequestDenied;
     }
     let chain = {
         let mut text = String::new();

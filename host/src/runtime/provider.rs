@@ -195,6 +195,7 @@ impl Prepared {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: HttpHooks {
+                provider: self.label.clone(),
                 outbound: self.runtime.outbound.clone(),
                 policy: self.policy.clone(),
                 pacer: self.pacer.clone(),
@@ -457,11 +458,14 @@ impl Provider {
 
     /// One page of a listing.
     pub async fn list(&self, cx: &CallContext, request: &ListRequest) -> Result<Page, CallError> {
-        let p = &self.prepared;
-        let result = guest_call!(p, cx, Call::List, |g, s| g.call_list(s, request))?;
-        let page = p.provider_result(Call::List, result)?;
-        validate::page(&page).map_err(|r| p.invalid(Call::List, r))?;
-        Ok(page)
+        self.observed(Call::List, async {
+            let p = &self.prepared;
+            let result = guest_call!(p, cx, Call::List, |g, s| g.call_list(s, request))?;
+            let page = p.provider_result(Call::List, result)?;
+            validate::page(&page).map_err(|r| p.invalid(Call::List, r))?;
+            Ok(page)
+        })
+        .await
     }
 
     /// The whole listing of `folder_id`: every page, until the cursor runs out.
@@ -529,25 +533,35 @@ impl Provider {
     pub async fn start_cursor(&self, cx: &CallContext) -> Result<String, CallError> {
         let p = &self.prepared;
         self.require(Capability::ChangesFeed, Call::StartCursor)?;
-        let result = guest_call!(p, cx, Call::StartCursor, |g, s| g.call_start_cursor(s))?;
-        let cursor = p.provider_result(Call::StartCursor, result)?;
-        validate::cursor(&cursor).map_err(|r| p.invalid(Call::StartCursor, r))?;
-        Ok(cursor)
+        self.observed(Call::StartCursor, async {
+            let result = guest_call!(p, cx, Call::StartCursor, |g, s| g.call_start_cursor(s))?;
+            let cursor = p.provider_result(Call::StartCursor, result)?;
+            validate::cursor(&cursor).map_err(|r| p.invalid(Call::StartCursor, r))?;
+            Ok(cursor)
+        })
+        .await
     }
 
     /// Changes since a cursor.
     pub async fn changes(&self, cx: &CallContext, cursor: &str) -> Result<ChangePage, CallError> {
         let p = &self.prepared;
         self.require(Capability::ChangesFeed, Call::Changes)?;
-        let result = guest_call!(p, cx, Call::Changes, |g, s| g.call_changes(s, cursor))?;
-        let page = p.provider_result(Call::Changes, result)?;
-        validate::change_page(&page).map_err(|r| p.invalid(Call::Changes, r))?;
-        Ok(page)
+        self.observed(Call::Changes, async {
+            let result = guest_call!(p, cx, Call::Changes, |g, s| g.call_changes(s, cursor))?;
+            let page = p.provider_result(Call::Changes, result)?;
+            validate::change_page(&page).map_err(|r| p.invalid(Call::Changes, r))?;
+            Ok(page)
+        })
+        .await
     }
 
     /// How to download a file entry. HTTP plans are checked against the allow-list here, before
     /// the host performs them.
     pub async fn fetch(&self, cx: &CallContext, entry: &Entry) -> Result<FetchPlan, CallError> {
+        self.observed(Call::Fetch, self.fetch_plan(cx, entry)).await
+    }
+
+    async fn fetch_plan(&self, cx: &CallContext, entry: &Entry) -> Result<FetchPlan, CallError> {
         let p = &self.prepared;
         let result = guest_call!(p, cx, Call::Fetch, |g, s| g.call_fetch(s, entry))?;
         let plan = p.provider_result(Call::Fetch, result)?;
@@ -608,6 +622,7 @@ impl Provider {
         plan: &super::types::HttpRequest,
     ) -> Result<super::http::FetchBody, super::http::FetchError> {
         super::http::open_plan(
+            self.id(),
             &self.prepared.runtime.outbound,
             &self.prepared.policy,
             self.prepared.pacer.as_deref(),
@@ -615,6 +630,24 @@ impl Provider {
             plan,
         )
         .await
+    }
+
+    /// Run one call's work (the guest call and the checks of its answer), recording how long
+    /// it took and, when it failed, what kind of failure it was.
+    async fn observed<T>(
+        &self,
+        call: Call,
+        work: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let started = std::time::Instant::now();
+        let result = work.await;
+        crate::metrics::provider_call(
+            self.id(),
+            call.label(),
+            started.elapsed(),
+            result.as_ref().err().map(CallError::kind),
+        );
+        result
     }
 
     fn require(&self, capability: Capability, call: Call) -> Result<(), CallError> {

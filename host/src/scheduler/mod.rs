@@ -77,6 +77,7 @@ impl Scheduler {
             {
                 Ok(Some(lease)) => {
                     if lease.taken_over {
+                        crate::metrics::lease_taken_over(crate::metrics::LeaseKind::Config);
                         tracing::warn!(config = %lease.config.id, "took over a config whose replica stopped");
                         // The run that replica left `syncing` will never finish.
                         if let Err(e) = self

@@ -46,4 +46,6 @@ pub trait ScheduleStore: Send + Sync {
     /// its sync was stopped at shutdown): they become `cancelled` with `reason`. Only the lease
     /// holder calls this, so no live run is touched. Returns how many there were.
     async fn cancel_runs(&self, config: ConfigId, reason: &str) -> Result<u64, StoreError>;
+    /// How many configs are due and waiting for a replica (for the queue-depth metric).
+    async fn due_configs(&self) -> Result<i64, StoreError>;
 }

@@ -196,6 +196,7 @@ impl SyncEngine {
                     log.completed_at = Some(Utc::now());
                     log.duration_seconds = Some(started.elapsed().as_secs_f64());
                     log.error_message = Some(e.to_string());
+                    crate::metrics::sync_finished(&config.provider, &log);
                     let next = self.next_run(config, &log).await;
                     self.store.finish_log(&log, next).await?;
                 }
@@ -228,6 +229,8 @@ impl SyncEngine {
             "failures": report.failures,
             "skipped": report.files_skipped,
         }));
+        // Counted as the log records the run (dry runs, which change nothing, are not).
+        crate::metrics::sync_finished(&config.provider, &log);
         let next = self.next_run(config, &log).await;
         self.store.finish_log(&log, next).await?;
         Ok(SyncReport {

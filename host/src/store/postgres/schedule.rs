@@ -155,4 +155,15 @@ impl ScheduleStore for PostgresStore {
         .map_err(query_err("closing abandoned sync runs"))?;
         Ok(done.rows_affected())
     }
+
+    async fn due_configs(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            r#"SELECT count(*) FROM p8."SyncConfig"
+               WHERE enabled AND lease_owner IS NULL
+                 AND (next_sync_at IS NULL OR next_sync_at <= (now() AT TIME ZONE 'UTC'))"#,
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(query_err("counting due sync configs"))
+    }
 }

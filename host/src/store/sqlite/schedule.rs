@@ -178,4 +178,16 @@ impl ScheduleStore for SqliteStore {
         .map_err(query_err("closing abandoned sync runs"))?;
         Ok(done.rows_affected())
     }
+
+    async fn due_configs(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            r#"SELECT count(*) FROM "SyncConfig"
+               WHERE enabled AND lease_owner IS NULL
+                 AND (next_sync_at IS NULL OR next_sync_at <= ?1)"#,
+        )
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(query_err("counting due sync configs"))
+    }
 }
