@@ -708,16 +708,6 @@ async fn database_dump(d: &Drive) -> String {
     dump
 }
 
-/// The `p8sync` binary the workspace built.
-fn p8sync_bin() -> std::path::PathBuf {
-    let bin = workspace().join("target/debug/p8sync");
-    assert!(
-        bin.exists(),
-        "build the p8sync binary first (cargo build -p p8sync)"
-    );
-    bin
-}
-
 fn cli(fake: &FakeDrive, data: &std::path::Path) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(p8sync_bin());
     c.env_clear()

@@ -1,5 +1,7 @@
 //! Settings from the environment (Percolate-compatible `P8_*` names) and the command line.
 
+pub mod file;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +55,21 @@ impl ProviderOverrides {
     }
 }
 
+/// The per-provider settings, as the suffix of `P8_<PROVIDER>_<SUFFIX>`: one list for the
+/// environment reader below and the settings file ([`file`]).
+pub const PROVIDER_SETTINGS: &[&str] = &[
+    "API_BASE",
+    "AUTH_URL",
+    "TOKEN_URL",
+    "ALLOWED_HOSTS",
+    "REVOKE_URL",
+    "USERINFO_URL",
+    "SCOPES",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "MAX_RPS",
+];
+
 /// Operator overrides for every provider, keyed by provider id.
 #[derive(Debug, Clone, Default)]
 pub struct OperatorOverrides {
@@ -76,54 +93,44 @@ impl OperatorOverrides {
             if value.is_empty() {
                 continue;
             }
-            for (suffix, field) in [
-                ("_API_BASE", 0),
-                ("_AUTH_URL", 1),
-                ("_TOKEN_URL", 2),
-                ("_ALLOWED_HOSTS", 3),
-                ("_REVOKE_URL", 4),
-                ("_USERINFO_URL", 5),
-                ("_SCOPES", 6),
-                ("_CLIENT_ID", 7),
-                ("_CLIENT_SECRET", 8),
-                ("_MAX_RPS", 9),
-            ] {
-                if let Some(provider) = rest.strip_suffix(suffix)
-                    && !provider.is_empty()
-                {
-                    let entry = by_provider
-                        .entry(provider.to_ascii_lowercase())
-                        .or_default();
-                    match field {
-                        0 => entry.api_base = Some(value.clone()),
-                        1 => entry.auth_url = Some(value.clone()),
-                        2 => entry.token_url = Some(value.clone()),
-                        4 => entry.revoke_url = Some(value.clone()),
-                        5 => entry.userinfo_url = Some(value.clone()),
-                        7 => entry.client_id = Some(value.clone()),
-                        8 => entry.client_secret = Some(crate::secret::Secret::new(value.clone())),
-                        9 => match value.parse::<u32>() {
-                            Ok(r) if r > 0 => entry.max_rps = Some(r),
-                            _ => tracing::warn!(
-                                "{key}=`{value}` is not a whole number of requests per second (at least 1); ignored"
-                            ),
-                        },
-                        6 => {
-                            entry.scopes = value
-                                .split([',', ' '])
-                                .filter(|s| !s.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        }
-                        _ => {
-                            entry.extra_hosts = value
-                                .split(',')
-                                .map(str::trim)
-                                .filter(|s| !s.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        }
+            for suffix in PROVIDER_SETTINGS {
+                let Some(provider) = rest
+                    .strip_suffix(suffix)
+                    .and_then(|p| p.strip_suffix('_'))
+                    .filter(|p| !p.is_empty())
+                else {
+                    continue;
+                };
+                let entry = by_provider
+                    .entry(provider.to_ascii_lowercase())
+                    .or_default();
+                let list = |separators: &[char]| -> Vec<String> {
+                    value
+                        .split(separators)
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                match *suffix {
+                    "API_BASE" => entry.api_base = Some(value.clone()),
+                    "AUTH_URL" => entry.auth_url = Some(value.clone()),
+                    "TOKEN_URL" => entry.token_url = Some(value.clone()),
+                    "REVOKE_URL" => entry.revoke_url = Some(value.clone()),
+                    "USERINFO_URL" => entry.userinfo_url = Some(value.clone()),
+                    "CLIENT_ID" => entry.client_id = Some(value.clone()),
+                    "CLIENT_SECRET" => {
+                        entry.client_secret = Some(crate::secret::Secret::new(value.clone()))
                     }
+                    "MAX_RPS" => match value.parse::<u32>() {
+                        Ok(r) if r > 0 => entry.max_rps = Some(r),
+                        _ => tracing::warn!(
+                            "{key}=`{value}` is not a whole number of requests per second (at least 1); ignored"
+                        ),
+                    },
+                    "SCOPES" => entry.scopes = list(&[',', ' ']),
+                    "ALLOWED_HOSTS" => entry.extra_hosts = list(&[',']),
+                    _ => unreachable!("every PROVIDER_SETTINGS suffix is handled"),
                 }
             }
         }

@@ -8,6 +8,7 @@ pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod oauth;
 pub mod runtime;

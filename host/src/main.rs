@@ -1,27 +1,37 @@
-//! The `p8sync` binary: parse the command line, set up logging, run.
+//! The `p8sync` binary: read the settings file, parse the command line, set up logging, run.
 
 use clap::Parser;
 use p8sync::cli::{Cli, run};
-use tracing_subscriber::EnvFilter;
+use p8sync::config::file;
+use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+// Not `#[tokio::main]`: the settings file is applied with `std::env::set_var`, which is only
+// sound while the process has one thread, so the runtime is built after it.
+fn main() -> ExitCode {
+    if let Some(path) = file::path_from(std::env::args_os(), std::env::var_os(file::PATH_ENV)) {
+        // SAFETY: nothing has started a thread yet; the runtime is built below.
+        if let Err(e) = unsafe { file::apply(&path) } {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let cli = Cli::parse();
-    let default = match cli.verbose {
-        0 => "warn,p8sync=info",
-        1 => "info,p8sync=debug",
-        _ => "debug,p8sync=trace",
+    p8sync::logging::init(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    match run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

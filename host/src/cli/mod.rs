@@ -10,6 +10,7 @@ mod sync;
 mod user;
 
 use crate::config::RuntimeSettings;
+use crate::logging::LogFormat;
 use crate::runtime::{Registry, Runtime};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -33,6 +34,22 @@ pub struct Cli {
     /// Do not apply database migrations at start-up (run `p8sync migrate` instead).
     #[arg(long, global = true, env = "P8_NO_MIGRATE")]
     pub no_migrate: bool,
+
+    /// A TOML file of settings. A key is an environment variable's name in lower case without
+    /// `P8_` (`listen`, `pg_host`, `database_url`); `[pg] host` is `pg_host`. Flags and the
+    /// environment win over it.
+    #[arg(long, global = true, env = "P8_CONFIG", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Log lines as text or JSON; auto is JSON when stderr is not a terminal.
+    #[arg(
+        long,
+        global = true,
+        env = "P8_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
 
     /// More log output (-v: debug, -vv: trace). RUST_LOG overrides this.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
