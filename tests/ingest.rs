@@ -1179,7 +1179,10 @@ async fn server_errors_retry_then_give_up(postgres: bool) {
     // nothing was transcribed, so the job must be set aside as dead with the error kept: then
     // `queue_depth` counts it and `p8sync ingest retry` (which queues dead and retrying jobs
     // again) picks it up once the server is back.
-    tokio::time::sleep(backoff.saturating_sub(first.elapsed()) + Duration::from_millis(200)).await;
+    // Until the job is due (counted from when it failed, which a loaded machine makes later
+    // than the start of the drain), and a little more.
+    let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(200)).await;
     let report = ingestor.drain().await.unwrap();
     assert_eq!(fake.uploads().len(), 3 * 2 * 2);
     let memo = f.file(&config, "memo.wav").await;
