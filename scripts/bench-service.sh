@@ -51,8 +51,7 @@ ANALYZE;
 SQL
 
 echo "==> scheduler tick: 10,000 configs, none due"
-P8_BENCH_PG_URL="$url" cargo bench --quiet -p p8sync-e2e --bench scheduler 2>/dev/null \
-    | grep -E "tick|time:|pages"
+P8_BENCH_PG_URL="$url" cargo bench --quiet -p p8sync-e2e --bench scheduler 2>&1 | grep -E "^tick|error"
 
 echo "==> API latency: GET /sync/files over 100,000 rows"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
