@@ -189,8 +189,7 @@ pub async fn callback(
     let mut note = String::new();
     if login.sync_files {
         match default_config(&state, &login).await {
-            Ok(Some(id)) => note = format!(" Files sync into config {id}."),
-            Ok(None) => {}
+            Ok(id) => note = format!(" Files sync into config {id}."),
             Err(e) => note = format!(" The default sync config was not created: {e}"),
         }
     }
@@ -221,7 +220,7 @@ pub async fn callback(
 async fn default_config(
     state: &AppState,
     login: &WebLogin,
-) -> Result<Option<crate::store::ids::ConfigId>, String> {
+) -> Result<crate::store::ids::ConfigId, String> {
     let config = SyncConfig::new(login.user, &login.provider, "default");
     if state
         .store
@@ -230,7 +229,7 @@ async fn default_config(
         .map_err(|e| e.to_string())?
         .is_some()
     {
-        return Ok(Some(config.id));
+        return Ok(config.id);
     }
     let provider = state
         .registry
@@ -243,7 +242,7 @@ async fn default_config(
         .put_config(&config)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Some(config.id))
+    Ok(config.id)
 }
 
 /// A small HTML page for the person in the browser.

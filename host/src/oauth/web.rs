@@ -188,12 +188,13 @@ pub async fn finish(
         .await?;
     let account = app.account(&grant.access_token).await;
     let saved = tokens
-        .save_grant(record.userid, &record.provider, &grant, account.clone())
+        .save_grant(record.userid, &record.provider, &grant, account)
         .await?;
     Ok(WebLogin {
         user: record.userid,
         provider: record.provider,
-        account: saved.provider_user_id.or(account),
+        // What save_grant stored: this login's account, or the one known before.
+        account: saved.provider_user_id,
         app_redirect: record.app_redirect,
         sync_files: record.sync_files,
         has_refresh_token: saved.refresh_token.is_some(),
