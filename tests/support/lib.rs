@@ -409,6 +409,8 @@ pub async fn read_object(
 }
 pub mod browser;
 pub mod fake_drive;
+pub mod fake_dropbox;
+pub mod fake_onedrive;
 
 /// A log writer that keeps everything written to it, for tests that grep the logs.
 #[derive(Clone, Default)]

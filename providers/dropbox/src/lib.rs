@@ -1,0 +1,1 @@
+//! The `dropbox` provider (in progress).

@@ -1,0 +1,1 @@
+//! The `onedrive` provider (in progress).

@@ -1,0 +1,1 @@
+//! The `webdav` provider (in progress).

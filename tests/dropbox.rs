@@ -1,0 +1,1 @@
+//! The `dropbox` provider end to end (in progress).

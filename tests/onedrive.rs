@@ -1,0 +1,1 @@
+//! The `onedrive` provider end to end (in progress).

@@ -1,0 +1,1 @@
+//! A fake onedrive (in progress).

@@ -1,0 +1,1 @@
+//! The `webdav` provider end to end (in progress).
