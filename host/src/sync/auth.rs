@@ -1,10 +1,11 @@
-//! The engine's side of credentials: finding the token source for a config, and the rules for
-//! calls made with it (one refresh and one retry on an unauthorized answer; no retries once
-//! the grant is known dead).
+//! The engine's side of credentials: finding the token source for a config (an OAuth grant or
+//! a stored Basic/bearer credential), and the rules for calls made with it (one refresh and
+//! one retry on an unauthorized answer; no retries once the credential is known dead, which a
+//! stored credential is as soon as it is rejected).
 
 use super::SyncError;
 use super::retry::RetryPolicy;
-use crate::oauth::{OAuthApp, TokenManager};
+use crate::oauth::{OAuthApp, StaticKind, TokenManager};
 use crate::runtime::types::{AuthMethod, ProviderError};
 use crate::runtime::{CallContext, CallError, CredentialError, CredentialSource, Provider};
 use crate::store::SyncConfig;
@@ -38,14 +39,22 @@ pub async fn credentials_for(
                 .map_err(|e| stop(e.to_string()))?;
             Ok(Some(source as Arc<dyn CredentialSource>))
         }
-        // Stored bearer and basic credentials come with the providers that need them; until
-        // then such a provider runs without one (and its API says so if it minds).
         AuthMethod::BearerToken | AuthMethod::Basic => {
-            tracing::debug!(
-                provider = provider.id(),
-                "no stored credential for this auth method yet"
-            );
-            Ok(None)
+            let kind = match provider.info().auth {
+                AuthMethod::Basic => StaticKind::Basic,
+                _ => StaticKind::Bearer,
+            };
+            let tokens = tokens.ok_or_else(|| {
+                stop(format!(
+                    "this provider needs a stored {} credential, but the engine was started without a credential store",
+                    kind.name()
+                ))
+            })?;
+            let source = tokens
+                .static_source(config.userid, provider.id(), kind)
+                .await
+                .map_err(|e| stop(e.to_string()))?;
+            Ok(Some(source as Arc<dyn CredentialSource>))
         }
     }
 }

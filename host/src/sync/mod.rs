@@ -6,6 +6,7 @@
 //! like an empty folder (that would mark every file deleted).
 
 pub mod auth;
+pub mod checksum;
 pub mod plan;
 pub mod retry;
 pub mod schedule;

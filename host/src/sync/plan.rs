@@ -35,10 +35,11 @@ pub fn provider_checksum(entry: &Entry) -> Option<String> {
             ChecksumAlgorithm::Sha1 => "sha1",
             ChecksumAlgorithm::Sha256 => "sha256",
             ChecksumAlgorithm::DropboxContentHash => "dropbox",
-            ChecksumAlgorithm::QuickXorHash => "quickxor",
+            // Base64: case matters.
+            ChecksumAlgorithm::QuickXorHash => return Some(format!("quickxor:{}", c.value.trim())),
             ChecksumAlgorithm::Other(_) => return None,
         };
-        Some(format!("{name}:{}", c.value.to_ascii_lowercase()))
+        Some(format!("{name}:{}", c.value.trim().to_ascii_lowercase()))
     })
 }
 

@@ -1,12 +1,12 @@
 //! Moving one file's bytes: turn the provider's fetch plan into a byte stream, hash it while it
 //! streams into the object store, and check it against what the provider said.
 
+use super::checksum::Hashers;
 use super::retry::RetryPolicy;
 use crate::blob::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
 use crate::runtime::http::{FetchBody, FetchError};
-use crate::runtime::types::{ChecksumAlgorithm, Entry, FetchPlan, ProviderError};
+use crate::runtime::types::{Entry, FetchPlan, ProviderError};
 use crate::runtime::{CallContext, Provider, local_root};
-use sha2::{Digest, Sha256};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -52,9 +52,8 @@ pub enum TransferError {
 }
 
 impl TransferError {
-    /// The provider's own verdicts
-    /// (forbidden, not found) and refusals by the sandbox will not.
-    /// Whether the bytes broke off or arrived damaged, so fetching them again may work.
+    /// Whether the bytes broke off or arrived damaged, so fetching them again may work. The
+    /// provider's own verdicts (forbidden, not found) and refusals by the sandbox will not.
     pub fn is_interrupted(&self) -> bool {
         matches!(
             self,
@@ -91,9 +90,7 @@ pub struct Transferred {
 /// Hashes everything read through it.
 struct Hashing<R> {
     inner: R,
-    sha256: Sha256,
-    md5: Option<md5::Context>,
-    sha1: Option<sha1::Sha1>,
+    hashers: Hashers,
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
@@ -106,14 +103,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
         let this = &mut *self;
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
-            let new = &buf.filled()[before..];
-            this.sha256.update(new);
-            if let Some(m) = &mut this.md5 {
-                m.consume(new);
-            }
-            if let Some(s) = &mut this.sha1 {
-                s.update(new);
-            }
+            this.hashers.update(&buf.filled()[before..]);
         }
         poll
     }
@@ -263,19 +253,9 @@ pub async fn transfer(
         FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),
         FetchPlan::Http(request) => open_http(entry, (provider, cx, retry), request).await?,
     };
-    let wants_md5 = entry
-        .checksums
-        .iter()
-        .any(|c| matches!(c.algorithm, ChecksumAlgorithm::Md5));
-    let wants_sha1 = entry
-        .checksums
-        .iter()
-        .any(|c| matches!(c.algorithm, ChecksumAlgorithm::Sha1));
     let mut reader = Hashing {
         inner: source,
-        sha256: Sha256::new(),
-        md5: wants_md5.then(md5::Context::new),
-        sha1: wants_sha1.then(sha1::Sha1::new),
+        hashers: Hashers::for_checksums(&entry.checksums),
     };
     let meta = ObjectMeta {
         name: entry.name.clone(),
@@ -299,27 +279,18 @@ pub async fn transfer(
             actual: object.size,
         });
     }
-    let sha256 = hex::encode(reader.sha256.finalize());
-    let md5 = reader.md5.map(|m| hex::encode(m.finalize().0));
-    let sha1 = reader.sha1.map(|s| hex::encode(s.finalize()));
-    for c in &entry.checksums {
-        let (algorithm, actual) = match &c.algorithm {
-            ChecksumAlgorithm::Sha256 => ("sha256", Some(sha256.clone())),
-            ChecksumAlgorithm::Md5 => ("md5", md5.clone()),
-            ChecksumAlgorithm::Sha1 => ("sha1", sha1.clone()),
-            _ => continue,
-        };
-        if let Some(actual) = actual
-            && !actual.eq_ignore_ascii_case(c.value.trim())
-        {
-            // Do not keep bytes that are not what the provider has.
-            let _ = blob.delete(key).await;
-            return Err(TransferError::Checksum {
-                algorithm,
-                expected: c.value.clone(),
-                actual,
-            });
-        }
+    let digests = reader.hashers.finish();
+    if let Err(m) = digests.verify(&entry.checksums) {
+        // Do not keep bytes that are not what the provider has.
+        let _ = blob.delete(key).await;
+        return Err(TransferError::Checksum {
+            algorithm: m.algorithm,
+            expected: m.expected,
+            actual: m.actual,
+        });
     }
-    Ok(Transferred { object, sha256 })
+    Ok(Transferred {
+        object,
+        sha256: digests.sha256,
+    })
 }
