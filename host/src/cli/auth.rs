@@ -1,8 +1,11 @@
-//! `p8sync auth`: log in (installed-app flow), import tokens, show and revoke credentials.
+//! `p8sync auth`: log in (installed-app flow), import tokens, store a Basic or bearer
+//! credential, show, revoke and delete credentials.
 
 use super::{Cli, print_json_lines, print_table};
+use crate::oauth::stored::{self, StaticCredential, StaticKind};
 use crate::oauth::{Grant, OAuthApp, login};
 use crate::secret::Secret;
+use crate::store::ids::CredentialId;
 use crate::store::ids::UserId;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -22,10 +25,49 @@ pub enum AuthCommand {
     /// Store tokens obtained elsewhere (for example Percolate's `SyncCredential`), from a JSON
     /// file, stdin (`-`), or the environment.
     Import(ImportArgs),
+    /// Store a username and password (HTTP Basic) or a bearer token for a provider that
+    /// declares that kind of sign-in, encrypted. The secret is read from stdin only.
+    ///
+    /// Example: printf '%s' "$PASS" | p8sync auth set webdav --username alice --password-stdin
+    Set(SetArgs),
     /// Show stored credentials: account, expiry, whether they can be refreshed. Never tokens.
     Status(StatusArgs),
-    /// Revoke a credential at the provider and delete it here.
+    /// Revoke a credential at the provider and delete it here (a stored Basic or bearer
+    /// credential has nothing to revoke and is only deleted).
     Revoke(RevokeArgs),
+    /// Delete a credential here without contacting the provider.
+    Delete(DeleteArgs),
+}
+
+/// Options of `auth set`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("secret").required(true).args(["password_stdin", "token_stdin"])))]
+pub struct SetArgs {
+    /// The provider id (see `p8sync providers`).
+    provider: String,
+    /// The user (a uuid); defaults to P8_USER_ID, or the local user.
+    #[arg(long)]
+    user: Option<UserId>,
+    /// The username, for a provider that signs in with HTTP Basic (with --password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    username: Option<String>,
+    /// Read the password from stdin (up to the end; a final line ending is dropped). Never
+    /// give a secret as an argument: other users can see arguments in `ps`.
+    #[arg(long, requires = "username", conflicts_with = "token_stdin")]
+    password_stdin: bool,
+    /// Read a bearer token from stdin, for a provider that signs in with one.
+    #[arg(long)]
+    token_stdin: bool,
+}
+
+/// Options of `auth delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The provider id.
+    provider: String,
+    /// The user (a uuid); defaults to P8_USER_ID, or the local user.
+    #[arg(long)]
+    user: Option<UserId>,
 }
 
 /// Who and which provider.
@@ -106,8 +148,10 @@ pub(super) async fn run(cli: &Cli, command: &AuthCommand) -> Result<()> {
     match command {
         AuthCommand::Login(args) => login_cmd(cli, args).await,
         AuthCommand::Import(args) => import(cli, args).await,
+        AuthCommand::Set(args) => set(cli, args).await,
         AuthCommand::Status(args) => status(cli, args).await,
         AuthCommand::Revoke(args) => revoke(cli, args).await,
+        AuthCommand::Delete(args) => delete(cli, args).await,
     }
 }
 
@@ -230,6 +274,71 @@ async fn import(cli: &Cli, args: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
+async fn set(cli: &Cli, args: &SetArgs) -> Result<()> {
+    let user = match args.user {
+        Some(u) => u,
+        None => super::sync::default_user()?,
+    };
+    let runtime = cli.runtime()?;
+    let registry = cli.registry(&runtime).await?;
+    let provider = registry.get(&args.provider)?;
+    let read_secret = |what: &str| -> Result<Secret> {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading the {what} from stdin"))?;
+        Ok(stored::secret_from_text(text))
+    };
+    // Checked before reading stdin, so a wrong command fails at once instead of waiting.
+    let probe = match &args.username {
+        Some(username) => StaticCredential::Basic {
+            username: username.clone(),
+            password: Secret::new(""),
+        },
+        None => StaticCredential::Bearer {
+            token: Secret::new(""),
+        },
+    };
+    stored::check_kind(provider.id(), &provider.info().auth, &probe)?;
+    let credential = match probe {
+        StaticCredential::Basic { username, .. } => StaticCredential::Basic {
+            username,
+            password: read_secret("password")?,
+        },
+        StaticCredential::Bearer { .. } => StaticCredential::Bearer {
+            token: read_secret("token")?,
+        },
+    };
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    tokens.save_static(user, provider.id(), &credential).await?;
+    let kind = match credential {
+        StaticCredential::Basic { username, .. } => {
+            format!("the username and password of {username}")
+        }
+        StaticCredential::Bearer { .. } => "the token".to_string(),
+    };
+    eprintln!(
+        "Stored {kind} for {} (user {user}); it is stored encrypted.",
+        provider.id()
+    );
+    Ok(())
+}
+
+async fn delete(cli: &Cli, args: &DeleteArgs) -> Result<()> {
+    let user = match args.user {
+        Some(u) => u,
+        None => super::sync::default_user()?,
+    };
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    if !tokens.delete(user, &args.provider).await? {
+        bail!("there is no {} credential for user {user}", args.provider);
+    }
+    eprintln!("deleted the {} credential of user {user}", args.provider);
+    Ok(())
+}
+
 async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
     let store = cli.store().await?;
     let tokens = cli.tokens(store).await?;
@@ -259,6 +368,7 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
             };
             vec![
                 c.provider.clone(),
+                c.kind.clone(),
                 c.userid.to_string(),
                 c.account.clone().unwrap_or_else(|| "-".into()),
                 c.expires_at
@@ -272,6 +382,7 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
     print_table(
         &[
             "PROVIDER",
+            "KIND",
             "USER",
             "ACCOUNT",
             "EXPIRES (UTC)",
@@ -293,6 +404,20 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<()> {
             args.target.provider
         );
     };
+    let is_static = tokens
+        .store()
+        .credential(CredentialId::derive(user, &args.target.provider))
+        .await?
+        .is_some_and(|r| StaticKind::of_record(&r).is_some());
+    if is_static {
+        // A password or token the user made: only the user can withdraw it at the service.
+        tokens.delete(user, &args.target.provider).await?;
+        eprintln!(
+            "deleted the stored {} credential of user {user} (a stored password or token cannot be revoked from here; change it at the service if it leaked)",
+            args.target.provider
+        );
+        return Ok(());
+    }
     let app = app_for(cli, &args.target.provider).await?;
     // Revoking the refresh token ends the whole grant; the access token alone otherwise.
     let token = refresh.unwrap_or(access);

@@ -154,7 +154,7 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     let needs_tokens = configs.iter().any(|c| {
         registry
             .get(&c.provider)
-            .is_ok_and(|p| matches!(p.info().auth, crate::runtime::types::AuthMethod::Oauth2(_)))
+            .is_ok_and(|p| !matches!(p.info().auth, crate::runtime::types::AuthMethod::None))
     });
     let mut engine = SyncEngine::new(store.clone(), cli.blob().await, registry, options);
     if needs_tokens {

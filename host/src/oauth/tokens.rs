@@ -59,8 +59,10 @@ pub struct CredentialStatus {
     pub provider: String,
     /// The owner.
     pub userid: UserId,
-    /// The account at the provider.
+    /// The account at the provider (the username of a Basic credential).
     pub account: Option<String>,
+    /// How it signs in: `oauth2`, or a stored `basic` or `bearer` credential.
+    pub kind: String,
     /// When the access token expires.
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether it can be renewed without the user.
@@ -85,12 +87,12 @@ pub struct TokenManager {
     sources: Mutex<HashMap<CredentialId, Weak<TokenSource>>>,
 }
 
-fn aad(id: CredentialId, column: &str) -> String {
+pub(super) fn aad(id: CredentialId, column: &str) -> String {
     format!("{id}/{column}")
 }
 
 /// Open a token column: sealed under `key_id`, or plaintext in a row Percolate wrote.
-fn open_column(
+pub(super) fn open_column(
     keyring: &Keyring,
     record: &CredentialRecord,
     value: &str,
@@ -196,6 +198,9 @@ impl TokenManager {
             .await?
             .into_iter()
             .map(|c| CredentialStatus {
+                kind: super::stored::StaticKind::of_record(&c)
+                    .map_or("oauth2", super::stored::StaticKind::name)
+                    .to_string(),
                 id: c.id,
                 provider: c.provider,
                 userid: c.userid,
