@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/build-components.sh
 ./scripts/install-browser.sh
+./scripts/install-rclone.sh
 # shellcheck source=scripts/postgres.sh
 . ./scripts/postgres.sh
 
