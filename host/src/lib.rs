@@ -7,6 +7,7 @@ pub mod api;
 pub mod blob;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;

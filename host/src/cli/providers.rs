@@ -28,6 +28,116 @@ pub enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the conformance suite on a component in the sandbox and print a report (pass, fail
+    /// or skip per check, with reasons). Exits non-zero when a check fails. Live by default
+    /// (against the API, or the fake that `P8_<PROVIDER>_API_BASE` points at); `--record`
+    /// saves every HTTP exchange to a cassette, tokens scrubbed; `--replay` runs offline from
+    /// one.
+    Test(TestArgs),
+}
+
+/// Options of `p8sync provider test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The component (.wasm) to test.
+    file: PathBuf,
+    /// Record every HTTP exchange into this cassette file (a live run).
+    #[arg(long, value_name = "CASSETTE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Answer every HTTP request from this cassette; nothing reaches the network.
+    #[arg(long, value_name = "CASSETTE")]
+    replay: Option<PathBuf>,
+    /// A provider config value, `key=value` (repeatable; ignored in replay, which uses the
+    /// cassette's).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    config: Vec<String>,
+    /// The environment variable holding a bearer token for a live or record run.
+    #[arg(long, value_name = "VAR", conflicts_with = "basic_env")]
+    token_env: Option<String>,
+    /// The environment variable holding `user:password` for HTTP Basic.
+    #[arg(long, value_name = "VAR")]
+    basic_env: Option<String>,
+    /// The folder to grant a `local-root` provider.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// The deadline of each call, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+    /// How many files to fetch and verify.
+    #[arg(long, default_value_t = crate::conformance::DEFAULT_MAX_FETCHES)]
+    max_fetches: usize,
+    /// The page size hint for listings.
+    #[arg(long, default_value_t = crate::conformance::DEFAULT_PAGE_SIZE)]
+    page_size: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn test_credential(args: &TestArgs) -> Result<Option<crate::conformance::TestCredential>> {
+    use crate::conformance::TestCredential;
+    use crate::secret::Secret;
+    let read = |var: &str| {
+        std::env::var(var).map_err(|_| {
+            anyhow::anyhow!(
+                "the environment variable {var} is not set (it should hold the credential)"
+            )
+        })
+    };
+    if let Some(var) = &args.token_env {
+        return Ok(Some(TestCredential::Bearer(Secret::new(read(var)?))));
+    }
+    if let Some(var) = &args.basic_env {
+        let pair = read(var)?;
+        let (username, password) = pair
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("{var} must hold `user:password`"))?;
+        return Ok(Some(TestCredential::Basic {
+            username: username.to_string(),
+            password: Secret::new(password),
+        }));
+    }
+    Ok(None)
+}
+
+async fn run_test(cli: &Cli, args: &TestArgs) -> Result<()> {
+    use crate::conformance::{self, Mode, Options};
+    let mut config = std::collections::BTreeMap::new();
+    for pair in &args.config {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--config `{pair}` must be KEY=VALUE"))?;
+        config.insert(k.trim().to_string(), v.to_string());
+    }
+    super::ensure_private_dir(&cli.data_dir)?;
+    let mut settings = crate::config::RuntimeSettings::from_env(&cli.data_dir)?;
+    settings.limits.call_timeout = std::time::Duration::from_secs(args.timeout_secs.max(1));
+    let mode = match (&args.record, &args.replay) {
+        (Some(r), _) => Mode::Record(r.clone()),
+        (_, Some(r)) => Mode::Replay(r.clone()),
+        _ => Mode::Live,
+    };
+    let report = conformance::run(Options {
+        component: args.file.clone(),
+        mode,
+        config,
+        credential: test_credential(args)?,
+        root: args.root.clone(),
+        settings,
+        page_size: args.page_size,
+        max_fetches: args.max_fetches,
+        max_pages: conformance::DEFAULT_MAX_PAGES,
+    })
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    if !report.passed() {
+        anyhow::bail!("the provider failed the conformance suite (see FAIL above)");
+    }
+    Ok(())
 }
 
 fn auth_kind(auth: &AuthMethod) -> &'static str {
@@ -129,6 +239,7 @@ pub(super) async fn run_providers(cli: &Cli, args: &ProvidersArgs) -> Result<()>
 
 pub(super) async fn run_provider(cli: &Cli, cmd: &ProviderCommand) -> Result<()> {
     match cmd {
+        ProviderCommand::Test(args) => run_test(cli, args).await,
         ProviderCommand::Inspect { file, json } => {
             let runtime = cli.runtime()?;
             let p = runtime.load_file(file).await?;

@@ -7,6 +7,7 @@
 //! stop a guest that is blocked in a host call.
 
 use super::credentials::CredentialSource;
+use super::intercept::{self, Interceptor, Outcome};
 use super::policy::{Access, NetworkPolicy, Violation, blocked_kind};
 use crate::config::NetworkSettings;
 use bytes::Bytes;
@@ -107,6 +108,7 @@ pub(crate) async fn open_plan(
     policy: &NetworkPolicy,
     pacer: Option<&super::pace::Pacer>,
     credentials: Option<Arc<dyn CredentialSource>>,
+    interceptor: Option<&Arc<dyn Interceptor>>,
     plan: &super::types::HttpRequest,
 ) -> Result<FetchBody, FetchError> {
     let mut url = Url::parse(&plan.url)
@@ -153,9 +155,16 @@ pub(crate) async fn open_plan(
         if let Some(b) = &body {
             request = request.body(b.clone());
         }
+        let request = request
+            .build()
+            .map_err(|e| FetchError::Transport(e.without_url().to_string()))?;
         let host = url.host_str().unwrap_or_default().to_string();
         let violations = Violations::default();
-        let sent = tokio::time::timeout(outbound.settings.first_byte_timeout, request.send()).await;
+        let sent = tokio::time::timeout(
+            outbound.settings.first_byte_timeout,
+            intercept::execute(client, request, interceptor),
+        )
+        .await;
         // Each hop of a redirect is a request of its own.
         count_request(provider, &sent);
         let response = match sent {
@@ -164,7 +173,8 @@ pub(crate) async fn open_plan(
                     "no response before the first-byte timeout".into(),
                 ));
             }
-            Ok(Err(e)) => {
+            Ok(Err(Outcome::Refused(reason))) => return Err(FetchError::Transport(reason)),
+            Ok(Err(Outcome::Network(e))) => {
                 let mapped = map_error(e, &host, &violations);
                 if let Some(v) = violations.lock().unwrap_or_else(|p| p.into_inner()).first() {
                     return Err(FetchError::Refused(v.clone()));
@@ -319,6 +329,7 @@ pub(crate) struct HttpHooks {
     pub(crate) policy: Arc<NetworkPolicy>,
     pub(crate) pacer: Option<Arc<super::pace::Pacer>>,
     pub(crate) credentials: Option<Arc<dyn CredentialSource>>,
+    pub(crate) interceptor: Option<Arc<dyn Interceptor>>,
     pub(crate) violations: Violations,
 }
 
@@ -370,6 +381,7 @@ impl WasiHttpHooks for HttpHooks {
         let credentials = self.credentials.clone();
         let violations = self.violations.clone();
         let pacer = self.pacer.clone();
+        let interceptor = self.interceptor.clone();
         Box::new(async move {
             if let Some(pacer) = pacer {
                 pacer.wait().await;
@@ -379,6 +391,7 @@ impl WasiHttpHooks for HttpHooks {
                 outbound,
                 &policy,
                 credentials,
+                interceptor.as_ref(),
                 &violations,
                 request,
             )
@@ -395,6 +408,7 @@ async fn send(
     outbound: Outbound,
     policy: &NetworkPolicy,
     credentials: Option<Arc<dyn CredentialSource>>,
+    interceptor: Option<&Arc<dyn Interceptor>>,
     violations: &Violations,
     request: http::Request<WasiBody>,
 ) -> Result<http::Response<WasiBody>, HttpError> {
@@ -454,13 +468,14 @@ async fn send(
         .map_err(|e| HttpError::InternalError(Some(e.without_url().to_string())))?;
     let sent = tokio::time::timeout(
         outbound.settings.first_byte_timeout,
-        client.execute(request),
+        intercept::execute(client, request, interceptor),
     )
     .await;
     count_request(provider, &sent);
     let response = match sent {
         Err(_) => return Err(HttpError::ConnectionReadTimeout),
-        Ok(Err(e)) => return Err(map_error(e, &host, violations)),
+        Ok(Err(Outcome::Refused(reason))) => return Err(HttpError::InternalError(Some(reason))),
+        Ok(Err(Outcome::Network(e))) => return Err(map_error(e, &host, violations)),
         Ok(Ok(r)) => r,
     };
     let mut response: http::Response<reqwest::Body> = response.into();
@@ -568,11 +583,13 @@ async fn collect_body(body: WasiBody) -> Result<Bytes, HttpError> {
 /// connected to, so that is no request.
 fn count_request(
     provider: &str,
-    sent: &Result<reqwest::Result<reqwest::Response>, tokio::time::error::Elapsed>,
+    sent: &Result<Result<reqwest::Response, Outcome>, tokio::time::error::Elapsed>,
 ) {
     let status = match sent {
         Ok(Ok(response)) => Some(response.status().as_u16()),
-        Ok(Err(e)) if blocked_address(e).is_some() => return,
+        // Refused by the harness: nothing was sent.
+        Ok(Err(Outcome::Refused(_))) => return,
+        Ok(Err(Outcome::Network(e))) if blocked_address(e).is_some() => return,
         Ok(Err(_)) | Err(_) => None,
     };
     crate::metrics::provider_http_request(provider, status);

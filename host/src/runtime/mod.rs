@@ -13,6 +13,7 @@ pub mod cache;
 pub mod credentials;
 pub mod error;
 pub mod http;
+pub mod intercept;
 pub mod local_root;
 mod pace;
 pub mod policy;

@@ -35,6 +35,8 @@ pub struct CallContext {
     pub credentials: Option<Arc<dyn CredentialSource>>,
     /// The folder granted read-only to a `local-root` provider.
     pub root: Option<PathBuf>,
+    /// The test harness's seat in the HTTP mediation layer (recording, replay, faults).
+    pub interceptor: Option<Arc<dyn super::intercept::Interceptor>>,
 }
 
 impl CallContext {
@@ -200,6 +202,7 @@ impl Prepared {
                 policy: self.policy.clone(),
                 pacer: self.pacer.clone(),
                 credentials: cx.credentials.clone(),
+                interceptor: cx.interceptor.clone(),
                 violations: Violations::default(),
             },
             limiter: MemoryLimiter {
@@ -627,6 +630,7 @@ impl Provider {
             &self.prepared.policy,
             self.prepared.pacer.as_deref(),
             cx.credentials.clone(),
+            cx.interceptor.as_ref(),
             plan,
         )
         .await

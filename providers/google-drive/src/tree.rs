@@ -81,7 +81,7 @@ impl Tree {
             return Ok(id.clone());
         }
         let root = api.get_file_fields("root", NODE_FIELDS)?.ok_or_else(|| {
-            ProviderError::Permanent("files.get `root`: Drive says My Drive does not exist".into())
+            ProviderError::NotFound("files.get `root`: Drive says My Drive does not exist".into())
         })?;
         self.root_id = Some(root.id.clone());
         Ok(root.id)
