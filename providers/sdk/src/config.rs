@@ -27,6 +27,19 @@ pub fn get_bool(key: &str, default: bool) -> Result<bool, ProviderError> {
     }
 }
 
+/// A value parsed with `FromStr` (numbers, mostly), or `None` when it is not set; a value that
+/// does not parse is `invalid-config` naming the key and the expected kind.
+pub fn get_parsed<T: std::str::FromStr>(key: &str, kind: &str) -> Result<Option<T>, ProviderError> {
+    match get(key) {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|_| {
+            ProviderError::InvalidConfig(format!(
+                "the provider_config key `{key}` must be {kind}, not `{text}`"
+            ))
+        }),
+    }
+}
+
 /// The API base URL: the operator's override (`P8_<PROVIDER>_API_BASE`) or `default`.
 pub fn api_base(default: &str) -> String {
     get("api_base")

@@ -16,6 +16,7 @@
 //! the key is not set and [`failure`] returns `None`.
 
 use crate::config;
+use crate::types::{FetchPlan, HttpRequest};
 
 /// The configuration key the host sets while it consults the provider about a failed fetch.
 pub const FAILURE_KEY: &str = "p8sync.fetch_failure";
@@ -29,6 +30,18 @@ pub struct FetchFailure {
     pub retry_after_seconds: Option<u32>,
     /// The start of the response body (the host sends at most 8 KiB), as lossy UTF-8.
     pub body: String,
+}
+
+/// A plan for the host to `GET url` and stream the body (it adds `Authorization` when `url` is
+/// on one of the provider's `api-hosts`, and checks the bytes against the entry's size and
+/// checksums).
+pub fn http_get(url: impl Into<String>) -> FetchPlan {
+    FetchPlan::Http(HttpRequest {
+        method: "GET".into(),
+        url: url.into(),
+        headers: Vec::new(),
+        body: None,
+    })
 }
 
 /// The failure the host is consulting about, or `None` in an ordinary `fetch` call.

@@ -4,6 +4,9 @@
 //! `Authorization` header itself, and enforces timeouts. This client uses the raw `wasi:http`
 //! bindings and finishes an empty request body without writing to it, which avoids the spurious
 //! "connection reset" some higher-level clients hit.
+//!
+//! Most calls want [`get_json`] / [`post_json`] (from [`crate::json`]): send, map a failed
+//! status through [`status_error`], parse the body.
 
 use crate::types::{ProviderError, RateLimit};
 use wasip2::http::outgoing_handler;
@@ -11,6 +14,10 @@ use wasip2::http::types::{
     ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
 use wasip2::io::streams::StreamError;
+
+pub use crate::json::{
+    get_json, parse_json, parse_json_with, post_json, send_json, send_json_with,
+};
 
 /// Responses larger than this are refused: API responses are metadata, never file contents.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;

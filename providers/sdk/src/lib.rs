@@ -1,15 +1,33 @@
 //! The p8sync provider SDK: everything a provider component needs besides its own logic.
 //!
-//! * [`Provider`] is the trait a provider implements; [`export_provider!`] exports it.
-//! * [`types`] re-exports the contract's records (`Entry`, `Page`, `ProviderError`, ...).
-//! * [`http`] sends requests through the host's mediated `wasi:http` (the host adds credentials).
-//! * [`config`] reads `SyncConfig.provider_config` and operator settings; [`log`] writes log lines.
+//! A provider implements [`Provider`] (the `p8:provider/provider` interface of
+//! `wit/provider.wit`) and exports it with [`export_provider!`]. Every call runs in a fresh
+//! instance, so state between pages lives in cursors. `docs/writing-a-provider.md` walks
+//! through writing one, starting from `providers/template`.
+//!
+//! | module | what it gives a provider |
+//! | --- | --- |
+//! | [`types`] | the contract's records: `ProviderInfo`, `Entry`, `Page`, `ChangePage`, `FetchPlan`, `ProviderError`, ... |
+//! | [`http`] | requests through the host's mediated `wasi:http` ([`http::send`]); JSON calls [`http::get_json`], [`http::post_json`], [`http::send_json`]; [`http::status_error`] maps a failed status (401, 403, 404, 429 + `Retry-After`, 5xx, ...) onto `ProviderError` |
+//! | [`url`] | percent-encoding, query strings, `base/segment/segment?query` |
+//! | [`page`] | [`page::PageBuilder`] (entries, skipped entries, then the cursor), [`page::Paginator`] (a service's "next" token as a tagged cursor), [`page::page_size`] |
+//! | [`cursor`] | carrying state in cursors: [`cursor::encode_state`]/[`cursor::decode_state`] for serde values, [`cursor::encode`]/[`cursor::decode`] for string lists |
+//! | [`entries`] | [`entries::file`]/[`entries::folder`] with empty optional fields, checksum constructors, path segments |
+//! | [`fetch`] | [`fetch::http_get`] plans, and [`fetch::failure`]: why the host's download failed, when it consults the provider |
+//! | [`config`] | `SyncConfig.provider_config` and operator settings: [`config::get`], [`config::require`], [`config::get_bool`], [`config::get_parsed`], [`config::api_base`] |
+//! | [`time`] | timestamps from RFC 3339 text, Unix milliseconds or a `SystemTime` |
+//! | [`error`] | the message and kind of any `ProviderError` |
+//! | [`log`] | log lines (the host tags them with the provider and the sync; never log a secret) |
 //!
 //! ```text
 //! struct MyProvider;
-//! impl p8sync_provider_sdk::Provider for MyProvider { /* info, list, ... */ }
+//! impl p8sync_provider_sdk::Provider for MyProvider { /* info, list, start_cursor, changes, fetch */ }
 //! p8sync_provider_sdk::export_provider!(MyProvider);
 //! ```
+//!
+//! The host owns every credential: it adds `Authorization` to requests for the provider's
+//! declared `api-hosts`, so a provider never sets it (the request is refused) and never sees a
+//! token.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -21,10 +39,15 @@ wit_bindgen::generate!({
 
 pub mod config;
 pub mod cursor;
+pub mod entries;
+pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod json;
 pub mod log;
+pub mod page;
 pub mod time;
+pub mod url;
 
 /// The trait a provider implements (the `p8:provider/provider` interface).
 pub use exports::p8::provider::provider::Guest as Provider;
@@ -33,3 +56,8 @@ pub use exports::p8::provider::provider::Guest as Provider;
 pub mod types {
     pub use crate::p8::provider::types::*;
 }
+
+/// serde and serde_json as the SDK uses them, so a provider's model types match its helpers.
+pub use serde;
+/// serde_json, re-exported for providers that parse answers themselves.
+pub use serde_json;
