@@ -429,6 +429,14 @@ impl SyncEngine {
         for s in &listing.skipped {
             tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
         }
+        // What the provider skipped on purpose is still there: absent from the entries, but
+        // not deleted (record_skips keeps its row).
+        let skipped: std::collections::HashSet<&str> =
+            listing.skipped.iter().map(|s| s.id.as_str()).collect();
+        let recorded = recorded
+            .into_iter()
+            .filter(|f| !skipped.contains(f.remote_id.as_str()))
+            .collect();
         Ok((
             plan::plan(config, listing.entries, recorded),
             listing.skipped,
