@@ -251,14 +251,14 @@ pub async fn run(mut options: Options) -> Result<Report, HarnessError> {
             loaded: provider.id().to_string(),
         });
     }
-    let (interceptor, recorder, player): (
-        Option<Arc<dyn Interceptor>>,
-        Option<Arc<Recorder>>,
-        Option<Arc<Player>>,
-    ) = match (&options.mode, &replay) {
+    // Kept apart from the interceptor too, to read the recording or the misses afterwards.
+    let mut recorder = None;
+    let mut player = None;
+    let interceptor: Option<Arc<dyn Interceptor>> = match (&options.mode, &replay) {
         (Mode::Replay(_), Some(c)) => {
             let p = Arc::new(Player::new(c));
-            (Some(p.clone()), None, Some(p))
+            player = Some(p.clone());
+            Some(p)
         }
         (Mode::Record(_), _) => {
             let secrets = options
@@ -267,9 +267,10 @@ pub async fn run(mut options: Options) -> Result<Report, HarnessError> {
                 .map(TestCredential::secrets)
                 .unwrap_or_default();
             let r = Arc::new(Recorder::new(Scrubber::new(secrets)));
-            (Some(r.clone()), Some(r), None)
+            recorder = Some(r.clone());
+            Some(r)
         }
-        _ => (None, None, None),
+        _ => None,
     };
     let cx = CallContext {
         config: options.config.clone(),
