@@ -278,3 +278,89 @@ async fn replicas_share_due_configs_survive_a_sigkill_and_stop_on_sigterm() {
         assert!(stderr.contains("p8sync serve: stopped"), "{stderr}");
     }
 }
+
+/// A sync that outlasts the grace period after SIGTERM is stopped: the process still exits 0,
+/// the run is closed as cancelled with the reason, the lease is released and the config stays
+/// due, so the next start (or another replica) runs it again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_past_the_grace_period_closes_the_run_and_releases_the_lease() {
+    let (url, _name) = postgres_database().await;
+    let pg = PostgresStore::connect(&url).await.unwrap();
+    pg.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(pg);
+    let fake = FakeDrive::start().await;
+    let user: UserId = "5c1b2f3e-0000-4000-8000-000000000002".parse().unwrap();
+    TokenManager::new(store.clone(), Arc::new(Keyring::new(&KEY, &[])))
+        .save_grant(user, "google_drive", &fake.grant(), None)
+        .await
+        .unwrap();
+    fake.add_file(&[&fake.root_id()], "slow.txt", "text/plain", "slow");
+    let config = SyncConfig::new(user, "google_drive", "slow");
+    store.put_config(&config).await.unwrap();
+    // A download that takes far longer than the grace period.
+    fake.inject(Target::Media, Fault::Slow(Duration::from_secs(60)), 1, None);
+
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut c = tokio::process::Command::new(p8sync_bin());
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &url)
+        .env("P8_DATA_DIR", data.path())
+        .env("P8_PROVIDERS_DIR", providers_dir())
+        .env("P8_ENCRYPTION_KEY", hex::encode(KEY))
+        .envs(fake.env())
+        .env("P8_LOG_FORMAT", "text")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--tick-secs", "1", "--grace-secs", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let serve = c.spawn().unwrap();
+
+    let started = Instant::now();
+    loop {
+        let logs = store.logs(Some(config.id), 5).await.unwrap();
+        if logs.iter().any(|l| l.status == LogStatus::Syncing) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the sync never started: {logs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sigterm(&serve, "-TERM");
+    let out = tokio::time::timeout(Duration::from_secs(30), serve.wait_with_output())
+        .await
+        .expect("serve did not stop after its grace period")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("grace period is over"), "{stderr}");
+
+    let logs = store.logs(Some(config.id), 5).await.unwrap();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(logs[0].status, LogStatus::Cancelled, "{logs:?}");
+    assert!(
+        logs[0]
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("grace period"),
+        "{logs:?}"
+    );
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let owner: Option<String> =
+        sqlx::query_scalar(r#"SELECT lease_owner FROM p8."SyncConfig" WHERE id = $1"#)
+            .bind(config.id.0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(owner, None, "the lease was kept");
+    let after = store.config(config.id).await.unwrap().unwrap();
+    assert!(
+        after.next_sync_at.is_none_or(|t| t <= chrono::Utc::now()),
+        "the config is no longer due: {after:?}"
+    );
+}
