@@ -74,7 +74,6 @@ impl Api {
             "path": path,
             "recursive": recursive,
             "include_deleted": false,
-            "include_non_downloadable_files": true,
             "limit": self.page_size,
         });
         self.rpc("files/list_folder", &arg, "files/list_folder")
@@ -97,7 +96,6 @@ impl Api {
             "path": path,
             "recursive": true,
             "include_deleted": true,
-            "include_non_downloadable_files": true,
             "limit": self.page_size,
         });
         let answer: LatestCursor = self
