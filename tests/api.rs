@@ -170,6 +170,12 @@ impl Api {
         self.send(Method::GET, path, Some(key), None).await
     }
 
+    /// `POST /sync/configs/{id}/run` as `key`.
+    async fn run_now(&self, id: ConfigId, key: &Key) -> Reply {
+        let path = format!("/sync/configs/{id}/run");
+        self.send(Method::POST, &path, Some(key), None).await
+    }
+
     fn local_config(&self, name: &str) -> Value {
         json!({
             "name": name,
@@ -649,25 +655,11 @@ async fn other_users_data_is_not_found_and_admins_see_everything() {
 async fn a_queued_run_is_the_run_that_happens_and_files_page_by_id() {
     let a = api().await;
     let id = a.create(&a.alice, a.local_config("docs")).await;
-    let r = a
-        .send(
-            Method::POST,
-            &format!("/sync/configs/{id}/run"),
-            Some(&a.alice),
-            None,
-        )
-        .await;
+    let r = a.run_now(id, &a.alice).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let queued: LogId = r.body["log_id"].as_str().unwrap().parse().unwrap();
     // Asking twice before it starts queues one run, not two.
-    let again = a
-        .send(
-            Method::POST,
-            &format!("/sync/configs/{id}/run"),
-            Some(&a.alice),
-            None,
-        )
-        .await;
+    let again = a.run_now(id, &a.alice).await;
     assert_eq!(again.body["log_id"], r.body["log_id"]);
     let r = a.get(&format!("/sync/logs/{queued}"), &a.alice).await;
     assert_eq!(r.body["status"], "pending");
@@ -723,14 +715,7 @@ async fn a_queued_run_is_the_run_that_happens_and_files_page_by_id() {
         Some(json!({"enabled": false})),
     )
     .await;
-    let r = a
-        .send(
-            Method::POST,
-            &format!("/sync/configs/{id}/run"),
-            Some(&a.alice),
-            None,
-        )
-        .await;
+    let r = a.run_now(id, &a.alice).await;
     assert_error(&r, StatusCode::CONFLICT, "conflict", "disabled");
     let status = a.store.log(queued).await.unwrap().unwrap().status;
     assert_eq!(status, LogStatus::Success);

@@ -104,14 +104,6 @@ impl OperatorOverrides {
                 let entry = by_provider
                     .entry(provider.to_ascii_lowercase())
                     .or_default();
-                let list = |separators: &[char]| -> Vec<String> {
-                    value
-                        .split(separators)
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                };
                 match *suffix {
                     "API_BASE" => entry.api_base = Some(value.clone()),
                     "AUTH_URL" => entry.auth_url = Some(value.clone()),
@@ -128,8 +120,8 @@ impl OperatorOverrides {
                             "{key}=`{value}` is not a whole number of requests per second (at least 1); ignored"
                         ),
                     },
-                    "SCOPES" => entry.scopes = list(&[',', ' ']),
-                    "ALLOWED_HOSTS" => entry.extra_hosts = list(&[',']),
+                    "SCOPES" => entry.scopes = split_list(&value, &[',', ' ']),
+                    "ALLOWED_HOSTS" => entry.extra_hosts = split_list(&value, &[',']),
                     _ => unreachable!("every PROVIDER_SETTINGS suffix is handled"),
                 }
             }
@@ -209,6 +201,16 @@ pub struct RuntimeSettings {
     pub network: NetworkSettings,
     /// Operator overrides per provider.
     pub overrides: OperatorOverrides,
+}
+
+/// The items of a list setting (`a, b,c`), trimmed, without empty ones.
+pub fn split_list(value: &str, separators: &[char]) -> Vec<String> {
+    value
+        .split(separators)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A setting that could not be read.

@@ -21,13 +21,7 @@ pub struct ApiSettings {
 
 /// A comma-separated list from the environment.
 fn env_list(name: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    crate::config::split_list(&std::env::var(name).unwrap_or_default(), &[','])
 }
 
 impl ApiSettings {
