@@ -330,6 +330,10 @@ async fn first_sync_resync_and_changes() {
     let d = drive().await;
     let mut e = populate(&d.fake, 20);
     assert!(e.synced.len() >= 600, "{} files", e.synced.len());
+    // Items named twice in the round (on different pages): the last one wins, fetched once.
+    for (id, _) in e.synced.iter().take(3) {
+        d.fake.repeat_in_full_round(id);
+    }
 
     let report = d.sync().await;
     assert_eq!(
@@ -339,6 +343,11 @@ async fn first_sync_resync_and_changes() {
         report.message
     );
     assert!(report.success, "{:?}", report.failures);
+    assert_eq!(
+        d.fake.counts().content as usize,
+        e.synced.len(),
+        "each file fetched once"
+    );
     check(&d, &e).await;
 
     // Nothing changed: one delta page, no download.

@@ -162,9 +162,20 @@ pub fn plan(config: &SyncConfig, listing: Vec<Entry>, recorded: Vec<SyncFile>) -
         .into_iter()
         .map(|f| (f.remote_id.clone(), f))
         .collect();
-    let mut actions = Vec::new();
+    // A listing may name an id twice (Graph's delta rounds do when an item changes while the
+    // round runs): the later entry is the newer state, and one id is transferred once.
+    let mut latest: HashMap<String, Entry> = HashMap::new();
+    let mut order = Vec::new();
     for entry in listing.into_iter().filter(|e| e.kind == EntryKind::File) {
-        let existing = recorded.remove(&entry.id);
+        if !latest.contains_key(&entry.id) {
+            order.push(entry.id.clone());
+        }
+        latest.insert(entry.id.clone(), entry);
+    }
+    let mut actions = Vec::new();
+    for id in order {
+        let entry = latest.remove(&id).expect("ids come from the map");
+        let existing = recorded.remove(&id);
         actions.push(classify(config, entry, existing));
     }
     let mut gone: Vec<SyncFile> = recorded

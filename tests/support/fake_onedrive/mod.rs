@@ -234,6 +234,12 @@ impl FakeOneDrive {
         self.with(|s| s.paths_in_delta = on);
     }
 
+    /// Make full delta rounds name this item twice: in its place and again at the end (as
+    /// Graph does for an item that changes while a round runs).
+    pub fn repeat_in_full_round(&self, id: &str) {
+        self.with(|s| s.repeat_in_round.push(id.to_string()));
+    }
+
     /// Invalidate every delta token issued so far: they answer 410 `resyncRequired`.
     pub fn invalidate_delta_tokens(&self) {
         self.with(|s| {

@@ -317,6 +317,13 @@ fn delta(s: &mut State, drive_path: &str, params: &Params) -> Reply {
                 .filter(|r| !r.deleted && r.seq >= n)
                 .map(|r| (r.seq, r.id.clone()))
                 .collect();
+            // Named again after everything else, as if changed while the round ran.
+            for (k, id) in s.repeat_in_round.iter().enumerate() {
+                let at = s.seq + 1 + k as u64;
+                if at >= n && s.items.get(id).is_some_and(|r| !r.deleted) {
+                    live.push((at, id.clone()));
+                }
+            }
             live.sort();
             let more = live.len() > top;
             live.truncate(top);

@@ -64,6 +64,8 @@ pub(crate) struct State {
     pub tickets: HashMap<String, String>,
     /// Requests that reached the download server with an Authorization header.
     pub cdn_authorization_seen: u64,
+    /// Items a full round names a second time, at its end.
+    pub repeat_in_round: Vec<String>,
     pub oauth: OAuthState,
 }
 
@@ -92,6 +94,7 @@ impl State {
             corrupt: HashSet::new(),
             tickets: HashMap::new(),
             cdn_authorization_seen: 0,
+            repeat_in_round: Vec::new(),
             oauth: OAuthState::default(),
         };
         let t = now();
