@@ -690,3 +690,73 @@ async fn cli_auth_set_then_sync_never_shows_the_password() {
     assert!(!ok);
     assert!(err.contains("p8sync auth set webdav"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_tree_and_a_big_folder_span_several_pages_without_gaps_or_repeats() {
+    let d = dav().await;
+    // 120 files in one folder (more than a page of 50 holds, so it is split) and 30 folders
+    // (more than one call visits), beside the usual tree.
+    for i in 0..120 {
+        let path = d.path(&format!("big/file {i:04}.txt"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, format!("{i}")).unwrap();
+    }
+    for f in 0..30 {
+        for i in 0..2 {
+            let path = d.path(&format!("wide/f{f:02}/n{i}.txt"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, format!("{f}/{i}")).unwrap();
+        }
+    }
+    let report = d
+        .run(SyncOptions {
+            dry_run: true,
+            ..options()
+        })
+        .await
+        .unwrap();
+    let expected = tree().len() as u64 + 120 + 60;
+    assert_eq!(report.files_synced, expected, "{}", report.message);
+    assert_eq!(report.files_skipped, 0, "{}", report.message);
+
+    // The listing the host collects has every file once.
+    let provider = d.registry.get(PROVIDER).unwrap();
+    let mut cx = p8sync::runtime::CallContext::default();
+    cx.credentials = Some(
+        d.tokens
+            .static_source(user(), PROVIDER, StaticKind::Basic)
+            .await
+            .unwrap(),
+    );
+    let mut cursor = None;
+    let mut pages = 0;
+    let mut ids = std::collections::HashSet::new();
+    loop {
+        let page = provider
+            .list(
+                &cx,
+                &p8sync::runtime::types::ListRequest {
+                    folder_id: None,
+                    recursive: true,
+                    cursor: cursor.clone(),
+                    page_size_hint: 50,
+                },
+            )
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.entries.len() <= 50, "{} entries", page.entries.len());
+        for e in page.entries {
+            assert!(ids.insert(e.id.clone()), "{} listed twice", e.id);
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert!(pages >= 5, "{pages} pages");
+    assert!(ids.contains("big/file 0119.txt") && ids.contains("wide/f29/n1.txt"));
+    // Files plus folders: big, wide, wide/f00..f29, Work, Work/Reports 2024, deep, deep/er,
+    // Personal.
+    assert_eq!(ids.len() as u64, expected + 2 + 30 + 5);
+}
