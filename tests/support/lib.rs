@@ -408,6 +408,7 @@ pub async fn read_object(
     out
 }
 pub mod browser;
+pub mod example_api;
 pub mod fake_drive;
 pub mod fake_dropbox;
 pub mod fake_onedrive;
