@@ -12,6 +12,7 @@ use p8sync::secret::Secret;
 use p8sync_e2e::fake_drive::FakeDrive;
 use p8sync_e2e::fake_dropbox::FakeDropbox;
 use p8sync_e2e::fake_onedrive::FakeOneDrive;
+use p8sync_e2e::webdav_server::Rclone;
 use p8sync_e2e::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -241,6 +242,41 @@ async fn a_tampered_cassette_fails_the_byte_check() {
     assert!(reason.contains("md5"), "{reason}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webdav_records_against_a_real_server_and_replays_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (user, pass) = ("dav", "dav-Secret-4411");
+    let (live, secret) = {
+        let files = dir.path().join("files");
+        for (path, body) in [
+            ("Docs/a.txt", "alpha\n".repeat(3)),
+            ("Docs/b b.txt", "bravo\n".to_string()),
+            ("Docs/Deep/c.md", "# charlie\n".to_string()),
+            ("top.bin", "x".repeat(5000)),
+        ] {
+            let p = files.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let server = Rclone::start(&files, user, pass);
+        let path = dir.path().join("webdav.json");
+        let mut o = options(provider_wasm("webdav"), Mode::Record(path));
+        o.settings.overrides.set(
+            "webdav",
+            p8sync::config::ProviderOverrides {
+                api_base: Some(server.base()),
+                ..Default::default()
+            },
+        );
+        o.credential = Some(TestCredential::Basic {
+            username: user.into(),
+            password: Secret::new(pass),
+        });
+        (conformance::run(o).await.unwrap(), pass.to_string())
+    };
+    check_recording("webdav", "webdav", dir.path(), live, &secret).await;
+}
+
 /// Every provider this repository ships passes, offline, from its checked-in cassette (the
 /// local folder needs no network: it runs live on a fixture folder).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,7 +305,8 @@ async fn every_shipped_provider_passes_from_its_cassette() {
             }
             cmd.arg("--root").arg(&root);
         } else {
-            let id = name.replace('-', "_");
+            let runtime = p8sync::runtime::Runtime::new(settings()).unwrap();
+            let id = runtime.load_file(&wasm).await.unwrap().id().to_string();
             let cassette = cassette_path(&id);
             assert!(
                 cassette.is_file(),

@@ -11,6 +11,7 @@ use p8sync::store::ids::{CredentialId, UserId};
 use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
 use p8sync::sync::retry::RetryPolicy;
 use p8sync::sync::{Progress, SyncEngine, SyncError, SyncOptions, SyncReport};
+use p8sync_e2e::webdav_server::Rclone;
 use p8sync_e2e::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,69 +28,6 @@ fn user() -> UserId {
 
 fn keyring() -> Arc<Keyring> {
     Arc::new(Keyring::new(&[77; 32], &[]))
-}
-
-/// `rclone serve webdav` over a folder, with Basic auth. Killed when dropped.
-struct Rclone {
-    child: Option<std::process::Child>,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Rclone {
-    fn start(dir: &Path) -> Rclone {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(dir, port)
-    }
-
-    fn start_on(dir: &Path, port: u16) -> Rclone {
-        let child = std::process::Command::new("rclone")
-            .args(["serve", "webdav"])
-            .arg(dir)
-            .args(["--addr", &format!("127.0.0.1:{port}")])
-            .args(["--user", USERNAME, "--pass", PASSWORD])
-            // Changes on disk must show at once, not after the VFS's directory cache expires.
-            .args(["--dir-cache-time", "0s", "--poll-interval", "0"])
-            .env("RCLONE_CONFIG", dir.with_extension("rclone.conf"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("rclone is needed for the WebDAV tests: run scripts/install-rclone.sh");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "rclone serve webdav did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Rclone {
-            child: Some(child),
-            port,
-            dir: dir.to_path_buf(),
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Rclone {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// The tree every engine test starts from: nested folders, spaces, unicode, `%`, `+`, `#`,
@@ -145,7 +83,7 @@ async fn dav() -> Dav {
     let files = dir.path().join("files");
     std::fs::create_dir_all(&files).unwrap();
     write_tree(&files, &tree());
-    let server = Rclone::start(&files);
+    let server = Rclone::start(&files, USERNAME, PASSWORD);
     let (store, db) = postgres_store().await;
     let blob: Arc<dyn BlobStore> = Arc::new(S3BlobStore::new(s3_settings().await).await);
     let mut s = with_api_base(settings(), PROVIDER, &server.base());
@@ -601,7 +539,7 @@ async fn cli_auth_set_then_sync_never_shows_the_password() {
     let files = dir.path().join("files");
     std::fs::create_dir_all(&files).unwrap();
     write_tree(&files, &tree()[..5]);
-    let server = Rclone::start(&files);
+    let server = Rclone::start(&files, USERNAME, PASSWORD);
     let data = dir.path().join("data");
     let mut seen = String::new();
 
