@@ -16,10 +16,14 @@ async fn the_shipped_providers_load_and_unknown_ids_name_the_available_ones() {
     let err = registry.get("gooogle_drive").unwrap_err();
     let text = err.to_string();
     assert!(text.contains("unknown provider `gooogle_drive`"), "{text}");
+    // Every shipped provider is named, sorted (the list grows as providers are added).
+    let (_, names) = text.split_once("available providers: ").expect(&text);
+    let names: Vec<&str> = names.split(", ").collect();
     assert!(
-        text.contains("available providers: google_drive, local"),
+        names.contains(&"google_drive") && names.contains(&"local"),
         "{text}"
     );
+    assert!(names.is_sorted(), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
