@@ -5,8 +5,9 @@
 use p8sync::api::{ApiSettings, AppState};
 use p8sync::blob::BlobStore;
 use p8sync::blob::local::LocalBlobStore;
-use p8sync::oauth::{Keyring, TokenManager};
+use p8sync::oauth::{Keyring, StaticCredential, TokenManager};
 use p8sync::runtime::{Registry, Runtime};
+use p8sync::secret::Secret;
 use p8sync::store::access::{ApiKeyRecord, LoginStateRecord, hash_key};
 use p8sync::store::ids::{ConfigId, CredentialId, LogId, UserId};
 use p8sync::store::{LogStatus, Store, SyncConfig};
@@ -69,9 +70,11 @@ async fn api() -> Api {
         .load_file(&provider_wasm("google-drive"))
         .await
         .expect("google-drive.wasm (scripts/build-components.sh builds it)");
+    let webdav = runtime.load_file(&provider_wasm("webdav")).await.unwrap();
     let registry = Arc::new(Registry::from_providers([
         load_local(&runtime).await,
         drive,
+        webdav,
     ]));
     let tokens = Arc::new(TokenManager::new(
         store.clone(),
@@ -536,9 +539,10 @@ async fn a_key_is_required_and_errors_have_one_shape() {
 
     let r = a.get("/providers", &a.alice).await;
     let ids = strings(&r.body, "id");
-    assert_eq!(ids, ["google_drive", "local"]);
+    assert_eq!(ids, ["google_drive", "local", "webdav"]);
     assert_eq!(r.body[0]["auth"], "oauth2");
     assert_eq!(r.body[0]["login_path"], "/auth/google_drive/login");
+    assert_eq!(r.body[2]["auth"], "basic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1008,4 +1012,48 @@ async fn chromium_connects_google_drive_through_the_seeds_login_url() {
         })
         .await;
     assert!(text.contains("not one p8sync is waiting for"), "{text}");
+}
+
+/// A stored password is not a grant: disconnecting it deletes it here, with nothing to revoke
+/// at the provider (and no 502 for a revocation endpoint it doesn't have).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnecting_a_stored_password_deletes_it_without_a_revocation() {
+    let a = api().await;
+    a.tokens
+        .save_static(
+            a.alice.user,
+            "webdav",
+            &StaticCredential::Basic {
+                username: "alice".into(),
+                password: Secret::new("hunter2-but-longer"),
+            },
+        )
+        .await
+        .unwrap();
+    let r = a.get("/auth/credentials", &a.alice).await;
+    assert!(r.text.contains("webdav"), "{}", r.text);
+    assert!(!r.text.contains("hunter2"), "{}", r.text);
+    // Bob can't see or remove it.
+    let r = a
+        .send(
+            Method::DELETE,
+            "/auth/credentials/webdav",
+            Some(&a.bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = a
+        .send(
+            Method::DELETE,
+            "/auth/credentials/webdav",
+            Some(&a.alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["revoked_at_provider"], false);
+    assert_eq!(r.body["deleted"], true);
+    let r = a.get("/auth/credentials", &a.alice).await;
+    assert!(!r.text.contains("webdav"), "{}", r.text);
 }

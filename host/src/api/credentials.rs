@@ -7,6 +7,7 @@ use super::configs::provider_id;
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
 use crate::oauth::{CredentialStatus, OAuthApp, TokenManager};
+use crate::runtime::types::AuthMethod;
 use crate::store::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -98,15 +99,20 @@ pub async fn revoke(
     else {
         return Err(not_found());
     };
-    let app = state
-        .registry
-        .get(&provider)
-        .map_err(|e| e.to_string())
-        .and_then(|p| OAuthApp::for_provider(&p).map_err(|e| e.to_string()));
+    let installed = state.registry.get(&provider).map_err(|e| e.to_string());
+    // A stored password or API token is not a grant: there is nothing to revoke at the
+    // provider (the user changes it there), so deleting it here is the whole job.
+    let static_secret = installed
+        .as_ref()
+        .is_ok_and(|p| !matches!(p.info().auth, AuthMethod::Oauth2(_)));
     // Revoking the refresh token ends the whole grant; the access token alone otherwise.
     let token = refresh.unwrap_or(access);
-    let revoked = match app {
-        Ok(app) => app.revoke(&token).await.map_err(|e| e.to_string()),
+    let revoked = match installed {
+        Ok(_) if static_secret => Ok(false),
+        Ok(p) => match OAuthApp::for_provider(&p) {
+            Ok(app) => app.revoke(&token).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
         Err(e) => Err(e),
     };
     let revoked_at_provider = match revoked {
