@@ -1,7 +1,8 @@
 //! docs/writing-a-provider.md, tried as a new author would: the template copied out of the
 //! repository, the guide's marked commands run exactly as written (rename, build, inspect,
 //! `p8sync provider test` live, recording and replaying) against a fake of the example API;
-//! the fake behaves like a sane API; and the template's cassette for the shipped-provider
+//! the fake behaves like a sane API; the template maps the API's own failures; and the
+//! template's cassette for the shipped-provider
 //! check is recorded against the fake and replays offline.
 //!
 //! `P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test guide` writes
@@ -327,4 +328,83 @@ async fn the_example_fake_behaves_like_a_sane_api() {
     assert_eq!(r.status(), 401);
     let r = get(format!("{base}/files"), Some(new)).await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// The template against the fake's own answers (not the harness's injected ones): its one
+/// error mapping, the cursor the API refuses, and a config value that is not a number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_maps_the_apis_own_failures() {
+    use p8sync::runtime::types::{ListRequest, ProviderError};
+    use p8sync::runtime::{CallContext, CallError, Runtime, StaticToken};
+    use std::sync::Arc;
+
+    let api = ExampleApi::start();
+    fixture(&api);
+    let rt = Runtime::new(with_api_base(settings(), "example", &api.api_base())).unwrap();
+    let provider = rt.load_file(&provider_wasm("template")).await.unwrap();
+    let cx = |token: String| CallContext {
+        credentials: Some(Arc::new(StaticToken::bearer(&Secret::new(token)))),
+        ..CallContext::default()
+    };
+    let request = |cursor: Option<String>| ListRequest {
+        folder_id: None,
+        recursive: true,
+        cursor,
+        page_size_hint: 2,
+    };
+    let error = |r: Result<_, CallError>| match r {
+        Err(CallError::Provider { error, .. }) => error,
+        Ok(_) => panic!("the call succeeded"),
+        Err(e) => panic!("not a provider error: {e}"),
+    };
+
+    // The whole listing, two at a time, with folder paths.
+    let mut entries = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = provider
+            .list(&cx(api.token()), &request(cursor))
+            .await
+            .unwrap();
+        entries.extend(page.entries);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(entries.len(), 5);
+    let q3 = entries.iter().find(|e| e.name == "q3 résumé.pdf").unwrap();
+    assert_eq!(q3.path, ["Work", "Reports"]);
+    assert_eq!(q3.size, Some(70_000));
+
+    api.fail_next(429, 1, Some(7));
+    match error(provider.list(&cx(api.token()), &request(None)).await) {
+        ProviderError::RateLimited(r) => assert_eq!(r.retry_after_seconds, Some(7)),
+        other => panic!("{other:?}"),
+    }
+    api.fail_next(503, 1, None);
+    assert!(matches!(
+        error(provider.list(&cx(api.token()), &request(None)).await),
+        ProviderError::Transient(_)
+    ));
+    // A cursor in the template's format whose token the API refuses (400): start over.
+    let stale = Some(r#"example.list.v1:"99.00000000""#.to_string());
+    assert!(matches!(
+        error(provider.list(&cx(api.token()), &request(stale)).await),
+        ProviderError::CursorExpired(_)
+    ));
+    // A token that expired: unauthorized, and the message names no token.
+    let old = api.token();
+    api.rotate_token();
+    match error(provider.list(&cx(old.clone()), &request(None)).await) {
+        ProviderError::Unauthorized(m) => assert!(!m.contains(&old), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A config value that is not a number is the sync config's fault.
+    let mut bad = cx(api.token());
+    bad.config.insert("max_page_size".into(), "lots".into());
+    assert!(matches!(
+        error(provider.list(&bad, &request(None)).await),
+        ProviderError::InvalidConfig(_)
+    ));
 }
