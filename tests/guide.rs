@@ -2,8 +2,8 @@
 //! repository, the guide's marked commands run exactly as written (rename, build, inspect,
 //! `p8sync provider test` live, recording and replaying) against a fake of the example API;
 //! the fake behaves like a sane API; the template maps the API's own failures; and the
-//! template's cassette for the shipped-provider
-//! check is recorded against the fake and replays offline.
+//! template's cassette for the shipped-provider check is recorded against the fake and
+//! replays offline.
 //!
 //! `P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test guide` writes
 //! `tests/cassettes/template.json` again.
