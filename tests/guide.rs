@@ -6,7 +6,7 @@
 //! replays offline.
 //!
 //! `P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test guide` writes
-//! `tests/cassettes/template.json` again.
+//! `tests/cassettes/example.json` again.
 
 use p8sync::config::ProviderOverrides;
 use p8sync::conformance::cassette::Cassette;
@@ -224,7 +224,7 @@ async fn the_template_records_against_the_fake_and_replays_offline() {
     if std::env::var("P8_RECORD_CASSETTES").is_ok_and(|v| v == "1") {
         // build-components.sh names the template's component template.wasm, and the
         // shipped-provider check looks for the cassette by that name.
-        std::fs::copy(&path, workspace().join("tests/cassettes/template.json")).unwrap();
+        std::fs::copy(&path, workspace().join("tests/cassettes/example.json")).unwrap();
     }
 }
 

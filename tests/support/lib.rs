@@ -412,6 +412,7 @@ pub mod example_api;
 pub mod fake_drive;
 pub mod fake_dropbox;
 pub mod fake_onedrive;
+pub mod webdav_server;
 
 /// A log writer that keeps everything written to it, for tests that grep the logs.
 #[derive(Clone, Default)]
