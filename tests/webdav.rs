@@ -659,13 +659,15 @@ async fn a_wide_tree_and_a_big_folder_span_several_pages_without_gaps_or_repeats
 
     // The listing the host collects has every file once.
     let provider = d.registry.get(PROVIDER).unwrap();
-    let mut cx = p8sync::runtime::CallContext::default();
-    cx.credentials = Some(
-        d.tokens
-            .static_source(user(), PROVIDER, StaticKind::Basic)
-            .await
-            .unwrap(),
-    );
+    let cx = p8sync::runtime::CallContext {
+        credentials: Some(
+            d.tokens
+                .static_source(user(), PROVIDER, StaticKind::Basic)
+                .await
+                .unwrap(),
+        ),
+        ..Default::default()
+    };
     let mut cursor = None;
     let mut pages = 0;
     let mut ids = std::collections::HashSet::new();
