@@ -22,6 +22,7 @@ pub(super) struct Suite<'a> {
     pub(super) max_fetches: usize,
     pub(super) max_pages: usize,
     pub(super) call_timeout: Duration,
+    pub(super) memory_limit: u64,
 }
 
 /// A full listing, page by page.
@@ -483,21 +484,24 @@ impl Suite<'_> {
 
     fn limits(&self, timing: &Timing) -> CheckResult {
         const NAME: &str = "limits";
-        // A call over the deadline already failed its check as a timeout; this reports the
-        // headroom, and fails a provider that used most of it (a sync would be fragile).
-        let slowest = timing.slowest;
+        // A call over a limit already failed its own check; this reports the headroom, and
+        // fails a provider that reached a limit (a sync would fail the same way).
+        let peak = self.cx.usage.as_ref().map_or(0, |u| u.peak_memory_bytes());
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         let detail = format!(
-            "{} call(s); the slowest, {}, took {} ms of the {} ms allowed",
+            "{} call(s); the slowest, {}, took {} ms of the {} ms allowed; the most memory one call used was {:.1} MiB of {:.0} MiB",
             timing.calls,
             if timing.call.is_empty() {
                 "-"
             } else {
                 timing.call
             },
-            slowest.as_millis(),
-            self.call_timeout.as_millis()
+            timing.slowest.as_millis(),
+            self.call_timeout.as_millis(),
+            mib(peak),
+            mib(self.memory_limit)
         );
-        if slowest >= self.call_timeout {
+        if timing.slowest >= self.call_timeout || peak > self.memory_limit {
             fail(NAME, detail)
         } else {
             pass(NAME, detail)

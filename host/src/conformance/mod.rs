@@ -280,6 +280,7 @@ pub async fn run(mut options: Options) -> Result<Report, HarnessError> {
         },
         root: options.root.clone(),
         interceptor,
+        usage: Some(Arc::new(crate::runtime::CallUsage::default())),
     };
     let suite = checks::Suite {
         provider: &provider,
@@ -288,6 +289,7 @@ pub async fn run(mut options: Options) -> Result<Report, HarnessError> {
         max_fetches: options.max_fetches,
         max_pages: options.max_pages,
         call_timeout: options.settings.limits.call_timeout,
+        memory_limit: options.settings.limits.memory_bytes,
     };
     report.checks = suite.run().await;
     if let Some(p) = player {

@@ -37,6 +37,27 @@ pub struct CallContext {
     pub root: Option<PathBuf>,
     /// The test harness's seat in the HTTP mediation layer (recording, replay, faults).
     pub interceptor: Option<Arc<dyn super::intercept::Interceptor>>,
+    /// Where calls report the resources they used (the harness's limits check).
+    pub usage: Option<Arc<CallUsage>>,
+}
+
+/// The most any call made with one context used, recorded as each call ends.
+#[derive(Debug, Default)]
+pub struct CallUsage {
+    peak_memory: std::sync::atomic::AtomicU64,
+}
+
+impl CallUsage {
+    /// The largest linear memory one call grew to, in bytes (WebAssembly memory never
+    /// shrinks, so a call's final size is its peak).
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.peak_memory.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn record(&self, memory: u64) {
+        self.peak_memory
+            .fetch_max(memory, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl CallContext {
@@ -213,6 +234,7 @@ impl Prepared {
             provider: self.label.clone(),
             config: Arc::new(config),
             output,
+            usage: cx.usage.clone(),
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -230,6 +252,9 @@ impl Prepared {
         outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
     ) -> Result<R, CallError> {
         let state = store.data();
+        if let Some(usage) = &state.usage {
+            usage.record(state.limiter.exceeded.unwrap_or(state.limiter.used));
+        }
         let provider = self.label.to_string();
         let violation = state
             .hooks

@@ -30,6 +30,8 @@ pub(crate) struct CallState {
     pub(crate) provider: Arc<str>,
     pub(crate) config: Arc<BTreeMap<String, String>>,
     pub(crate) output: Arc<GuestOutput>,
+    /// Where the call's resource use is reported, if anyone asked.
+    pub(crate) usage: Option<Arc<super::provider::CallUsage>>,
 }
 
 impl WasiView for CallState {
