@@ -1,7 +1,7 @@
 //! Dropbox metadata as the contract's entries.
 
 use crate::model::Metadata;
-use crate::time;
+use p8sync_provider_sdk::time;
 use p8sync_provider_sdk::types::{Checksum, ChecksumAlgorithm, Entry, EntryKind, SkippedEntry};
 
 /// What one listed item becomes.
@@ -95,7 +95,10 @@ fn entry(meta: Metadata, id: String, path: Vec<String>, kind: EntryKind) -> Entr
         parent_ids: Vec::new(),
         kind,
         size: meta.size.filter(|_| kind == EntryKind::File),
-        modified: meta.server_modified.as_deref().and_then(time::parse),
+        modified: meta
+            .server_modified
+            .as_deref()
+            .and_then(time::parse_rfc3339),
         created: None,
         checksums,
         revision: meta.rev,

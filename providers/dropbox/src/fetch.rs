@@ -2,8 +2,8 @@
 
 use crate::api::{Api, map_error};
 use crate::settings::Settings;
-use p8sync_provider_sdk::fetch::FetchFailure;
-use p8sync_provider_sdk::types::{Entry, EntryKind, FetchPlan, HttpRequest, ProviderError};
+use p8sync_provider_sdk::fetch::{self, FetchFailure};
+use p8sync_provider_sdk::types::{Entry, FetchPlan, HttpRequest, ProviderError};
 
 /// The plan for `entry`; during a failure consultation, the explanation of that failure.
 pub fn plan(
@@ -11,21 +11,11 @@ pub fn plan(
     settings: &Settings,
     failure: Option<FetchFailure>,
 ) -> Result<FetchPlan, ProviderError> {
-    if entry.kind == EntryKind::Folder {
-        return Err(ProviderError::Permanent(format!(
-            "`{}` is a folder; only files have content",
-            entry.name
-        )));
-    }
+    fetch::only_files(entry, &entry.name)?;
     let what = format!("downloading `{}` ({})", entry.name, entry.id);
     if let Some(failure) = failure {
         // Dropbox has no other way to the bytes: explain the failure so the host acts on it.
-        return Err(map_error(
-            failure.status,
-            failure.retry_after_seconds,
-            &failure.body,
-            &what,
-        ));
+        return Err(failure.explain(&what, map_error));
     }
     let api = Api::new(settings);
     Ok(FetchPlan::Http(HttpRequest {

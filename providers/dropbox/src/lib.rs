@@ -21,7 +21,7 @@
 //!
 //! Modules: `api` (requests and the one error mapping), `listing`, `changes` (the feed and its
 //! path map), `fetch` (download plans, failure consultation, header escaping), `entries`
-//! (Dropbox metadata as entries), `model` (the API's JSON), `settings` (config keys), `time`.
+//! (Dropbox metadata as entries), `model` (the API's JSON), `settings` (config keys).
 
 mod api;
 mod changes;
@@ -30,11 +30,10 @@ mod fetch;
 mod listing;
 mod model;
 mod settings;
-mod time;
 
+use p8sync_provider_sdk::Provider;
 use p8sync_provider_sdk::types::{AuthMethod, Capability, ChangePage, Entry, FetchPlan};
 use p8sync_provider_sdk::types::{ListRequest, Oauth2Spec, Page, ProviderError, ProviderInfo};
-use p8sync_provider_sdk::{Provider, log};
 use settings::Settings;
 
 /// The scopes this provider asks for: read metadata and content, and the account's name.
@@ -88,13 +87,7 @@ impl Provider for Dropbox {
 
     fn fetch(entry: Entry) -> Result<FetchPlan, ProviderError> {
         let settings = Settings::load()?;
-        let failure = p8sync_provider_sdk::fetch::failure();
-        if let Some(f) = &failure {
-            log::debug(format!(
-                "consulted about a failed download of `{}`: HTTP {}",
-                entry.id, f.status
-            ));
-        }
+        let failure = p8sync_provider_sdk::fetch::consultation(&entry);
         fetch::plan(&entry, &settings, failure)
     }
 }

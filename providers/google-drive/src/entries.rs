@@ -2,10 +2,9 @@
 
 use crate::export::Disposition;
 use crate::model::{EntryMeta, File};
-use crate::rfc3339;
 use crate::settings::Settings;
-use p8sync_provider_sdk::log;
 use p8sync_provider_sdk::types::{Checksum, ChecksumAlgorithm, Entry, EntryKind, SkippedEntry};
+use p8sync_provider_sdk::{log, time};
 
 /// A file as an entry, or the reason it is left out.
 pub enum Described {
@@ -45,8 +44,8 @@ pub fn folder(identity: &File, target: Option<&File>, path: &[String]) -> Entry 
         kind: EntryKind::Folder,
         mime_type: Some(shown.mime_type.clone()),
         size: None,
-        modified: shown.modified_time.as_deref().and_then(rfc3339::parse),
-        created: shown.created_time.as_deref().and_then(rfc3339::parse),
+        modified: shown.modified_time.as_deref().and_then(time::parse_rfc3339),
+        created: shown.created_time.as_deref().and_then(time::parse_rfc3339),
         checksums: Vec::new(),
         revision: None,
         export_as: None,
@@ -160,7 +159,7 @@ fn time_of(
     value: Option<&str>,
 ) -> Option<p8sync_provider_sdk::types::Timestamp> {
     let value = value?;
-    let parsed = rfc3339::parse(value);
+    let parsed = time::parse_rfc3339(value);
     if parsed.is_none() {
         log::warn(format!(
             "ignoring an unreadable {field} `{value:.40}` on `{}`",

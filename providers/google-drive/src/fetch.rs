@@ -3,8 +3,8 @@
 use crate::api::{Api, GoogleError, map_error};
 use crate::model::EntryMeta;
 use crate::settings::Settings;
-use p8sync_provider_sdk::fetch::FetchFailure;
-use p8sync_provider_sdk::types::{Entry, EntryKind, FetchPlan, HttpRequest, ProviderError};
+use p8sync_provider_sdk::fetch::{self, FetchFailure};
+use p8sync_provider_sdk::types::{Entry, FetchPlan, ProviderError};
 
 /// The plan for `entry`; during a failure consultation, the answer to that failure instead.
 pub fn plan(
@@ -12,12 +12,7 @@ pub fn plan(
     settings: &Settings,
     failure: Option<FetchFailure>,
 ) -> Result<FetchPlan, ProviderError> {
-    if entry.kind == EntryKind::Folder {
-        return Err(ProviderError::Permanent(format!(
-            "`{}` is a folder; only files have content",
-            entry.name
-        )));
-    }
+    fetch::only_files(entry, &entry.name)?;
     // A hand-edited or foreign metadata blob must not stop the download of a plain file.
     let meta: EntryMeta = entry
         .metadata_json
@@ -40,7 +35,7 @@ pub fn plan(
         Some(format) => api.export_url(id, &format.mime_type),
         None => api.media_url(id, settings.acknowledge_abuse),
     };
-    Ok(get(url))
+    Ok(fetch::http_get(url))
 }
 
 /// The host's request for a plan failed: offer another way, or explain the failure.
@@ -54,26 +49,12 @@ fn consult(
     if entry.export_as.is_some() && google.has(&["exportSizeLimitExceeded"]) {
         return match &meta.export_link {
             // Export links are served by docs.google.com without files.export's 10 MB cap.
-            Some(link) => Ok(get(link.clone())),
+            Some(link) => Ok(fetch::http_get(link.clone())),
             None => Err(ProviderError::Forbidden(format!(
                 "{what}: the export is over Google's 10 MB export limit and Drive gave no export \
                  link for this format to fall back on"
             ))),
         };
     }
-    Err(map_error(
-        failure.status,
-        failure.retry_after_seconds,
-        &failure.body,
-        what,
-    ))
-}
-
-fn get(url: String) -> FetchPlan {
-    FetchPlan::Http(HttpRequest {
-        method: "GET".into(),
-        url,
-        headers: Vec::new(),
-        body: None,
-    })
+    Err(failure.explain(what, map_error))
 }

@@ -17,14 +17,13 @@ mod export;
 mod fetch;
 mod listing;
 mod model;
-mod rfc3339;
 mod scope;
 mod settings;
 mod tree;
 
+use p8sync_provider_sdk::Provider;
 use p8sync_provider_sdk::types::{AuthMethod, Capability, ChangePage, Entry, FetchPlan};
 use p8sync_provider_sdk::types::{ListRequest, Oauth2Spec, Page, ProviderError, ProviderInfo};
-use p8sync_provider_sdk::{Provider, log};
 use settings::Settings;
 
 struct GoogleDrive;
@@ -76,13 +75,7 @@ impl Provider for GoogleDrive {
 
     fn fetch(entry: Entry) -> Result<FetchPlan, ProviderError> {
         let settings = Settings::load()?;
-        let failure = p8sync_provider_sdk::fetch::failure();
-        if let Some(f) = &failure {
-            log::debug(format!(
-                "consulted about a failed download of `{}`: HTTP {}",
-                entry.id, f.status
-            ));
-        }
+        let failure = p8sync_provider_sdk::fetch::consultation(&entry);
         fetch::plan(&entry, &settings, failure)
     }
 }

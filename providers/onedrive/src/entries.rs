@@ -1,11 +1,10 @@
 //! Drive items as contract entries.
 
 use crate::model::Item;
-use crate::rfc3339;
-use p8sync_provider_sdk::log;
 use p8sync_provider_sdk::types::{
     Checksum, ChecksumAlgorithm, Entry, EntryKind, SkippedEntry, Timestamp,
 };
+use p8sync_provider_sdk::{log, time};
 
 /// An item as an entry, or the reason it is left out.
 #[derive(Debug)]
@@ -136,7 +135,7 @@ fn is_quick_xor(value: &str) -> bool {
 
 fn time_of(item: &Item, value: Option<&str>) -> Option<Timestamp> {
     let value = value?;
-    let parsed = rfc3339::parse(value);
+    let parsed = time::parse_rfc3339(value);
     if parsed.is_none() {
         log::warn(format!(
             "ignoring an unreadable time `{value:.40}` on `{}`",

@@ -3,8 +3,8 @@
 
 use crate::api::{Api, map_error};
 use crate::settings::Settings;
-use p8sync_provider_sdk::fetch::FetchFailure;
-use p8sync_provider_sdk::types::{Entry, EntryKind, FetchPlan, HttpRequest, ProviderError};
+use p8sync_provider_sdk::fetch::{self, FetchFailure};
+use p8sync_provider_sdk::types::{Entry, FetchPlan, ProviderError};
 
 /// The plan for `entry`; during a failure consultation, the explanation of that failure.
 pub fn plan(
@@ -12,22 +12,12 @@ pub fn plan(
     settings: &Settings,
     failure: Option<FetchFailure>,
 ) -> Result<FetchPlan, ProviderError> {
-    if entry.kind == EntryKind::Folder {
-        return Err(ProviderError::Permanent(format!(
-            "`{}` is a folder; only files have content",
-            entry.name
-        )));
-    }
+    fetch::only_files(entry, &entry.name)?;
     let what = format!("downloading `{}` ({})", entry.name, entry.id);
     if let Some(failure) = failure {
         return Err(explain(&what, &failure));
     }
-    Ok(FetchPlan::Http(HttpRequest {
-        method: "GET".into(),
-        url: Api::new(settings).content_url(&entry.id),
-        headers: Vec::new(),
-        body: None,
-    }))
+    Ok(fetch::http_get(Api::new(settings).content_url(&entry.id)))
 }
 
 /// What a failed download means. The status may come from Graph (the `/content` call) or from
@@ -38,7 +28,7 @@ fn explain(what: &str, failure: &FetchFailure) -> ProviderError {
         410 => {
             ProviderError::NotFound(format!("{what}: HTTP 410: the file is gone from the drive"))
         }
-        status => match map_error(status, failure.retry_after_seconds, &failure.body, what) {
+        _ => match failure.explain(what, map_error) {
             ProviderError::CursorExpired(m) => ProviderError::NotFound(m),
             other => other,
         },

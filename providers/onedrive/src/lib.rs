@@ -4,20 +4,19 @@
 //! Modules: `delta` (the listing and the change feed, both delta rounds), `tree` (folder paths
 //! from parent ids), `entries` (drive items as entries), `fetch` (download plans and failure
 //! consultation), `api` (requests and the one error mapping), `model` (Graph's JSON),
-//! `settings` (config keys), `rfc3339` (times).
+//! `settings` (config keys).
 
 mod api;
 mod delta;
 mod entries;
 mod fetch;
 mod model;
-mod rfc3339;
 mod settings;
 mod tree;
 
+use p8sync_provider_sdk::Provider;
 use p8sync_provider_sdk::types::{AuthMethod, Capability, ChangePage, Entry, FetchPlan};
 use p8sync_provider_sdk::types::{ListRequest, Oauth2Spec, Page, ProviderError, ProviderInfo};
-use p8sync_provider_sdk::{Provider, log};
 use settings::Settings;
 
 struct OneDrive;
@@ -81,13 +80,7 @@ impl Provider for OneDrive {
 
     fn fetch(entry: Entry) -> Result<FetchPlan, ProviderError> {
         let settings = Settings::load()?;
-        let failure = p8sync_provider_sdk::fetch::failure();
-        if let Some(f) = &failure {
-            log::debug(format!(
-                "consulted about a failed download of `{}`: HTTP {}",
-                entry.id, f.status
-            ));
-        }
+        let failure = p8sync_provider_sdk::fetch::consultation(&entry);
         fetch::plan(&entry, &settings, failure)
     }
 }

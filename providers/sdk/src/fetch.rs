@@ -15,8 +15,8 @@
 //! ...), which the host then acts on instead of a bare status code. Outside such a consultation
 //! the key is not set and [`failure`] returns `None`.
 
-use crate::config;
-use crate::types::{FetchPlan, HttpRequest};
+use crate::types::{Entry, EntryKind, FetchPlan, HttpRequest, ProviderError};
+use crate::{config, log};
 
 /// The configuration key the host sets while it consults the provider about a failed fetch.
 pub const FAILURE_KEY: &str = "p8sync.fetch_failure";
@@ -30,6 +30,18 @@ pub struct FetchFailure {
     pub retry_after_seconds: Option<u32>,
     /// The start of the response body (the host sends at most 8 KiB), as lossy UTF-8.
     pub body: String,
+}
+
+impl FetchFailure {
+    /// This failure as the provider's own status mapping reads it (`map(status,
+    /// retry_after_seconds, body, what)`, the shape every provider's `map_error` has).
+    pub fn explain(
+        &self,
+        what: &str,
+        map: impl FnOnce(u16, Option<u32>, &str, &str) -> ProviderError,
+    ) -> ProviderError {
+        map(self.status, self.retry_after_seconds, &self.body, what)
+    }
 }
 
 /// A plan for the host to `GET url` and stream the body (it adds `Authorization` when `url` is
@@ -47,6 +59,27 @@ pub fn http_get(url: impl Into<String>) -> FetchPlan {
 /// The failure the host is consulting about, or `None` in an ordinary `fetch` call.
 pub fn failure() -> Option<FetchFailure> {
     parse(&config::get(FAILURE_KEY)?)
+}
+
+/// [`failure`] for `entry`, logged when there is one: the host's retry of a consulted plan is
+/// otherwise invisible in the provider's own log lines.
+pub fn consultation(entry: &Entry) -> Option<FetchFailure> {
+    let failure = failure()?;
+    log::debug(format!(
+        "consulted about a failed download of `{}`: HTTP {}",
+        entry.id, failure.status
+    ));
+    Some(failure)
+}
+
+/// `Err(Permanent)` for a folder, which has no content to fetch; `shown` names it in the message.
+pub fn only_files(entry: &Entry, shown: &str) -> Result<(), ProviderError> {
+    if entry.kind == EntryKind::Folder {
+        return Err(ProviderError::Permanent(format!(
+            "`{shown}` is a folder; only files have content"
+        )));
+    }
+    Ok(())
 }
 
 /// Read the host's failure description. Lenient: numbers may arrive as strings, a missing or

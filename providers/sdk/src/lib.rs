@@ -13,7 +13,7 @@
 //! | [`page`] | [`page::PageBuilder`] (entries, skipped entries, then the cursor), [`page::Paginator`] (a service's "next" token as a tagged cursor), [`page::page_size`] |
 //! | [`cursor`] | carrying state in cursors: [`cursor::encode_state`]/[`cursor::decode_state`] for serde values, [`cursor::encode`]/[`cursor::decode`] for string lists |
 //! | [`entries`] | [`entries::file`]/[`entries::folder`] with empty optional fields, checksum constructors, path segments |
-//! | [`fetch`] | [`fetch::http_get`] plans, and [`fetch::failure`]: why the host's download failed, when it consults the provider |
+//! | [`fetch`] | [`fetch::http_get`] plans, [`fetch::only_files`], and [`fetch::consultation`]/[`fetch::failure`]: why the host's download failed, when it consults the provider ([`fetch::FetchFailure::explain`] maps it) |
 //! | [`config`] | `SyncConfig.provider_config` and operator settings: [`config::get`], [`config::require`], [`config::get_bool`], [`config::get_parsed`], [`config::api_base`] |
 //! | [`time`] | timestamps from RFC 3339 text, Unix milliseconds or a `SystemTime` |
 //! | [`error`] | the message and kind of any `ProviderError` |

@@ -167,6 +167,42 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_times_providers_see() {
+        // Google Drive and OneDrive: fractions of any length, offsets, before the epoch.
+        assert_eq!(
+            parsed("2024-02-29T00:00:00+01:00"),
+            Some((1_709_161_200, 0))
+        );
+        assert_eq!(parsed("1969-12-31T23:59:59.5Z"), Some((-1, 500_000_000)));
+        assert_eq!(
+            parsed("2000-01-01T00:00:00.1234567891Z"),
+            Some((946_684_800, 123_456_789))
+        );
+        // Dropbox: whole seconds in UTC.
+        assert_eq!(parsed("2015-05-12T15:50:38Z"), Some((1_431_445_838, 0)));
+        assert_eq!(parsed("1970-01-01T00:00:01.5Z"), Some((1, 500_000_000)));
+        assert_eq!(
+            parsed("2024-02-29T01:00:00+01:00"),
+            Some((1_709_164_800, 0))
+        );
+    }
+
+    #[test]
+    fn refuses_more_that_is_not_rfc3339() {
+        for bad in [
+            "yesterday",
+            "x",
+            "2024-02-30T00:00:00Z",
+            "2024-01-01T25:00:00Z",
+            "2015-13-12T15:50:38Z",
+            "2015-05-12T15:50:38",
+            "２０２４-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parsed(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn converts_millis_before_and_after_the_epoch() {
         let t = from_unix_millis(1_500);
         assert_eq!((t.seconds, t.nanoseconds), (1, 500_000_000));

@@ -19,10 +19,10 @@ mod api;
 mod model;
 
 use p8sync_provider_sdk::types::{
-    AuthMethod, ChangePage, ConfigKey, Entry, EntryKind, FetchPlan, ListRequest, Page,
-    ProviderError, ProviderInfo,
+    AuthMethod, ChangePage, ConfigKey, Entry, FetchPlan, ListRequest, Page, ProviderError,
+    ProviderInfo,
 };
-use p8sync_provider_sdk::{Provider, fetch, log};
+use p8sync_provider_sdk::{Provider, fetch};
 
 /// CHANGE ME: the provider's id, lower-case `[a-z0-9_]`. Sync configs name it, and the operator
 /// overrides its API base with `P8_<ID>_API_BASE` (here `P8_EXAMPLE_API_BASE`).
@@ -85,25 +85,12 @@ impl Provider for Example {
     /// How the host downloads a file: a GET it performs itself, streaming the body into object
     /// storage and checking it against the entry's size and sha256.
     fn fetch(entry: Entry) -> Result<FetchPlan, ProviderError> {
-        if entry.kind != EntryKind::File {
-            return Err(ProviderError::Permanent(format!(
-                "`{}` is a folder; only files have content",
-                entry.id
-            )));
-        }
+        fetch::only_files(&entry, &entry.id)?;
         // When the host's download failed, it asks again and says why: map that onto an error
         // (or return another plan, if the service offers one).
-        if let Some(failure) = fetch::failure() {
-            log::debug(format!(
-                "the download of `{}` failed with HTTP {}",
-                entry.id, failure.status
-            ));
-            return Err(api::map_status(
-                failure.status,
-                failure.retry_after_seconds,
-                &failure.body,
-                &format!("downloading `{}`", entry.id),
-            ));
+        if let Some(failure) = fetch::consultation(&entry) {
+            let what = format!("downloading `{}`", entry.id);
+            return Err(failure.explain(&what, api::map_status));
         }
         Ok(fetch::http_get(
             api::Api::new(DEFAULT_API_BASE)?.content_url(&entry.id),

@@ -3,8 +3,8 @@
 
 use crate::api;
 use crate::settings::Settings;
-use p8sync_provider_sdk::fetch::FetchFailure;
-use p8sync_provider_sdk::types::{Entry, EntryKind, FetchPlan, HttpRequest, ProviderError};
+use p8sync_provider_sdk::fetch::{self, FetchFailure};
+use p8sync_provider_sdk::types::{Entry, FetchPlan, ProviderError};
 
 /// The plan for `entry`; during a failure consultation, the answer to that failure instead.
 pub fn plan(
@@ -12,24 +12,10 @@ pub fn plan(
     settings: &Settings,
     failure: Option<FetchFailure>,
 ) -> Result<FetchPlan, ProviderError> {
-    if entry.kind == EntryKind::Folder {
-        return Err(ProviderError::Permanent(format!(
-            "`{}` is a folder; only files have content",
-            entry.id
-        )));
-    }
+    fetch::only_files(entry, &entry.id)?;
     if let Some(f) = failure {
-        return Err(api::map_error(
-            f.status,
-            f.retry_after_seconds,
-            &f.body,
-            &format!("downloading `/{}`", entry.id),
-        ));
+        let what = format!("downloading `/{}`", entry.id);
+        return Err(f.explain(&what, api::map_error));
     }
-    Ok(FetchPlan::Http(HttpRequest {
-        method: "GET".into(),
-        url: settings.file_url(&entry.id),
-        headers: Vec::new(),
-        body: None,
-    }))
+    Ok(fetch::http_get(settings.file_url(&entry.id)))
 }

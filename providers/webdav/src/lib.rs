@@ -21,9 +21,9 @@ mod multistatus;
 mod paths;
 mod settings;
 
+use p8sync_provider_sdk::Provider;
 use p8sync_provider_sdk::types::{AuthMethod, Capability, ChangePage, Entry, FetchPlan};
 use p8sync_provider_sdk::types::{ListRequest, Page, ProviderError, ProviderInfo};
-use p8sync_provider_sdk::{Provider, log};
 use settings::Settings;
 
 struct WebDav;
@@ -64,13 +64,7 @@ impl Provider for WebDav {
 
     fn fetch(entry: Entry) -> Result<FetchPlan, ProviderError> {
         let settings = Settings::load()?;
-        let failure = p8sync_provider_sdk::fetch::failure();
-        if let Some(f) = &failure {
-            log::debug(format!(
-                "consulted about a failed download of `{}`: HTTP {}",
-                entry.id, f.status
-            ));
-        }
+        let failure = p8sync_provider_sdk::fetch::consultation(&entry);
         fetch::plan(&entry, &settings, failure)
     }
 }
