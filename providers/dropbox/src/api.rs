@@ -5,13 +5,11 @@
 
 use crate::model::{LatestCursor, ListFolderResult};
 use crate::settings::Settings;
+use p8sync_provider_sdk::error;
 use p8sync_provider_sdk::http::{self, Request};
 use p8sync_provider_sdk::types::{ProviderError, RateLimit};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-
-/// Longest piece of a Dropbox answer quoted in an error.
-const MAX_DETAIL: usize = 300;
 
 /// A Dropbox RPC client for one call.
 pub struct Api {
@@ -187,30 +185,18 @@ impl DropboxError {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    let text = text.trim();
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
 /// The one mapping from a failed Dropbox response (an API call, or a download the host made)
 /// to the contract's error. `what` names the call or file for the message.
 pub fn map_error(status: u16, retry_after: Option<u32>, body: &str, what: &str) -> ProviderError {
     let e = DropboxError::parse(body);
     let detail = if !e.summary.is_empty() {
-        format!("HTTP {status} {}", truncate(&e.summary, MAX_DETAIL))
+        format!("HTTP {status} {}", error::detail(&e.summary))
     } else if !e.tags.is_empty() {
         format!("HTTP {status} {}", e.tags.join("/"))
     } else if body.trim().is_empty() {
         format!("HTTP {status}")
     } else {
-        format!("HTTP {status}: {}", truncate(body, MAX_DETAIL))
+        format!("HTTP {status}: {}", error::detail(body))
     };
     let message = format!("{what}: {detail}");
     match status {

@@ -27,17 +27,8 @@ pub struct Settings {
 impl Settings {
     /// Read and check the configuration.
     pub fn load() -> Result<Self, ProviderError> {
-        let page_size = match config::get("page_size") {
-            None => MAX_PAGE_SIZE,
-            Some(text) => match text.trim().parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-                _ => {
-                    return Err(ProviderError::InvalidConfig(format!(
-                        "page_size must be a whole number from 1 to {MAX_PAGE_SIZE}, not `{text:.40}`"
-                    )));
-                }
-            },
-        };
+        let page_size =
+            config::get_u32_in("page_size", 1..=MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
         let (rpc_origin, content_origin) = origins(config::get("api_base").as_deref());
         Ok(Settings {
             rpc_origin,

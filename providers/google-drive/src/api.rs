@@ -8,16 +8,13 @@ use crate::model::{
 };
 use crate::settings::Settings;
 use p8sync_provider_sdk::http::{self, Request};
-use p8sync_provider_sdk::log;
 use p8sync_provider_sdk::types::{ProviderError, RateLimit};
+use p8sync_provider_sdk::{error, log, url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The scope this provider asks for, named in permission errors.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/drive.readonly";
-
-/// Longest Drive message quoted in an error.
-const MAX_DETAIL: usize = 300;
 
 /// A Drive API client for one call.
 pub struct Api {
@@ -46,7 +43,7 @@ impl Api {
         query: &[(&str, &str)],
         what: &str,
     ) -> Result<T, Failure> {
-        let url = format!("{}{path}{}", self.base, query_string(query));
+        let url = format!("{}{path}{}", self.base, url::query(query));
         self.requests += 1;
         let response = http::send(&Request::get(url).header("accept", "application/json"))
             .map_err(|e| Failure {
@@ -85,7 +82,7 @@ impl Api {
         fields: &str,
     ) -> Result<Option<File>, ProviderError> {
         let what = format!("files.get `{id}`");
-        let path = format!("/files/{}", encode(id));
+        let path = format!("/files/{}", url::encode(id));
         let raw: Value = match self.get_json(
             &path,
             &[("supportsAllDrives", "true"), ("fields", fields)],
@@ -276,7 +273,12 @@ impl Api {
         if acknowledge_abuse {
             query.push(("acknowledgeAbuse", "true"));
         }
-        format!("{}/files/{}{}", self.base, encode(id), query_string(&query))
+        format!(
+            "{}/files/{}{}",
+            self.base,
+            url::encode(id),
+            url::query(&query)
+        )
     }
 
     /// The URL that exports a Workspace file to `mime_type`.
@@ -284,8 +286,8 @@ impl Api {
         format!(
             "{}/files/{}/export{}",
             self.base,
-            encode(id),
-            query_string(&[("mimeType", mime_type)])
+            url::encode(id),
+            url::query(&[("mimeType", mime_type)])
         )
     }
 }
@@ -312,24 +314,10 @@ impl Failure {
         match self.status {
             Some(s) if had_token && statuses.contains(&s) => ProviderError::CursorExpired(format!(
                 "Drive rejected the page token ({})",
-                message_of(&self.error)
+                error::message(&self.error)
             )),
             _ => self.error,
         }
-    }
-}
-
-/// The message inside any error variant.
-pub fn message_of(e: &ProviderError) -> &str {
-    match e {
-        ProviderError::Unauthorized(m)
-        | ProviderError::NotFound(m)
-        | ProviderError::Forbidden(m)
-        | ProviderError::Transient(m)
-        | ProviderError::CursorExpired(m)
-        | ProviderError::InvalidConfig(m)
-        | ProviderError::Permanent(m) => m,
-        ProviderError::RateLimited(r) => &r.message,
     }
 }
 
@@ -345,32 +333,6 @@ fn parents_clause(parents: &[String]) -> String {
 /// Escape a value for a single-quoted Drive query string.
 pub fn quote(value: &str) -> String {
     value.replace('\\', "\\\\").replace('\'', "\\'")
-}
-
-/// `?k=v&...` with every key and value percent-encoded; empty for no pairs.
-pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    if pairs.is_empty() {
-        return String::new();
-    }
-    let joined = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    format!("?{joined}")
-}
-
-/// Percent-encode everything but RFC 3986's unreserved characters.
-pub fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// What Drive's error envelope says: the first reason, all reasons, and the message.
@@ -418,13 +380,13 @@ impl GoogleError {
         } else {
             // Not JSON, or cut short (the host passes at most 8 KiB, and a connection can drop
             // mid-body): pick out what the envelope would have said.
-            out.reasons = quoted_values(body, "reason");
-            out.message = quoted_values(body, "message")
+            out.reasons = error::quoted_values(body, "reason");
+            out.message = error::quoted_values(body, "message")
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| body.trim().to_string());
         }
-        out.message = truncate(out.message.trim(), MAX_DETAIL);
+        out.message = error::detail(&out.message);
         out
     }
 
@@ -439,48 +401,11 @@ impl GoogleError {
     }
 }
 
-/// Every `"key": "value"` in a text that may not be complete JSON (escapes are not decoded;
-/// reasons and messages rarely have any).
-fn quoted_values(text: &str, key: &str) -> Vec<String> {
-    let needle = format!("\"{key}\"");
-    let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(&needle) {
-        rest = &rest[at + needle.len()..];
-        let Some(value) = rest.trim_start().strip_prefix(':') else {
-            continue;
-        };
-        let Some(value) = value.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        if let Some(end) = value.find('"') {
-            found.push(value[..end].to_string());
-        }
-    }
-    found
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
 /// The one mapping from a failed Drive response (an API call, or a download the host made) to
 /// the contract's error. `what` names the call or file for the message.
 pub fn map_error(status: u16, retry_after: Option<u32>, body: &str, what: &str) -> ProviderError {
     let g = GoogleError::parse(body);
-    let detail = match (g.reason(), g.message.as_str()) {
-        ("", "") => format!("HTTP {status}"),
-        ("", m) => format!("HTTP {status}: {m}"),
-        (r, "") => format!("HTTP {status} {r}"),
-        (r, m) => format!("HTTP {status} {r}: {m}"),
-    };
+    let detail = error::http_detail(status, g.reason(), &g.message);
     let message = format!("{what}: {detail}");
     if status == 401 {
         return ProviderError::Unauthorized(format!(
@@ -562,11 +487,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encodes_query_values() {
-        assert_eq!(encode("a b'c/ü"), "a%20b%27c%2F%C3%BC");
+    fn quotes_query_values() {
         assert_eq!(quote(r"it's a\b"), r"it\'s a\\b");
+        // What a `q` value looks like on the wire (the cassettes hold these bytes).
         assert_eq!(
-            query_string(&[("q", "'x' in parents"), ("pageSize", "1000")]),
+            url::query(&[("q", "'x' in parents"), ("pageSize", "1000")]),
             "?q=%27x%27%20in%20parents&pageSize=1000"
         );
     }

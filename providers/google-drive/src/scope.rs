@@ -1,7 +1,8 @@
 //! What a sync covers: the whole account, or only the folders in `include_folders`.
 
-use crate::api::{Api, message_of};
+use crate::api::Api;
 use crate::tree::{Place, SHARED_DRIVES, Top, Tree};
+use p8sync_provider_sdk::error;
 use p8sync_provider_sdk::types::ProviderError;
 
 /// A folder the walk starts from.
@@ -176,7 +177,7 @@ fn by_path(
                 ProviderError::NotFound(_) => invalid(format!(
                     "`{value}`: the folder `{}` disappeared while resolving the path ({})",
                     place.path.join("/"),
-                    message_of(&e)
+                    error::message(&e)
                 )),
                 other => other,
             })?;

@@ -7,13 +7,10 @@
 use crate::model::{DeltaPage, Item};
 use crate::settings::Settings;
 use p8sync_provider_sdk::http::{self, Request};
-use p8sync_provider_sdk::log;
 use p8sync_provider_sdk::types::{ProviderError, RateLimit};
+use p8sync_provider_sdk::{error, log};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-
-/// Longest piece of Graph's message quoted in an error.
-const MAX_DETAIL: usize = 300;
 
 /// Graph error codes that mean "this delta token is no longer valid: enumerate again".
 const RESYNC_CODES: &[&str] = &[
@@ -207,14 +204,14 @@ impl GraphError {
             }
             Err(_) => {
                 // Cut short (the host passes at most 8 KiB) or not JSON: pick out the code.
-                out.codes = quoted_values(body, "code");
-                out.message = quoted_values(body, "message")
+                out.codes = error::quoted_values(body, "code");
+                out.message = error::quoted_values(body, "message")
                     .into_iter()
                     .next()
                     .unwrap_or_else(|| body.trim().to_string());
             }
         }
-        out.message = truncate(out.message.trim(), MAX_DETAIL);
+        out.message = error::detail(&out.message);
         out
     }
 
@@ -230,46 +227,11 @@ impl GraphError {
     }
 }
 
-fn quoted_values(text: &str, key: &str) -> Vec<String> {
-    let needle = format!("\"{key}\"");
-    let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(&needle) {
-        rest = &rest[at + needle.len()..];
-        let Some(value) = rest.trim_start().strip_prefix(':') else {
-            continue;
-        };
-        let Some(value) = value.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        if let Some(end) = value.find('"') {
-            found.push(value[..end].to_string());
-        }
-    }
-    found
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
 /// The one mapping from a failed Graph response (an API call, or a download the host made)
 /// to the contract's error. `what` names the call or file for the message.
 pub fn map_error(status: u16, retry_after: Option<u32>, body: &str, what: &str) -> ProviderError {
     let g = GraphError::parse(body);
-    let detail = match (g.code(), g.message.as_str()) {
-        ("", "") => format!("HTTP {status}"),
-        ("", m) => format!("HTTP {status}: {m}"),
-        (c, "") => format!("HTTP {status} {c}"),
-        (c, m) => format!("HTTP {status} {c}: {m}"),
-    };
+    let detail = error::http_detail(status, g.code(), &g.message);
     let message = format!("{what}: {detail}");
     if status == 410 || g.has(RESYNC_CODES) {
         return ProviderError::CursorExpired(format!(

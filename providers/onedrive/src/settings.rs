@@ -32,18 +32,7 @@ impl Settings {
                 )));
             }
         };
-        let page_size = match config::get("page_size") {
-            None => None,
-            Some(text) => match text.trim().parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Some(n),
-                _ => {
-                    return Err(ProviderError::InvalidConfig(format!(
-                        "page_size must be a whole number from 1 to {MAX_PAGE_SIZE}, not \
-                         `{text:.40}`"
-                    )));
-                }
-            },
-        };
+        let page_size = config::get_u32_in("page_size", 1..=MAX_PAGE_SIZE)?;
         Ok(Settings {
             base: config::api_base(DEFAULT_BASE),
             drive,

@@ -40,6 +40,25 @@ pub fn get_parsed<T: std::str::FromStr>(key: &str, kind: &str) -> Result<Option<
     }
 }
 
+/// A whole number within `range` (a page size, mostly), or `None` when the key is not set; any
+/// other value is `invalid-config` naming the key and the range.
+pub fn get_u32_in(
+    key: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<Option<u32>, ProviderError> {
+    let Some(text) = get(key) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(ProviderError::InvalidConfig(format!(
+            "{key} must be a whole number from {} to {}, not `{text:.40}`",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
 /// The API base URL: the operator's override (`P8_<PROVIDER>_API_BASE`) or `default`.
 pub fn api_base(default: &str) -> String {
     get("api_base")

@@ -1,21 +1,8 @@
-//! Percent-encoding of path segments, and turning a server's `href` into an entry id.
+//! Percent-decoding (the SDK's `url::encode` encodes), and turning a server's `href` into an entry id.
 //!
 //! Servers differ: an `href` may be an absolute URL or an absolute path, encoded more or less
 //! eagerly (`%20` or `+`-free spaces, encoded or bare `@`, upper- or lower-case hex). Both
 //! sides are therefore compared decoded, segment by segment.
-
-/// Percent-encode one path segment: everything but RFC 3986's unreserved characters.
-pub fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// Decode `%XX` escapes; a `%` not followed by two hex digits stays as it is. `None` when the
 /// result is not UTF-8.
@@ -81,6 +68,7 @@ pub fn id_of_href(href: &str, base: &[String]) -> Result<String, HrefError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use p8sync_provider_sdk::url;
 
     fn base() -> Vec<String> {
         vec![
@@ -120,7 +108,7 @@ mod tests {
     #[test]
     fn encoding_round_trips() {
         for s in ["a b", "100%", "ü/x?#", "plain-name_1.txt", "+&="] {
-            assert_eq!(decode(&encode_segment(s)).unwrap(), s);
+            assert_eq!(decode(&url::encode(s)).unwrap(), s);
         }
         assert_eq!(decode("50%off").unwrap(), "50%off");
     }

@@ -2,8 +2,8 @@
 //! reaches the provider as `api_base`) and the optional `root` under it.
 
 use crate::paths;
-use p8sync_provider_sdk::config;
 use p8sync_provider_sdk::types::{ConfigKey, ProviderError};
+use p8sync_provider_sdk::{config, url};
 
 /// Where the files are, checked once per call.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ impl Settings {
         let mut url = self.origin.clone();
         for segment in segments {
             url.push('/');
-            url.push_str(&paths::encode_segment(segment));
+            url.push_str(&url::encode(segment));
         }
         if url.len() == self.origin.len() {
             url.push('/');
