@@ -75,11 +75,7 @@ pub fn root_path(value: Option<&str>) -> Result<String, ProviderError> {
 
 /// The documented configuration keys, for `info()`.
 pub fn config_keys() -> Vec<ConfigKey> {
-    let key = |name: &str, description: &str| ConfigKey {
-        name: name.into(),
-        description: description.into(),
-        required: false,
-    };
+    let key = config::optional_key;
     vec![
         key(
             "root_path",

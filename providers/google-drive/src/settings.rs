@@ -88,11 +88,7 @@ fn parse_folders(value: Option<&str>) -> Result<Vec<String>, ProviderError> {
 
 /// The documented configuration keys, for `info()`.
 pub fn config_keys() -> Vec<ConfigKey> {
-    let key = |name: &str, description: &str| ConfigKey {
-        name: name.into(),
-        description: description.into(),
-        required: false,
-    };
+    let key = config::optional_key;
     vec![
         key(
             "include_shared_drives",

@@ -54,21 +54,15 @@ fn valid_drive_id(id: &str) -> bool {
 /// The documented configuration keys, for `info()`.
 pub fn config_keys() -> Vec<ConfigKey> {
     vec![
-        ConfigKey {
-            name: "drive_id".into(),
-            description: "The Graph id of the drive to sync (a SharePoint document library or \
-                          another drive the account can read). Default: the signed-in user's \
-                          own OneDrive (/me/drive)."
-                .into(),
-            required: false,
-        },
-        ConfigKey {
-            name: "page_size".into(),
-            description: "Items per delta page ($top), 1 to 1000. Default: the host's page \
-                          size hint."
-                .into(),
-            required: false,
-        },
+        config::optional_key(
+            "drive_id",
+            "The Graph id of the drive to sync (a SharePoint document library or another drive \
+             the account can read). Default: the signed-in user's own OneDrive (/me/drive).",
+        ),
+        config::optional_key(
+            "page_size",
+            "Items per delta page ($top), 1 to 1000. Default: the host's page size hint.",
+        ),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! Configuration values: `SyncConfig.provider_config` plus operator settings (which win).
 
 use crate::p8::provider::host;
-use crate::types::ProviderError;
+use crate::types::{ConfigKey, ProviderError};
 
 /// One value, or `None` when it is not set. Non-string JSON values arrive as JSON text.
 pub fn get(key: &str) -> Option<String> {
@@ -65,6 +65,15 @@ pub fn api_base(default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
         .trim_end_matches('/')
         .to_string()
+}
+
+/// A documented key a sync config may leave out, for `info().config_keys`.
+pub fn optional_key(name: &str, description: impl Into<String>) -> ConfigKey {
+    ConfigKey {
+        name: name.into(),
+        description: description.into(),
+        required: false,
+    }
 }
 
 /// All values, sorted by key.

@@ -14,7 +14,7 @@
 //! | [`cursor`] | carrying state in cursors: [`cursor::encode_state`]/[`cursor::decode_state`] for serde values, [`cursor::encode`]/[`cursor::decode`] for string lists |
 //! | [`entries`] | [`entries::file`]/[`entries::folder`] with empty optional fields, checksum constructors, path segments |
 //! | [`fetch`] | [`fetch::http_get`] plans, [`fetch::only_files`], and [`fetch::consultation`]/[`fetch::failure`]: why the host's download failed, when it consults the provider ([`fetch::FetchFailure::explain`] maps it) |
-//! | [`config`] | `SyncConfig.provider_config` and operator settings: [`config::get`], [`config::require`], [`config::get_bool`], [`config::get_parsed`], [`config::get_u32_in`], [`config::api_base`] |
+//! | [`config`] | `SyncConfig.provider_config` and operator settings: [`config::get`], [`config::require`], [`config::get_bool`], [`config::get_parsed`], [`config::get_u32_in`], [`config::optional_key`] for `info()`, [`config::api_base`] |
 //! | [`time`] | timestamps from RFC 3339 text, Unix milliseconds or a `SystemTime` |
 //! | [`error`] | the message and kind of any `ProviderError`; a service's error body in a message ([`error::detail`], [`error::http_detail`], [`error::quoted_values`]) |
 //! | [`log`] | log lines (the host tags them with the provider and the sync; never log a secret) |

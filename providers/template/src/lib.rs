@@ -19,10 +19,9 @@ mod api;
 mod model;
 
 use p8sync_provider_sdk::types::{
-    AuthMethod, ChangePage, ConfigKey, Entry, FetchPlan, ListRequest, Page, ProviderError,
-    ProviderInfo,
+    AuthMethod, ChangePage, Entry, FetchPlan, ListRequest, Page, ProviderError, ProviderInfo,
 };
-use p8sync_provider_sdk::{Provider, fetch};
+use p8sync_provider_sdk::{Provider, config, fetch};
 
 /// CHANGE ME: the provider's id, lower-case `[a-z0-9_]`. Sync configs name it, and the operator
 /// overrides its API base with `P8_<ID>_API_BASE` (here `P8_EXAMPLE_API_BASE`).
@@ -53,15 +52,14 @@ impl Provider for Example {
             auth: AuthMethod::BearerToken,
             // Add `Capability::ChangesFeed` once start_cursor and changes are implemented.
             capabilities: vec![],
-            config_keys: vec![ConfigKey {
-                name: api::MAX_PAGE_SIZE_KEY.into(),
-                description: format!(
+            config_keys: vec![config::optional_key(
+                api::MAX_PAGE_SIZE_KEY,
+                format!(
                     "The most files asked for per request (1-{}, default {}).",
                     api::SERVICE_MAX_PAGE_SIZE,
                     api::SERVICE_MAX_PAGE_SIZE
                 ),
-                required: false,
-            }],
+            )],
         }
     }
 

@@ -18,13 +18,11 @@ pub struct Settings {
 
 /// The keys a sync config may set.
 pub fn config_keys() -> Vec<ConfigKey> {
-    vec![ConfigKey {
-        name: "root".into(),
-        description: "A folder under the server's base URL to sync instead of everything, as a \
-                      path such as `Documents/Work` (optional)."
-            .into(),
-        required: false,
-    }]
+    vec![config::optional_key(
+        "root",
+        "A folder under the server's base URL to sync instead of everything, as a path such as \
+         `Documents/Work` (optional).",
+    )]
 }
 
 impl Settings {
