@@ -1,8 +1,8 @@
 //! Dropbox metadata as the contract's entries.
 
 use crate::model::Metadata;
-use p8sync_provider_sdk::time;
 use p8sync_provider_sdk::types::{Checksum, ChecksumAlgorithm, Entry, EntryKind, SkippedEntry};
+use p8sync_provider_sdk::{entries, time};
 
 /// What one listed item becomes.
 #[derive(Debug)]
@@ -87,7 +87,7 @@ fn entry(meta: Metadata, id: String, path: Vec<String>, kind: EntryKind) -> Entr
     Entry {
         id,
         mime_type: (kind == EntryKind::File)
-            .then(|| mime_for(&meta.name))
+            .then(|| entries::mime_for(&meta.name))
             .flatten()
             .map(str::to_string),
         name: meta.name,
@@ -131,34 +131,6 @@ pub fn parent_folders(path_display: &str, root: &str) -> Vec<String> {
             .all(|(p, r)| p.to_lowercase() == *r);
     let skip = if under_root { root_parts.len() } else { 0 };
     parents[skip..].iter().map(|p| p.to_string()).collect()
-}
-
-/// A MIME type from the file name's extension, for the common types ingestion routes.
-fn mime_for(name: &str) -> Option<&'static str> {
-    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "txt" | "text" | "log" => "text/plain",
-        "md" | "markdown" => "text/markdown",
-        "csv" => "text/csv",
-        "tsv" => "text/tab-separated-values",
-        "json" => "application/json",
-        "html" | "htm" => "text/html",
-        "xml" => "application/xml",
-        "pdf" => "application/pdf",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "wav" => "audio/wav",
-        "mp3" => "audio/mpeg",
-        "m4a" => "audio/mp4",
-        "ogg" => "audio/ogg",
-        "flac" => "audio/flac",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "zip" => "application/zip",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use p8sync_provider_sdk::types::{AuthMethod, ChangePage, Entry, ListRequest, Page, ProviderInfo};
 use p8sync_provider_sdk::types::{Capability, EntryKind, FetchPlan, ProviderError, SkippedEntry};
-use p8sync_provider_sdk::{Provider, cursor, log, time};
+use p8sync_provider_sdk::{Provider, cursor, entries, log, time};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
@@ -201,7 +201,7 @@ fn describe(dir: &str, name: &str) -> Described {
         kind,
         mime_type: match kind {
             EntryKind::Folder => None,
-            EntryKind::File => mime_for(name).map(str::to_string),
+            EntryKind::File => entries::mime_for(name).map(str::to_string),
         },
         size: (kind == EntryKind::File).then_some(meta.len()),
         modified: meta.modified().ok().map(time::from_system_time),
@@ -309,31 +309,4 @@ fn decode_cursor(c: &str) -> Result<(Vec<String>, usize), ProviderError> {
         .map(|f| checked_relative(&f).map_err(|_| bad()).map(|_| f))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((pending, skip))
-}
-
-fn mime_for(name: &str) -> Option<&'static str> {
-    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "txt" | "text" | "log" => "text/plain",
-        "md" | "markdown" => "text/markdown",
-        "csv" => "text/csv",
-        "tsv" => "text/tab-separated-values",
-        "json" => "application/json",
-        "html" | "htm" => "text/html",
-        "xml" => "application/xml",
-        "pdf" => "application/pdf",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "wav" => "audio/wav",
-        "mp3" => "audio/mpeg",
-        "m4a" => "audio/mp4",
-        "ogg" => "audio/ogg",
-        "flac" => "audio/flac",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "zip" => "application/zip",
-        _ => return None,
-    })
 }

@@ -1,5 +1,6 @@
 //! Entries with every optional field empty, so a provider sets only what its service knows
-//! (`Entry { size: Some(n), ..entries::file(id, name) }`), and checksum constructors.
+//! (`Entry { size: Some(n), ..entries::file(id, name) }`), checksum constructors, and MIME types
+//! by extension.
 
 use crate::types::{Checksum, ChecksumAlgorithm, Entry, EntryKind};
 
@@ -64,9 +65,46 @@ pub fn sha1(hex: &str) -> Checksum {
     }
 }
 
+/// A MIME type from the file name's extension, for the common types ingestion routes; for
+/// services that report none.
+pub fn mime_for(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "txt" | "text" | "log" => "text/plain",
+        "md" | "markdown" => "text/markdown",
+        "csv" => "text/csv",
+        "tsv" => "text/tab-separated-values",
+        "json" => "application/json",
+        "html" | "htm" => "text/html",
+        "xml" => "application/xml",
+        "pdf" => "application/pdf",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "zip" => "application/zip",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guesses_common_types_by_extension() {
+        assert_eq!(mime_for("Q3 Report.PDF"), Some("application/pdf"));
+        assert_eq!(mime_for("notes.tar.md"), Some("text/markdown"));
+        assert_eq!(mime_for("README"), None);
+        assert_eq!(mime_for("archive.7z"), None);
+    }
 
     #[test]
     fn builds_minimal_entries() {

@@ -12,7 +12,7 @@
 //! | [`url`] | percent-encoding, query strings, `base/segment/segment?query` |
 //! | [`page`] | [`page::PageBuilder`] (entries, skipped entries, then the cursor), [`page::Paginator`] (a service's "next" token as a tagged cursor), [`page::page_size`] |
 //! | [`cursor`] | carrying state in cursors: [`cursor::encode_state`]/[`cursor::decode_state`] for serde values, [`cursor::encode`]/[`cursor::decode`] for string lists |
-//! | [`entries`] | [`entries::file`]/[`entries::folder`] with empty optional fields, checksum constructors, path segments |
+//! | [`entries`] | [`entries::file`]/[`entries::folder`] with empty optional fields, checksum constructors, path segments, [`entries::mime_for`] |
 //! | [`fetch`] | [`fetch::http_get`] plans, [`fetch::only_files`], and [`fetch::consultation`]/[`fetch::failure`]: why the host's download failed, when it consults the provider ([`fetch::FetchFailure::explain`] maps it) |
 //! | [`config`] | `SyncConfig.provider_config` and operator settings: [`config::get`], [`config::require`], [`config::get_bool`], [`config::get_parsed`], [`config::get_u32_in`], [`config::optional_key`] for `info()`, [`config::api_base`] |
 //! | [`time`] | timestamps from RFC 3339 text, Unix milliseconds or a `SystemTime` |
