@@ -105,9 +105,9 @@ impl Response {
 /// Map a non-success response onto the contract's error variant; `what` names the call.
 pub fn status_error(response: &Response, what: &str) -> ProviderError {
     let status = response.status;
-    let mut detail = response.text();
-    detail.truncate(300);
-    let message = format!("{what}: HTTP {status}: {}", detail.trim());
+    // Cut on a character boundary: error bodies are often not ASCII, and `String::truncate`
+    // inside a character would panic (a trap, for a guest).
+    let message = format!("{what}: HTTP {status}: {}", crate::error::detail(&response.text()));
     match status {
         401 => ProviderError::Unauthorized(message),
         403 => ProviderError::Forbidden(message),
@@ -273,4 +273,26 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
         headers,
         body: bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_error_body_of_wide_characters_is_cut_without_a_panic() {
+        let response = Response {
+            status: 429,
+            headers: vec![("retry-after".into(), "7".into())],
+            body: "é".repeat(1000).into_bytes(),
+        };
+        match status_error(&response, "files.list") {
+            ProviderError::RateLimited(r) => {
+                assert_eq!(r.retry_after_seconds, Some(7));
+                assert!(r.message.starts_with("files.list: HTTP 429: é"), "{}", r.message);
+                assert!(r.message.len() < 600, "{}", r.message.len());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
