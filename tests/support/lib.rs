@@ -409,6 +409,7 @@ pub async fn read_object(
 }
 pub mod browser;
 pub mod example_api;
+pub mod fake_common;
 pub mod fake_drive;
 pub mod fake_dropbox;
 pub mod fake_onedrive;

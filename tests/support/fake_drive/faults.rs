@@ -2,8 +2,10 @@
 //! (which is where a slow or dropped response happens).
 
 use super::{Fault, Target};
+use crate::fake_common::faults::Injector;
+use crate::fake_common::reply::respond;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -85,59 +87,20 @@ impl Kind {
     }
 }
 
-/// An injected fault and how often it fires.
-pub(crate) struct Rule {
-    pub target: Target,
-    pub fault: Fault,
-    pub every_nth: u32,
-    pub limit: Option<u32>,
-    pub matched: u32,
-    pub fired: u32,
-}
-
 /// Count this request against every rule for its kind; the first rule that fires wins.
-pub(crate) fn pick(rules: &mut [Rule], kind: Kind) -> Option<Fault> {
-    let mut chosen = None;
-    for r in rules.iter_mut().filter(|r| kind.hit_by(r.target)) {
-        r.matched += 1;
-        let due = r.matched % r.every_nth.max(1) == 0;
-        let allowed = r.limit.is_none_or(|l| r.fired < l);
-        if chosen.is_none() && due && allowed {
-            r.fired += 1;
-            chosen = Some(r.fault.clone());
-        }
-    }
-    chosen
+pub(crate) fn pick(rules: &mut Injector<Target, Fault>, kind: Kind) -> Option<Fault> {
+    rules.pick(|t| kind.hit_by(t))
 }
 
-/// A response, built while the state is locked and sent after it is released.
-pub(crate) struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Bytes,
-}
+pub(crate) use crate::fake_common::reply::Reply;
 
-impl Reply {
-    pub(crate) fn json(status: u16, v: &Value) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json; charset=UTF-8".into())],
-            body: Bytes::from(serde_json::to_vec_pretty(v).expect("json")),
-        }
-    }
-
-    pub(crate) fn bytes(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", content_type.to_string())],
-            body: body.into(),
-        }
-    }
-
-    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
+/// A JSON reply as Google does (pretty-printed) sends it.
+pub(crate) fn json_reply(status: u16, v: &Value) -> Reply {
+    Reply::bytes(
+        status,
+        "application/json; charset=UTF-8",
+        serde_json::to_vec_pretty(v).expect("json"),
+    )
 }
 
 fn status_name(code: u16) -> &'static str {
@@ -172,7 +135,7 @@ pub(crate) fn google_error_at(
         item["locationType"] = json!(kind);
         item["location"] = json!(name);
     }
-    Reply::json(
+    json_reply(
         code,
         &json!({"error": {
             "code": code,
@@ -291,14 +254,10 @@ pub(crate) async fn finish(reply: Reply, fault: Option<Fault>) -> Response {
     } else {
         Body::from(reply.body)
     };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::from_u16(reply.status).expect("status");
-    let h = resp.headers_mut();
-    for (name, value) in reply.headers {
-        h.append(name, HeaderValue::from_str(&value).expect("header value"));
-    }
+    let mut resp = respond(reply.status, reply.headers, body);
     if drop_mid {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
     }
     resp
 }

@@ -24,6 +24,7 @@ pub mod query;
 mod routes;
 mod state;
 
+use crate::fake_common::server::{Port, Served};
 use state::{Body, FOLDER, SHORTCUT, State, WsKind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -118,14 +119,7 @@ pub struct Counts {
 
 struct Inner {
     state: Arc<Mutex<State>>,
-    port: u16,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Served,
 }
 
 /// A running fake; clones share it, and it stops when the last clone is dropped.
@@ -142,21 +136,11 @@ impl FakeDrive {
 
     /// Start serving on 127.0.0.1 at a free port.
     pub async fn start() -> FakeDrive {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding a port for the fake drive");
-        let port = listener.local_addr().expect("local address").port();
-        let state = Arc::new(Mutex::new(State::new(port)));
-        let app = routes::router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let port = Port::bind().await;
+        let state = Arc::new(Mutex::new(State::new(port.port)));
+        let server = port.serve(routes::router(state.clone()));
         FakeDrive {
-            inner: Arc::new(Inner {
-                state,
-                port,
-                server,
-            }),
+            inner: Arc::new(Inner { state, server }),
         }
     }
 
@@ -166,7 +150,7 @@ impl FakeDrive {
 
     /// `http://127.0.0.1:PORT`
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.inner.port)
+        self.inner.server.origin()
     }
 
     /// The Drive API base, `http://127.0.0.1:PORT/drive/v3`.
@@ -434,14 +418,7 @@ impl FakeDrive {
     /// Faults apply after authentication; when several rules fire, the first added wins.
     pub fn inject(&self, target: Target, fault: Fault, every_nth: u32, limit: Option<u32>) {
         self.with(|s| {
-            s.rules.push(faults::Rule {
-                target,
-                fault,
-                every_nth,
-                limit,
-                matched: 0,
-                fired: 0,
-            })
+            s.rules.push(target, fault, every_nth, limit);
         });
     }
 

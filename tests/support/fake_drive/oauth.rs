@@ -2,27 +2,23 @@
 //! (code exchange with PKCE, refresh, optional rotation), revocation and userinfo.
 
 use super::FakeDrive;
-use super::faults::{Kind, Reply, finish, pick};
+use super::faults::{Kind, Reply, finish, json_reply, pick};
 use super::routes::{Params, Shared, lock};
 use super::state::State;
+use crate::fake_common::client_auth::basic_client;
+use crate::fake_common::tokens::AccessTokens;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as Axum};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::Digest as _;
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) const DEFAULT_SCOPE: &str = "https://www.googleapis.com/auth/drive.readonly";
-
-pub(crate) struct AccessToken {
-    expires_at: Instant,
-    expired: bool,
-    grant: u64,
-}
 
 pub(crate) struct RefreshToken {
     alive: bool,
@@ -40,7 +36,8 @@ struct Code {
 
 /// Tokens are tied to a grant (one consent); revoking any token of a grant revokes all of it.
 pub(crate) struct OAuthState {
-    access: HashMap<String, AccessToken>,
+    /// access token -> its grant
+    access: AccessTokens<u64>,
     refresh: HashMap<String, RefreshToken>,
     codes: HashMap<String, Code>,
     revoked_grants: HashSet<u64>,
@@ -53,7 +50,7 @@ pub(crate) struct OAuthState {
 impl Default for OAuthState {
     fn default() -> Self {
         OAuthState {
-            access: HashMap::new(),
+            access: AccessTokens::default(),
             refresh: HashMap::new(),
             codes: HashMap::new(),
             revoked_grants: HashSet::new(),
@@ -67,11 +64,10 @@ impl Default for OAuthState {
 
 impl State {
     pub(crate) fn access_ok(&self, token: &str) -> bool {
-        self.oauth.access.get(token).is_some_and(|t| {
-            !t.expired
-                && t.expires_at > Instant::now()
-                && !self.oauth.revoked_grants.contains(&t.grant)
-        })
+        self.oauth
+            .access
+            .live(token)
+            .is_some_and(|grant| !self.oauth.revoked_grants.contains(grant))
     }
 
     fn refresh_ok(&self, token: &str) -> Option<(u64, String)> {
@@ -84,15 +80,9 @@ impl State {
 
     fn new_access(&mut self, grant: u64) -> String {
         let token = format!("ya29.fake-{}", self.opaque("access", 60));
-        let expires_at = Instant::now() + self.oauth.lifetime;
-        self.oauth.access.insert(
-            token.clone(),
-            AccessToken {
-                expires_at,
-                expired: false,
-                grant,
-            },
-        );
+        self.oauth
+            .access
+            .issue(token.clone(), self.oauth.lifetime, grant);
         token
     }
 
@@ -121,9 +111,7 @@ impl State {
     }
 
     pub(crate) fn expire_access_tokens(&mut self) {
-        for t in self.oauth.access.values_mut() {
-            t.expired = true;
-        }
+        self.oauth.access.expire_all();
     }
 
     pub(crate) fn revoke_refresh_tokens(&mut self) {
@@ -143,7 +131,7 @@ impl State {
         if let Some(r) = refresh {
             body["refresh_token"] = json!(r);
         }
-        Reply::json(200, &body).header(
+        json_reply(200, &body).header(
             "cache-control",
             "no-cache, no-store, max-age=0, must-revalidate",
         )
@@ -151,7 +139,7 @@ impl State {
 }
 
 fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
-    Reply::json(
+    json_reply(
         status,
         &json!({"error": error, "error_description": description}),
     )
@@ -253,23 +241,9 @@ fn client_ok(form: &Params, headers: &HeaderMap) -> bool {
         return id == FakeDrive::CLIENT_ID
             && form.get("client_secret") == Some(FakeDrive::CLIENT_SECRET);
     }
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok());
-    let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
-        return false;
-    };
-    // RFC 6749 2.3.1: both parts are form-encoded before they are joined.
-    let dec = |x: &str| {
-        Params::parse(Some(&format!("v={x}")))
-            .get("v")
-            .unwrap_or("")
-            .to_string()
-    };
-    dec(id) == FakeDrive::CLIENT_ID && dec(secret) == FakeDrive::CLIENT_SECRET
+    basic_client(headers).is_some_and(|(id, secret)| {
+        id == FakeDrive::CLIENT_ID && secret == FakeDrive::CLIENT_SECRET
+    })
 }
 
 /// `POST /token`
@@ -378,7 +352,7 @@ pub(crate) async fn revoke(
         Kind::Revoke.count(&mut s.counts);
         let grant = token.as_deref().and_then(|t| {
             if s.access_ok(t) {
-                s.oauth.access.get(t).map(|a| a.grant)
+                s.oauth.access.live(t).copied()
             } else {
                 s.refresh_ok(t).map(|(g, _)| g)
             }
@@ -386,7 +360,7 @@ pub(crate) async fn revoke(
         match grant {
             Some(g) => {
                 s.oauth.revoked_grants.insert(g);
-                Reply::json(200, &json!({}))
+                json_reply(200, &json!({}))
             }
             None => oauth_error(400, "invalid_token", "Token expired or revoked"),
         }
@@ -400,7 +374,7 @@ pub(crate) async fn userinfo(Axum(shared): Axum<Shared>, headers: HeaderMap) -> 
         let mut s = lock(&shared);
         Kind::Userinfo.count(&mut s.counts);
         match super::routes::bearer(&headers) {
-            Some(t) if s.access_ok(t) => Reply::json(
+            Some(t) if s.access_ok(t) => json_reply(
                 200,
                 &json!({"sub": "1234", "email": "user@example.com", "email_verified": true}),
             ),

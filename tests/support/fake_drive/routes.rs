@@ -3,7 +3,7 @@
 
 use super::faults::{
     Kind, Reply, auth_error, fault_reply, finish, google_error, google_error_at, invalid_param,
-    not_found, pick,
+    json_reply, not_found, pick,
 };
 use super::fields::{self, Selector};
 use super::query;
@@ -33,31 +33,10 @@ const CHANGE_FIELDS: &str = "kind,nextPageToken,newStartPageToken,changes(kind,c
 const DRIVE_LIST_FIELDS: &str = "kind,nextPageToken,drives(kind,id,name)";
 const DRIVE_FIELDS: &str = "kind,id,name";
 
-/// Query or form parameters, in order.
-pub(crate) struct Params {
-    pub pairs: Vec<(String, String)>,
-}
+pub(crate) use crate::fake_common::params::Params;
 
+/// Drive's own readings of parameters.
 impl Params {
-    pub(crate) fn parse(raw: Option<&str>) -> Params {
-        Params {
-            pairs: raw
-                .map(|r| {
-                    url::form_urlencoded::parse(r.as_bytes())
-                        .into_owned()
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     fn flag(&self, name: &str, default: bool) -> Result<bool, Reply> {
         match self.get(name) {
             None => Ok(default),
@@ -218,7 +197,7 @@ async fn get_drive(
             .iter()
             .find(|d| d.id == id)
             .ok_or_else(|| drive_not_found(&id))?;
-        Ok(Reply::json(200, &sel.apply(&s.drive_json(d))))
+        Ok(json_reply(200, &sel.apply(&s.drive_json(d))))
     })
     .await
 }
@@ -260,7 +239,7 @@ async fn about(Axum(s): Axum<Shared>, RawQuery(q): RawQuery, h: HeaderMap) -> Re
                 "usageInDriveTrash": "0",
             },
         });
-        Ok(Reply::json(200, &sel.apply(&about)))
+        Ok(json_reply(200, &sel.apply(&about)))
     })
     .await
 }
@@ -446,7 +425,7 @@ impl State {
             );
             body["nextPageToken"] = json!(token);
         }
-        Ok(Reply::json(200, &sel.apply(&body)))
+        Ok(json_reply(200, &sel.apply(&body)))
     }
 
     fn get_file(&mut self, id: &str, p: &Params, h: &HeaderMap) -> Result<Reply, Reply> {
@@ -459,7 +438,7 @@ impl State {
         match p.get("alt") {
             None | Some("json") => {
                 let sel = p.selector(FILE_FIELDS)?;
-                Ok(Reply::json(200, &sel.apply(&self.file_json(f))))
+                Ok(json_reply(200, &sel.apply(&self.file_json(f))))
             }
             Some("media") => {
                 let Body::Binary { data, .. } = &f.body else {
@@ -566,7 +545,7 @@ impl State {
             "kind": "drive#startPageToken",
             "startPageToken": (self.changes.len() + 1).to_string(),
         });
-        Ok(Reply::json(200, &sel.apply(&body)))
+        Ok(json_reply(200, &sel.apply(&body)))
     }
 
     fn list_changes(&mut self, p: &Params) -> Result<Reply, Reply> {
@@ -633,7 +612,7 @@ impl State {
             Some(n) => body["nextPageToken"] = json!(n.to_string()),
             None => body["newStartPageToken"] = json!((self.changes.len() + 1).to_string()),
         }
-        Ok(Reply::json(200, &sel.apply(&body)))
+        Ok(json_reply(200, &sel.apply(&body)))
     }
 
     fn list_drives(&mut self, p: &Params) -> Result<Reply, Reply> {
@@ -667,6 +646,6 @@ impl State {
             );
             body["nextPageToken"] = json!(token);
         }
-        Ok(Reply::json(200, &sel.apply(&body)))
+        Ok(json_reply(200, &sel.apply(&body)))
     }
 }

@@ -2,8 +2,10 @@
 //! and request counts. Lives behind one std mutex that is never held across an await.
 
 use super::Counts;
-use super::faults::Rule;
 use super::oauth::OAuthState;
+use super::{Fault, Target};
+use crate::fake_common::faults::Injector;
+use crate::fake_common::ids::opaque;
 use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
@@ -14,22 +16,6 @@ pub(crate) const FOLDER: &str = "application/vnd.google-apps.folder";
 pub(crate) const SHORTCUT: &str = "application/vnd.google-apps.shortcut";
 /// Drive refuses to export anything larger.
 pub(crate) const EXPORT_CAP: usize = 10 * 1024 * 1024;
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// An opaque, Drive-looking string that is unique for (`kind`, `n`). Deterministic so two runs
-/// of a test see the same ids.
-pub(crate) fn opaque(kind: &str, n: u64, len: usize) -> String {
-    let mut out = String::with_capacity(len);
-    let mut round = 0u32;
-    while out.len() < len {
-        let h = sha2::Sha256::digest(format!("{kind}:{n}:{round}").as_bytes());
-        out.extend(h.iter().map(|b| ALPHABET[(b & 63) as usize] as char));
-        round += 1;
-    }
-    out.truncate(len);
-    out
-}
 
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -198,7 +184,7 @@ pub(crate) struct State {
     last_time: DateTime<Utc>,
     pub cursors: HashMap<String, Cursor>,
     pub oauth: OAuthState,
-    pub rules: Vec<Rule>,
+    pub rules: Injector<Target, Fault>,
     pub counts: Counts,
 }
 
@@ -226,7 +212,7 @@ impl State {
             last_time: DateTime::<Utc>::MIN_UTC,
             cursors: HashMap::new(),
             oauth: OAuthState::default(),
-            rules: Vec::new(),
+            rules: Injector::default(),
             counts: Counts::default(),
         };
         let root = format!("0A{}", s.opaque("root", 17));

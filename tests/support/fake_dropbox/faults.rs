@@ -1,8 +1,7 @@
 //! Injected faults, Dropbox's error bodies, and turning a reply into an HTTP response.
 
 use super::{Fault, Target};
-use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode};
+use crate::fake_common::faults::Injector;
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -61,59 +60,20 @@ impl Kind {
     }
 }
 
-/// An injected fault and how often it fires.
-pub(crate) struct Rule {
-    pub target: Target,
-    pub fault: Fault,
-    pub every_nth: u32,
-    pub limit: Option<u32>,
-    pub matched: u32,
-    pub fired: u32,
-}
-
 /// Count this request against every rule for its kind; the first rule that fires wins.
-pub(crate) fn pick(rules: &mut [Rule], kind: Kind) -> Option<Fault> {
-    let mut chosen = None;
-    for r in rules.iter_mut().filter(|r| kind.hit_by(r.target)) {
-        r.matched += 1;
-        let due = r.matched % r.every_nth.max(1) == 0;
-        let allowed = r.limit.is_none_or(|l| r.fired < l);
-        if chosen.is_none() && due && allowed {
-            r.fired += 1;
-            chosen = Some(r.fault.clone());
-        }
-    }
-    chosen
+pub(crate) fn pick(rules: &mut Injector<Target, Fault>, kind: Kind) -> Option<Fault> {
+    rules.pick(|t| kind.hit_by(t))
 }
 
-/// A response, built while the state is locked and sent after it is released.
-pub(crate) struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Bytes,
-}
+pub(crate) use crate::fake_common::reply::Reply;
 
-impl Reply {
-    pub(crate) fn json(status: u16, v: &Value) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: Bytes::from(serde_json::to_vec(v).expect("json")),
-        }
-    }
-
-    pub(crate) fn bytes(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", content_type.to_string())],
-            body: body.into(),
-        }
-    }
-
-    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
+/// A JSON reply as Dropbox does sends it.
+pub(crate) fn json_reply(status: u16, v: &Value) -> Reply {
+    Reply::bytes(
+        status,
+        "application/json",
+        serde_json::to_vec(v).expect("json"),
+    )
 }
 
 /// A 409 endpoint error: `error_summary` plus the nested `.tag` objects of `tags`.
@@ -127,7 +87,7 @@ pub(crate) fn endpoint_error(tags: &[&str]) -> Reply {
         error = node;
     }
     let summary = format!("{}/..", tags.join("/"));
-    Reply::json(409, &json!({"error_summary": summary, "error": error}))
+    json_reply(409, &json!({"error_summary": summary, "error": error}))
 }
 
 /// 400 with Dropbox's plain-text explanation of a bad request.
@@ -141,7 +101,7 @@ pub(crate) fn bad_request(endpoint: &str, detail: &str) -> Reply {
 
 /// 401 with the token error (`invalid_access_token`, `expired_access_token`).
 pub(crate) fn auth_error(tag: &str) -> Reply {
-    Reply::json(
+    json_reply(
         401,
         &json!({"error_summary": format!("{tag}/.."), "error": {".tag": tag}}),
     )
@@ -154,7 +114,7 @@ pub(crate) fn auth_error(tag: &str) -> Reply {
 /// The reply an error fault produces, if it is one.
 pub(crate) fn fault_reply(f: &Fault) -> Option<Reply> {
     Some(match f {
-        Fault::RateLimit429 { retry_after } => Reply::json(
+        Fault::RateLimit429 { retry_after } => json_reply(
             429,
             &json!({
                 "error_summary": "too_many_requests/..",
@@ -174,11 +134,5 @@ pub(crate) async fn finish(reply: Reply, fault: Option<Fault>) -> Response {
     if let Some(Fault::Slow(d)) = fault {
         tokio::time::sleep(d).await;
     }
-    let mut resp = Response::new(Body::from(reply.body));
-    *resp.status_mut() = StatusCode::from_u16(reply.status).expect("status");
-    let h = resp.headers_mut();
-    for (name, value) in reply.headers {
-        h.append(name, HeaderValue::from_str(&value).expect("header value"));
-    }
-    resp
+    reply.into_response()
 }

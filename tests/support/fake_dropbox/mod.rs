@@ -22,6 +22,7 @@ mod faults;
 mod routes;
 mod state;
 
+use crate::fake_common::server::{Port, Served};
 use state::State;
 pub use state::content_hash;
 use std::sync::{Arc, Mutex};
@@ -89,14 +90,7 @@ pub struct Counts {
 
 struct Inner {
     state: Arc<Mutex<State>>,
-    port: u16,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Served,
 }
 
 /// A running fake; clones share it, and it stops when the last clone is dropped.
@@ -113,21 +107,11 @@ impl FakeDropbox {
 
     /// Start serving on 127.0.0.1 at a free port.
     pub async fn start() -> FakeDropbox {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding a port for the fake dropbox");
-        let port = listener.local_addr().expect("local address").port();
+        let port = Port::bind().await;
         let state = Arc::new(Mutex::new(State::new()));
-        let app = routes::router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = port.serve(routes::router(state.clone()));
         FakeDropbox {
-            inner: Arc::new(Inner {
-                state,
-                port,
-                server,
-            }),
+            inner: Arc::new(Inner { state, server }),
         }
     }
 
@@ -137,7 +121,7 @@ impl FakeDropbox {
 
     /// `http://127.0.0.1:PORT`: the RPC and the content endpoints both live here.
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.inner.port)
+        self.inner.server.origin()
     }
 
     /// The OAuth authorize endpoint.
@@ -254,11 +238,7 @@ impl FakeDropbox {
 
     /// Expire every access token issued so far: the API answers 401 `expired_access_token`.
     pub fn expire_access_tokens(&self) {
-        self.with(|s| {
-            for t in s.access.values_mut() {
-                t.expired = true;
-            }
-        });
+        self.with(|s| s.access.expire_all());
     }
 
     /// Kill every refresh token issued so far: refreshing answers 400 `invalid_grant`.
@@ -279,14 +259,7 @@ impl FakeDropbox {
     /// Faults apply after authentication; when several rules fire, the first added wins.
     pub fn inject(&self, target: Target, fault: Fault, every_nth: u32, limit: Option<u32>) {
         self.with(|s| {
-            s.rules.push(faults::Rule {
-                target,
-                fault,
-                every_nth,
-                limit,
-                matched: 0,
-                fired: 0,
-            })
+            s.rules.push(target, fault, every_nth, limit);
         });
     }
 

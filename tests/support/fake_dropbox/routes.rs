@@ -2,9 +2,11 @@
 
 use super::FakeDropbox;
 use super::faults::{
-    Kind, Reply, auth_error, bad_request, endpoint_error, fault_reply, finish, pick,
+    Kind, Reply, auth_error, bad_request, endpoint_error, fault_reply, finish, json_reply, pick,
 };
 use super::state::{Code, Cursor, State};
+use crate::fake_common::client_auth::basic_client;
+use crate::fake_common::params::Params;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as Axum};
@@ -12,7 +14,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -180,103 +182,90 @@ fn listed_folder(s: &State, path: &str) -> Result<String, Reply> {
 
 fn page_reply(s: &State, cursor: Cursor) -> Reply {
     let (entries, next, has_more) = s.page(cursor);
-    Reply::json(
+    json_reply(
         200,
         &json!({"entries": entries, "cursor": next.encode(), "has_more": has_more}),
     )
 }
 
-async fn list_folder(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    const EP: &str = "files/list_folder";
+/// An API call: admitted, then answered by `answer` while the state is locked, then sent.
+async fn api_call(
+    shared: &Shared,
+    kind: Kind,
+    endpoint: &str,
+    headers: &HeaderMap,
+    answer: impl FnOnce(&State) -> Result<Reply, Reply>,
+) -> Response {
     let (reply, fault) = {
-        let mut s = lock(&shared);
-        match admit(&mut s, Kind::ListFolder, EP, &headers) {
+        let mut s = lock(shared);
+        match admit(&mut s, kind, endpoint, headers) {
             Err(r) => (r, None),
-            Ok(fault) => {
-                let reply = (|| {
-                    let arg = rpc_arg(EP, &headers, &body)?;
-                    let (path, recursive, include_deleted, limit) = listing_args(EP, &arg)?;
-                    let root = listed_folder(&s, &path)?;
-                    let cursor = Cursor {
-                        root,
-                        recursive,
-                        include_deleted,
-                        limit,
-                        epoch: s.epoch,
-                        after: Some(String::new()),
-                        since: s.seq,
-                        pages: 0,
-                    };
-                    Ok::<_, Reply>(page_reply(&s, cursor))
-                })()
-                .unwrap_or_else(|r| r);
-                (reply, fault)
-            }
+            Ok(fault) => (answer(&s).unwrap_or_else(|r| r), fault),
         }
     };
     finish(reply, fault).await
+}
+
+/// A cursor for the listing that `arg` asks for, starting at `after` (`None`: at the end).
+fn new_cursor(
+    s: &State,
+    endpoint: &str,
+    arg: &Value,
+    after: Option<String>,
+) -> Result<Cursor, Reply> {
+    let (path, recursive, include_deleted, limit) = listing_args(endpoint, arg)?;
+    let root = listed_folder(s, &path)?;
+    Ok(Cursor {
+        root,
+        recursive,
+        include_deleted,
+        limit,
+        epoch: s.epoch,
+        after,
+        since: s.seq,
+        pages: 0,
+    })
+}
+
+async fn list_folder(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    const EP: &str = "files/list_folder";
+    api_call(&shared, Kind::ListFolder, EP, &headers, |s| {
+        let arg = rpc_arg(EP, &headers, &body)?;
+        let cursor = new_cursor(s, EP, &arg, Some(String::new()))?;
+        Ok(page_reply(s, cursor))
+    })
+    .await
 }
 
 async fn list_continue(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     const EP: &str = "files/list_folder/continue";
-    let (reply, fault) = {
-        let mut s = lock(&shared);
-        match admit(&mut s, Kind::Continue, EP, &headers) {
-            Err(r) => (r, None),
-            Ok(fault) => {
-                let reply = (|| {
-                    let arg = rpc_arg(EP, &headers, &body)?;
-                    let Some(text) = arg["cursor"].as_str() else {
-                        return Err(bad_request(
-                            EP,
-                            "request body: missing required field 'cursor'",
-                        ));
-                    };
-                    let Some(cursor) = Cursor::decode(text) else {
-                        return Err(bad_request(EP, "request body: cursor: invalid cursor"));
-                    };
-                    if cursor.epoch < s.epoch {
-                        return Err(endpoint_error(&["reset"]));
-                    }
-                    Ok(page_reply(&s, cursor))
-                })()
-                .unwrap_or_else(|r| r);
-                (reply, fault)
-            }
+    api_call(&shared, Kind::Continue, EP, &headers, |s| {
+        let arg = rpc_arg(EP, &headers, &body)?;
+        let Some(text) = arg["cursor"].as_str() else {
+            return Err(bad_request(
+                EP,
+                "request body: missing required field 'cursor'",
+            ));
+        };
+        let Some(cursor) = Cursor::decode(text) else {
+            return Err(bad_request(EP, "request body: cursor: invalid cursor"));
+        };
+        if cursor.epoch < s.epoch {
+            return Err(endpoint_error(&["reset"]));
         }
-    };
-    finish(reply, fault).await
+        Ok(page_reply(s, cursor))
+    })
+    .await
 }
 
 async fn latest_cursor(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     const EP: &str = "files/list_folder/get_latest_cursor";
-    let (reply, fault) = {
-        let mut s = lock(&shared);
-        match admit(&mut s, Kind::LatestCursor, EP, &headers) {
-            Err(r) => (r, None),
-            Ok(fault) => {
-                let reply = (|| {
-                    let arg = rpc_arg(EP, &headers, &body)?;
-                    let (path, recursive, include_deleted, limit) = listing_args(EP, &arg)?;
-                    let root = listed_folder(&s, &path)?;
-                    let cursor = Cursor {
-                        root,
-                        recursive,
-                        include_deleted,
-                        limit,
-                        epoch: s.epoch,
-                        after: None,
-                        since: s.seq,
-                        pages: 0,
-                    };
-                    Ok::<_, Reply>(Reply::json(200, &json!({"cursor": cursor.encode()})))
-                })()
-                .unwrap_or_else(|r| r);
-                (reply, fault)
-            }
-        }
-    };
-    finish(reply, fault).await
+    api_call(&shared, Kind::LatestCursor, EP, &headers, |s| {
+        let arg = rpc_arg(EP, &headers, &body)?;
+        let cursor = new_cursor(s, EP, &arg, None)?;
+        Ok(json_reply(200, &json!({"cursor": cursor.encode()})))
+    })
+    .await
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` against `len`: `Some(Ok(range))`, `Some(Err(()))` when
@@ -310,15 +299,10 @@ fn byte_range(headers: &HeaderMap, len: usize) -> Option<Result<(usize, usize), 
 }
 
 async fn download(Axum(shared): Axum<Shared>, headers: HeaderMap, _body: Bytes) -> Response {
-    const EP: &str = "files/download";
-    let (reply, fault) = {
-        let mut s = lock(&shared);
-        match admit(&mut s, Kind::Download, EP, &headers) {
-            Err(r) => (r, None),
-            Ok(fault) => (download_reply(&s, &headers).unwrap_or_else(|r| r), fault),
-        }
-    };
-    finish(reply, fault).await
+    api_call(&shared, Kind::Download, "files/download", &headers, |s| {
+        download_reply(s, &headers)
+    })
+    .await
 }
 
 fn download_reply(s: &State, headers: &HeaderMap) -> Result<Reply, Reply> {
@@ -395,51 +379,28 @@ fn download_reply(s: &State, headers: &HeaderMap) -> Result<Reply, Reply> {
 
 async fn current_account(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     const EP: &str = "users/get_current_account";
-    let (reply, fault) = {
-        let mut s = lock(&shared);
-        match admit(&mut s, Kind::CurrentAccount, EP, &headers) {
-            Err(r) => (r, None),
-            Ok(fault) => {
-                // A call without arguments sends the body `null` (or nothing at all).
-                let text = String::from_utf8_lossy(&body);
-                let reply = if text.trim().is_empty() || text.trim() == "null" {
-                    Reply::json(
-                        200,
-                        &json!({
-                            "account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc",
-                            "name": {"display_name": "Fake User", "given_name": "Fake", "surname": "User"},
-                            "email": "user@example.com",
-                            "email_verified": true,
-                        }),
-                    )
-                } else {
-                    bad_request(EP, "request body: expected null, got value")
-                };
-                (reply, fault)
-            }
-        }
-    };
-    finish(reply, fault).await
-}
-
-fn form(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|r| {
-        url::form_urlencoded::parse(r.as_bytes())
-            .into_owned()
-            .collect()
+    api_call(&shared, Kind::CurrentAccount, EP, &headers, |_| {
+        // A call without arguments sends the body `null` (or nothing at all).
+        let text = String::from_utf8_lossy(&body);
+        Ok(if text.trim().is_empty() || text.trim() == "null" {
+            json_reply(
+                200,
+                &json!({
+                    "account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc",
+                    "name": {"display_name": "Fake User", "given_name": "Fake", "surname": "User"},
+                    "email": "user@example.com",
+                    "email_verified": true,
+                }),
+            )
+        } else {
+            bad_request(EP, "request body: expected null, got value")
+        })
     })
-    .unwrap_or_default()
-}
-
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    .await
 }
 
 fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
-    Reply::json(
+    json_reply(
         status,
         &json!({"error": error, "error_description": description}),
     )
@@ -447,33 +408,33 @@ fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
 
 /// `GET /oauth2/authorize`: approves at once and redirects back with a code.
 async fn authorize(Axum(shared): Axum<Shared>, RawQuery(q): RawQuery) -> Response {
-    let p = form(q.as_deref());
+    let p = Params::parse(q.as_deref());
     let reply = {
         let mut s = lock(&shared);
         Kind::Authorize.count(&mut s.counts);
-        s.last_authorize = Some(p.clone());
-        if param(&p, "client_id") != Some(FakeDropbox::CLIENT_ID) {
+        s.last_authorize = Some(p.pairs.clone());
+        if p.get("client_id") != Some(FakeDropbox::CLIENT_ID) {
             Reply::bytes(400, "text/plain", "Invalid client_id.")
-        } else if param(&p, "response_type") != Some("code") {
+        } else if p.get("response_type") != Some("code") {
             Reply::bytes(400, "text/plain", "Invalid response_type.")
         } else {
             let code = format!("fake-code-{}", s.opaque_token("code", 30));
-            let challenge = param(&p, "code_challenge").map(str::to_string);
+            let challenge = p.get("code_challenge").map(str::to_string);
             s.codes.insert(
                 code.clone(),
                 Code {
-                    redirect_uri: param(&p, "redirect_uri").map(str::to_string),
+                    redirect_uri: p.get("redirect_uri").map(str::to_string),
                     challenge,
-                    offline: param(&p, "token_access_type") == Some("offline"),
+                    offline: p.get("token_access_type") == Some("offline"),
                     used: false,
                 },
             );
-            match param(&p, "redirect_uri").and_then(|r| url::Url::parse(r).ok()) {
+            match p.get("redirect_uri").and_then(|r| url::Url::parse(r).ok()) {
                 Some(mut url) => {
                     {
                         let mut q = url.query_pairs_mut();
                         q.append_pair("code", &code);
-                        if let Some(state) = param(&p, "state") {
+                        if let Some(state) = p.get("state") {
                             q.append_pair("state", state);
                         }
                     }
@@ -486,28 +447,16 @@ async fn authorize(Axum(shared): Axum<Shared>, RawQuery(q): RawQuery) -> Respons
     finish(reply, None).await
 }
 
-fn client_ok(f: &[(String, String)], headers: &HeaderMap) -> bool {
-    if let Some(id) = param(f, "client_id") {
+fn client_ok(f: &Params, headers: &HeaderMap) -> bool {
+    if let Some(id) = f.get("client_id") {
         // A PKCE client may leave the secret out; a confidential one must send it right.
         return id == FakeDropbox::CLIENT_ID
-            && param(f, "client_secret").is_none_or(|s| s == FakeDropbox::CLIENT_SECRET);
+            && f.get("client_secret")
+                .is_none_or(|s| s == FakeDropbox::CLIENT_SECRET);
     }
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok());
-    let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
-        return false;
-    };
-    let dec = |x: &str| {
-        url::form_urlencoded::parse(format!("v={x}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    dec(id) == FakeDropbox::CLIENT_ID && dec(secret) == FakeDropbox::CLIENT_SECRET
+    basic_client(headers).is_some_and(|(id, secret)| {
+        id == FakeDropbox::CLIENT_ID && secret == FakeDropbox::CLIENT_SECRET
+    })
 }
 
 fn token_response(s: &mut State, refresh: Option<String>) -> Reply {
@@ -523,13 +472,13 @@ fn token_response(s: &mut State, refresh: Option<String>) -> Reply {
     if let Some(r) = refresh {
         body["refresh_token"] = json!(r);
     }
-    Reply::json(200, &body)
+    json_reply(200, &body)
 }
 
 /// `POST /oauth2/token`: code exchange (with PKCE) and refresh.
 async fn token(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let f = form(std::str::from_utf8(&body).ok());
-    let kind = match param(&f, "grant_type") {
+    let f = Params::parse(std::str::from_utf8(&body).ok());
+    let kind = match f.get("grant_type") {
         Some("authorization_code") => Kind::TokenCode,
         Some("refresh_token") => Kind::TokenRefresh,
         _ => Kind::TokenOther,
@@ -553,10 +502,10 @@ async fn token(Axum(shared): Axum<Shared>, headers: HeaderMap, body: Bytes) -> R
     finish(reply, fault).await
 }
 
-fn token_reply(s: &mut State, kind: Kind, f: &[(String, String)]) -> Reply {
+fn token_reply(s: &mut State, kind: Kind, f: &Params) -> Reply {
     match kind {
         Kind::TokenCode => {
-            let Some(code) = param(f, "code") else {
+            let Some(code) = f.get("code") else {
                 return oauth_error(400, "invalid_request", "No auth code provided");
             };
             let Some(c) = s.codes.get_mut(code) else {
@@ -566,11 +515,12 @@ fn token_reply(s: &mut State, kind: Kind, f: &[(String, String)]) -> Reply {
                 return oauth_error(400, "invalid_grant", "code doesn't exist or has expired");
             }
             c.used = true;
-            if c.redirect_uri.is_some() && param(f, "redirect_uri") != c.redirect_uri.as_deref() {
+            if c.redirect_uri.is_some() && f.get("redirect_uri") != c.redirect_uri.as_deref() {
                 return oauth_error(400, "invalid_grant", "redirect_uri mismatch");
             }
             if let Some(challenge) = &c.challenge {
-                let computed = param(f, "code_verifier")
+                let computed = f
+                    .get("code_verifier")
                     .map(|v| URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v.as_bytes())));
                 if computed.as_deref() != Some(challenge.as_str()) {
                     return oauth_error(400, "invalid_grant", "invalid code verifier");
@@ -581,7 +531,8 @@ fn token_reply(s: &mut State, kind: Kind, f: &[(String, String)]) -> Reply {
             token_response(s, refresh)
         }
         Kind::TokenRefresh => {
-            let alive = param(f, "refresh_token")
+            let alive = f
+                .get("refresh_token")
                 .and_then(|t| s.refresh.get(t))
                 .copied()
                 .unwrap_or(false);

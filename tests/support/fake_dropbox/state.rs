@@ -2,7 +2,10 @@
 //! numbered by sequence, cursors that encode position and sequence, and OAuth tokens.
 
 use super::Counts;
-use super::faults::Rule;
+use super::{Fault, Target};
+use crate::fake_common::faults::Injector;
+use crate::fake_common::ids::opaque;
+use crate::fake_common::tokens::AccessTokens;
 use axum::body::Bytes;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Dropbox's content-hash block size.
 pub const BLOCK: usize = 4 * 1024 * 1024;
@@ -97,11 +100,6 @@ impl Cursor {
     }
 }
 
-pub(crate) struct AccessToken {
-    pub expires_at: Instant,
-    pub expired: bool,
-}
-
 pub(crate) struct Code {
     pub redirect_uri: Option<String>,
     pub challenge: Option<String>,
@@ -119,27 +117,14 @@ pub(crate) struct State {
     next_id: u64,
     next_rev: u64,
     last_time: DateTime<Utc>,
-    pub access: HashMap<String, AccessToken>,
+    pub access: AccessTokens,
     pub refresh: HashMap<String, bool>,
     pub codes: HashMap<String, Code>,
     pub lifetime: Duration,
     pub last_authorize: Option<Vec<(String, String)>>,
-    pub rules: Vec<Rule>,
+    pub rules: Injector<Target, Fault>,
     pub counts: Counts,
     next_token: u64,
-}
-
-fn opaque(kind: &str, n: u64, len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    let mut round = 0u32;
-    while out.len() < len {
-        let h = Sha256::digest(format!("{kind}:{n}:{round}").as_bytes());
-        out.extend(h.iter().map(|b| ALPHABET[(b & 63) as usize] as char));
-        round += 1;
-    }
-    out.truncate(len);
-    out
 }
 
 /// The parent of a lower-cased path (`""` for a top-level item).
@@ -167,12 +152,12 @@ impl State {
             next_id: 0,
             next_rev: 0x1f0,
             last_time: DateTime::<Utc>::MIN_UTC,
-            access: HashMap::new(),
+            access: AccessTokens::default(),
             refresh: HashMap::new(),
             codes: HashMap::new(),
             lifetime: Duration::from_secs(14_400),
             last_authorize: None,
-            rules: Vec::new(),
+            rules: Injector::default(),
             counts: Counts::default(),
             next_token: 0,
         }
@@ -297,17 +282,7 @@ impl State {
             match self.nodes.get(&lower) {
                 Some(n) => assert!(n.file.is_none(), "fake dropbox: {so_far} is a file"),
                 None => {
-                    let id = self.new_id();
-                    self.by_id.insert(id.clone(), lower.clone());
-                    self.nodes.insert(
-                        lower.clone(),
-                        Node {
-                            id,
-                            name: part.to_string(),
-                            path_display: so_far.clone(),
-                            file: None,
-                        },
-                    );
+                    self.insert_node(&lower, so_far.clone(), None);
                     self.log_node(&lower);
                 }
             }
@@ -321,19 +296,25 @@ impl State {
             return n.id.clone();
         }
         self.ensure_parents(&display);
+        let id = self.insert_node(&lower, display, None);
+        self.log_node(&lower);
+        id
+    }
+
+    /// A new node at `lower` (its display path `display`), under a new id; returns the id.
+    fn insert_node(&mut self, lower: &str, display: String, file: Option<FileData>) -> String {
         let id = self.new_id();
         let name = display.rsplit('/').next().unwrap_or_default().to_string();
-        self.by_id.insert(id.clone(), lower.clone());
+        self.by_id.insert(id.clone(), lower.to_string());
         self.nodes.insert(
-            lower.clone(),
+            lower.to_string(),
             Node {
                 id: id.clone(),
                 name,
                 path_display: display,
-                file: None,
+                file,
             },
         );
-        self.log_node(&lower);
         id
     }
 
@@ -358,21 +339,7 @@ impl State {
                 n.file = Some(file);
                 n.id.clone()
             }
-            None => {
-                let id = self.new_id();
-                let name = display.rsplit('/').next().unwrap_or_default().to_string();
-                self.by_id.insert(id.clone(), lower.clone());
-                self.nodes.insert(
-                    lower.clone(),
-                    Node {
-                        id: id.clone(),
-                        name,
-                        path_display: display,
-                        file: Some(file),
-                    },
-                );
-                id
-            }
+            None => self.insert_node(&lower, display, Some(file)),
         };
         self.log_node(&lower);
         id
@@ -466,14 +433,7 @@ impl State {
 
     pub(crate) fn new_access(&mut self) -> String {
         let token = format!("sl.fake-{}", self.opaque_token("access", 60));
-        let expires_at = Instant::now() + self.lifetime;
-        self.access.insert(
-            token.clone(),
-            AccessToken {
-                expires_at,
-                expired: false,
-            },
-        );
+        self.access.issue(token.clone(), self.lifetime, ());
         token
     }
 
@@ -485,10 +445,10 @@ impl State {
 
     /// `Ok` for a live token; `Err("invalid_access_token" | "expired_access_token")`.
     pub(crate) fn check_access(&self, token: &str) -> Result<(), &'static str> {
-        match self.access.get(token) {
+        match self.access.live(token) {
+            Some(()) => Ok(()),
+            None if self.access.known(token) => Err("expired_access_token"),
             None => Err("invalid_access_token"),
-            Some(t) if t.expired || t.expires_at <= Instant::now() => Err("expired_access_token"),
-            Some(_) => Ok(()),
         }
     }
 

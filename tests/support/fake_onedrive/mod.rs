@@ -22,6 +22,7 @@ mod quickxor;
 mod routes;
 mod state;
 
+use crate::fake_common::server::{Port, Served};
 pub use quickxor::quick_xor_hash;
 use state::State;
 use std::sync::{Arc, Mutex};
@@ -86,17 +87,8 @@ pub struct Counts {
 
 struct Inner {
     state: Arc<Mutex<State>>,
-    port: u16,
-    cdn_port: u16,
-    servers: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        for s in &self.servers {
-            s.abort();
-        }
-    }
+    api: Served,
+    cdn: Served,
 }
 
 /// A running fake; clones share it, and it stops when the last clone is dropped.
@@ -113,35 +105,13 @@ impl FakeOneDrive {
 
     /// Start Graph and the download server on two free ports of 127.0.0.1.
     pub async fn start() -> FakeOneDrive {
-        let api = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let cdn = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let port = api.local_addr().unwrap().port();
-        let cdn_port = cdn.local_addr().unwrap().port();
-        let state = Arc::new(Mutex::new(State::new(
-            format!("http://127.0.0.1:{port}"),
-            format!("http://127.0.0.1:{cdn_port}"),
-        )));
-        let api_app = routes::router(state.clone());
-        let cdn_app = routes::cdn_router(state.clone());
-        let servers = vec![
-            tokio::spawn(async move {
-                let _ = axum::serve(api, api_app).await;
-            }),
-            tokio::spawn(async move {
-                let _ = axum::serve(cdn, cdn_app).await;
-            }),
-        ];
+        let api = Port::bind().await;
+        let cdn = Port::bind().await;
+        let state = Arc::new(Mutex::new(State::new(api.origin(), cdn.origin())));
+        let api = api.serve(routes::router(state.clone()));
+        let cdn = cdn.serve(routes::cdn_router(state.clone()));
         FakeOneDrive {
-            inner: Arc::new(Inner {
-                state,
-                port,
-                cdn_port,
-                servers,
-            }),
+            inner: Arc::new(Inner { state, api, cdn }),
         }
     }
 
@@ -151,12 +121,12 @@ impl FakeOneDrive {
 
     /// Graph's origin, `http://127.0.0.1:PORT`.
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.inner.port)
+        self.inner.api.origin()
     }
 
     /// The download server's origin (a second listener).
     pub fn cdn_origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.inner.cdn_port)
+        self.inner.cdn.origin()
     }
 
     /// The API base, `http://127.0.0.1:PORT/v1.0`.
@@ -319,14 +289,7 @@ impl FakeOneDrive {
     /// Faults apply after authentication; when several rules fire, the first added wins.
     pub fn inject(&self, target: Target, fault: Fault, every_nth: u32, limit: Option<u32>) {
         self.with(|s| {
-            s.rules.push(state::Rule {
-                target,
-                fault,
-                every_nth,
-                limit,
-                matched: 0,
-                fired: 0,
-            })
+            s.rules.push(target, fault, every_nth, limit);
         });
     }
 

@@ -4,14 +4,16 @@
 //! working), and a refused refresh is 400 `invalid_grant` with an `AADSTS` description.
 
 use super::FakeOneDrive;
-use super::routes::{Params, Reply, Shared, lock};
+use super::routes::{Params, Reply, Shared, json_reply, lock};
 use super::state::State;
+use crate::fake_common::client_auth::basic_client;
+use crate::fake_common::tokens::AccessTokens;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as Axum};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::Digest as _;
 use std::collections::{HashMap, HashSet};
@@ -27,8 +29,7 @@ struct Code {
 }
 
 pub(crate) struct OAuthState {
-    /// access token -> (expires at, expired by the test)
-    access: HashMap<String, (Instant, bool)>,
+    access: AccessTokens,
     refresh: HashSet<String>,
     codes: HashMap<String, Code>,
     next: u64,
@@ -38,7 +39,7 @@ pub(crate) struct OAuthState {
 impl Default for OAuthState {
     fn default() -> Self {
         OAuthState {
-            access: HashMap::new(),
+            access: AccessTokens::default(),
             refresh: HashSet::new(),
             codes: HashMap::new(),
             next: 0,
@@ -49,10 +50,7 @@ impl Default for OAuthState {
 
 impl State {
     pub(crate) fn access_ok(&self, token: &str) -> bool {
-        self.oauth
-            .access
-            .get(token)
-            .is_some_and(|(at, expired)| !expired && *at > Instant::now())
+        self.oauth.access.live(token).is_some()
     }
 
     fn opaque(&mut self, prefix: &str) -> String {
@@ -65,16 +63,15 @@ impl State {
     pub(crate) fn issue_tokens(&mut self) -> (String, String) {
         let access = self.opaque("EwB-fake-access.");
         let refresh = self.opaque("M.C-fake-refresh.");
-        let expires = Instant::now() + self.oauth.lifetime;
-        self.oauth.access.insert(access.clone(), (expires, false));
+        self.oauth
+            .access
+            .issue(access.clone(), self.oauth.lifetime, ());
         self.oauth.refresh.insert(refresh.clone());
         (access, refresh)
     }
 
     pub(crate) fn expire_access_tokens(&mut self) {
-        for t in self.oauth.access.values_mut() {
-            t.1 = true;
-        }
+        self.oauth.access.expire_all();
     }
 
     pub(crate) fn revoke_refresh_tokens(&mut self) {
@@ -84,7 +81,7 @@ impl State {
     fn token_response(&mut self, scope: &str) -> Reply {
         let (access, refresh) = self.issue_tokens();
         let lifetime = self.oauth.lifetime.as_secs();
-        Reply::json(
+        json_reply(
             200,
             &json!({
                 "token_type": "Bearer",
@@ -99,7 +96,7 @@ impl State {
 }
 
 fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
-    Reply::json(
+    json_reply(
         status,
         &json!({"error": error, "error_description": description, "error_codes": [70000]}),
     )
@@ -159,7 +156,7 @@ fn authorize_reply(s: &mut State, p: &Params) -> Reply {
             q.append_pair("state", state);
         }
     }
-    Reply::json(302, &json!({})).header("location", url.to_string())
+    json_reply(302, &json!({})).header("location", url.to_string())
 }
 
 fn client_ok(form: &Params, headers: &HeaderMap) -> bool {
@@ -169,22 +166,9 @@ fn client_ok(form: &Params, headers: &HeaderMap) -> bool {
                 .get("client_secret")
                 .is_none_or(|s| s == FakeOneDrive::CLIENT_SECRET);
     }
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok());
-    let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
-        return false;
-    };
-    let dec = |x: &str| {
-        Params::parse(Some(&format!("v={x}")))
-            .get("v")
-            .unwrap_or("")
-            .to_string()
-    };
-    dec(id) == FakeOneDrive::CLIENT_ID && dec(secret) == FakeOneDrive::CLIENT_SECRET
+    basic_client(headers).is_some_and(|(id, secret)| {
+        id == FakeOneDrive::CLIENT_ID && secret == FakeOneDrive::CLIENT_SECRET
+    })
 }
 
 /// `POST /common/oauth2/v2.0/token`

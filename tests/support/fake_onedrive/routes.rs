@@ -4,9 +4,8 @@
 use super::state::{DRIVE_ID, State};
 use super::{Fault, Target, oauth};
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::State as Axum;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -19,75 +18,27 @@ pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Query or form parameters, in order.
-pub(crate) struct Params {
-    pub pairs: Vec<(String, String)>,
+pub(crate) use crate::fake_common::params::Params;
+
+pub(crate) use crate::fake_common::reply::Reply;
+
+/// A JSON reply as Graph sends it.
+pub(crate) fn json_reply(status: u16, v: &Value) -> Reply {
+    Reply::bytes(
+        status,
+        "application/json; charset=utf-8",
+        serde_json::to_vec(v).expect("json"),
+    )
 }
 
-impl Params {
-    pub(crate) fn parse(raw: Option<&str>) -> Params {
-        Params {
-            pairs: raw
-                .map(|r| {
-                    url::form_urlencoded::parse(r.as_bytes())
-                        .into_owned()
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A response, built while the state is locked and sent after it is released.
-pub(crate) struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Bytes,
-}
-
-impl Reply {
-    pub(crate) fn json(status: u16, v: &Value) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json; charset=utf-8".into())],
-            body: Bytes::from(serde_json::to_vec(v).expect("json")),
-        }
-    }
-
-    fn bytes(status: u16, body: Vec<u8>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/octet-stream".into())],
-            body: Bytes::from(body),
-        }
-    }
-
-    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    pub(crate) fn into_response(self) -> Response {
-        let mut resp = Response::new(Body::from(self.body));
-        *resp.status_mut() = StatusCode::from_u16(self.status).expect("status");
-        for (name, value) in self.headers {
-            resp.headers_mut()
-                .append(name, HeaderValue::from_str(&value).expect("header value"));
-        }
-        resp
-    }
+/// File content.
+fn octets(status: u16, body: Vec<u8>) -> Reply {
+    Reply::bytes(status, "application/octet-stream", body)
 }
 
 /// Graph's error envelope.
 pub(crate) fn graph_error(status: u16, code: &str, message: &str) -> Reply {
-    Reply::json(
+    json_reply(
         status,
         &json!({"error": {
             "code": code,
@@ -132,17 +83,7 @@ fn hit_by(target: Target, wanted: Target) -> bool {
 /// The fault the rules give this request, if one fires (counted against every matching rule;
 /// the first rule added wins).
 fn pick(s: &mut State, wanted: Target) -> Option<Fault> {
-    let mut chosen = None;
-    for r in s.rules.iter_mut().filter(|r| hit_by(r.target, wanted)) {
-        r.matched += 1;
-        let due = r.matched % r.every_nth.max(1) == 0;
-        let allowed = r.limit.is_none_or(|l| r.fired < l);
-        if chosen.is_none() && due && allowed {
-            r.fired += 1;
-            chosen = Some(r.fault.clone());
-        }
-    }
-    chosen
+    s.rules.pick(|t| hit_by(t, wanted))
 }
 
 fn error_reply(f: &Fault) -> Option<Reply> {
@@ -268,7 +209,7 @@ fn route(s: &mut State, path: &str, params: &Params, headers: &HeaderMap) -> Rep
 
 fn item(s: &State, id: &str) -> Reply {
     match s.items.get(id) {
-        Some(r) if !r.deleted => Reply::json(200, &s.item_json(id, true)),
+        Some(r) if !r.deleted => json_reply(200, &s.item_json(id, true)),
         _ => not_found(),
     }
 }
@@ -288,7 +229,7 @@ fn content(s: &mut State, id: &str) -> Reply {
         s.cdn_origin,
         s.tickets.len()
     );
-    Reply::bytes(302, Vec::new()).header("location", location)
+    octets(302, Vec::new()).header("location", location)
 }
 
 fn delta(s: &mut State, drive_path: &str, params: &Params) -> Reply {
@@ -300,7 +241,7 @@ fn delta(s: &mut State, drive_path: &str, params: &Params) -> Reply {
     let token = params.get("token");
     if token == Some("latest") {
         let link = s.delta_url(drive_path, &State::token('D', s.seq));
-        return Reply::json(200, &json!({"value": [], "@odata.deltaLink": link}));
+        return json_reply(200, &json!({"value": [], "@odata.deltaLink": link}));
     }
     let (kind, n) = match token.map(State::parse_token) {
         None => ('F', 0),
@@ -358,7 +299,7 @@ fn delta(s: &mut State, drive_path: &str, params: &Params) -> Reply {
             body["@odata.deltaLink"] = json!(s.delta_url(drive_path, &State::token('D', s.seq)))
         }
     }
-    Reply::json(200, &body)
+    json_reply(200, &body)
 }
 
 fn resync() -> Reply {
@@ -387,7 +328,7 @@ fn cdn_reply(s: &mut State, ticket: &str, headers: &HeaderMap) -> Reply {
     if headers.contains_key("authorization") {
         // The real server refuses it too (401); the test fails on the count.
         s.cdn_authorization_seen += 1;
-        return Reply::bytes(
+        return octets(
             401,
             b"Authorization is not accepted on pre-authenticated URLs".to_vec(),
         );
@@ -397,14 +338,14 @@ fn cdn_reply(s: &mut State, ticket: &str, headers: &HeaderMap) -> Reply {
         return r;
     }
     let Some(id) = s.tickets.get(ticket).cloned() else {
-        return Reply::bytes(
+        return octets(
             401,
             b"The pre-authenticated URL is invalid or expired".to_vec(),
         );
     };
     let mut data = match s.items.get(&id) {
         Some(r) if !r.deleted => r.content.clone(),
-        _ => return Reply::bytes(404, b"Not found".to_vec()),
+        _ => return octets(404, b"Not found".to_vec()),
     };
     if fault == Some(Fault::CorruptBody) || s.corrupt.contains(&id) {
         match data.first_mut() {
@@ -414,13 +355,13 @@ fn cdn_reply(s: &mut State, ticket: &str, headers: &HeaderMap) -> Reply {
     }
     let len = data.len() as u64;
     let Some(range) = headers.get("range").and_then(|v| v.to_str().ok()) else {
-        return Reply::bytes(200, data).header("accept-ranges", "bytes");
+        return octets(200, data).header("accept-ranges", "bytes");
     };
     match parse_range(range, len) {
-        Some((a, b)) => Reply::bytes(206, data[a as usize..=b as usize].to_vec())
+        Some((a, b)) => octets(206, data[a as usize..=b as usize].to_vec())
             .header("content-range", format!("bytes {a}-{b}/{len}"))
             .header("accept-ranges", "bytes"),
-        None => Reply::bytes(416, Vec::new()).header("content-range", format!("bytes */{len}")),
+        None => octets(416, Vec::new()).header("content-range", format!("bytes */{len}")),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::oauth::OAuthState;
 use super::quickxor::quick_xor_hash;
 use super::{Counts, Fault, Target};
+use crate::fake_common::faults::Injector;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha1::Digest as _;
@@ -31,16 +32,6 @@ pub(crate) struct ItemRec {
     pub deleted: bool,
 }
 
-/// An injected fault and how often it fires.
-pub(crate) struct Rule {
-    pub target: Target,
-    pub fault: Fault,
-    pub every_nth: u32,
-    pub limit: Option<u32>,
-    pub matched: u32,
-    pub fired: u32,
-}
-
 pub(crate) struct State {
     pub api_origin: String,
     pub cdn_origin: String,
@@ -56,7 +47,7 @@ pub(crate) struct State {
     /// Whether delta items carry `parentReference.path` (personal drives) or not (business).
     pub paths_in_delta: bool,
     pub root_id: String,
-    pub rules: Vec<Rule>,
+    pub rules: Injector<Target, Fault>,
     pub counts: Counts,
     /// Ids whose download the CDN always corrupts.
     pub corrupt: HashSet<String>,
@@ -89,7 +80,7 @@ impl State {
             max_page: 200,
             paths_in_delta: false,
             root_id: root_id.clone(),
-            rules: Vec::new(),
+            rules: Injector::default(),
             counts: Counts::default(),
             corrupt: HashSet::new(),
             tickets: HashMap::new(),
