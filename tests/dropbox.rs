@@ -3,15 +3,12 @@
 //! content_hash, faults, OAuth), a real Postgres and a real S3 server, and the host's token
 //! lifecycle.
 
-use p8sync::blob::s3::S3BlobStore;
-use p8sync::blob::{BlobStore, ObjectKey};
-use p8sync::config::RuntimeSettings;
-use p8sync::oauth::{Keyring, TokenManager};
-use p8sync::runtime::{Registry, Runtime};
+use p8sync::blob::ObjectKey;
+use p8sync::oauth::Keyring;
 use p8sync::store::ids::UserId;
-use p8sync::store::{FileStatus, Store, SyncConfig, SyncFile};
-use p8sync::sync::retry::RetryPolicy;
-use p8sync::sync::{SyncEngine, SyncOptions, SyncReport};
+use p8sync::store::{FileStatus, SyncConfig};
+use p8sync::sync::SyncOptions;
+use p8sync_e2e::engine::{self, Harness, Setup, WithFake};
 use p8sync_e2e::fake_dropbox::{FakeDropbox, Fault, Target, content_hash};
 use p8sync_e2e::*;
 use std::collections::HashMap;
@@ -24,103 +21,27 @@ fn user() -> UserId {
     "5c1b2f3e-0000-4000-8000-0000000000db".parse().unwrap()
 }
 
-fn runtime_settings(fake: &FakeDropbox) -> RuntimeSettings {
-    let mut s = settings();
-    // Debug builds of the host are slow at moving pages in and out of the guest.
-    s.limits.call_timeout = Duration::from_secs(30);
-    s.limits.memory_bytes = 128 * 1024 * 1024;
-    s.overrides.set(PROVIDER, fake.overrides());
-    s
-}
-
-/// Everything one test needs: the fake, a store, an object store, the provider, credentials.
-struct Dbx {
-    fake: FakeDropbox,
-    store: Arc<dyn Store>,
-    blob: Arc<dyn BlobStore>,
-    registry: Arc<Registry>,
-    tokens: Arc<TokenManager>,
-    config: SyncConfig,
-    _db: String,
-}
+/// Everything one test needs: the fake and the shared engine harness.
+type Dbx = WithFake<FakeDropbox>;
 
 async fn dropbox(provider_config: serde_json::Value) -> Dbx {
     let fake = FakeDropbox::start().await;
-    let (store, db) = postgres_store().await;
-    let blob: Arc<dyn BlobStore> = Arc::new(S3BlobStore::new(s3_settings().await).await);
-    let rt = Runtime::new(runtime_settings(&fake)).unwrap();
-    let provider = rt
-        .load_file(&provider_wasm("dropbox"))
-        .await
-        .expect("loading dropbox.wasm (scripts/build-components.sh builds it)");
-    let registry = Arc::new(Registry::from_providers([provider]));
-    let tokens = Arc::new(TokenManager::new(
-        store.clone(),
-        Arc::new(Keyring::new(&[7; 32], &[])),
-    ));
-    tokens
-        .save_grant(
-            user(),
-            PROVIDER,
-            &fake.grant(),
-            Some("user@example.com".into()),
-        )
-        .await
-        .unwrap();
     let mut config = SyncConfig::new(user(), PROVIDER, "my dropbox");
     config.provider_config = provider_config;
-    store.put_config(&config).await.unwrap();
-    Dbx {
-        fake,
-        store,
-        blob,
-        registry,
-        tokens,
+    let h = Harness::start(Setup {
+        component: "dropbox",
+        settings: engine::runtime_settings(PROVIDER, fake.overrides()),
+        keyring: Arc::new(Keyring::new(&[7; 32], &[])),
         config,
-        _db: db,
-    }
+        options: options(),
+    })
+    .await;
+    h.save_grant(&fake.grant()).await;
+    Dbx { fake, h }
 }
 
 fn options() -> SyncOptions {
-    SyncOptions {
-        transfers: 6,
-        retry: RetryPolicy {
-            retries: 8,
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
-        ..SyncOptions::default()
-    }
-}
-
-impl Dbx {
-    fn engine(&self, options: SyncOptions) -> SyncEngine {
-        SyncEngine::new(
-            self.store.clone(),
-            self.blob.clone(),
-            self.registry.clone(),
-            options,
-        )
-        .with_tokens(self.tokens.clone())
-    }
-
-    async fn sync(&self) -> SyncReport {
-        let config = self.store.config(self.config.id).await.unwrap().unwrap();
-        self.engine(options())
-            .run(&config)
-            .await
-            .unwrap_or_else(|e| panic!("sync failed: {e}"))
-    }
-
-    async fn files(&self) -> HashMap<String, SyncFile> {
-        self.store
-            .files(self.config.id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|f| (f.remote_id.clone(), f))
-            .collect()
-    }
+    engine::retrying_options(6)
 }
 
 /// What the account holds and what each file should become.
@@ -185,22 +106,13 @@ fn populate(fake: &FakeDropbox, per_folder: usize) -> Expect {
 
 /// Check every row and object against what the account should have produced.
 async fn check(d: &Dbx, e: &Expect) {
-    let files = d.files().await;
+    let files = d.rows().await;
     for (id, (path, bytes)) in &e.synced {
         let f = files
             .get(id)
             .unwrap_or_else(|| panic!("{path} ({id}) has no SyncFile row"));
-        assert_eq!(
-            f.status,
-            FileStatus::Synced,
-            "{path}: {:?}",
-            f.error_message
-        );
+        d.assert_stored(f, path, bytes).await;
         assert_eq!(f.remote_path.as_deref(), Some(path.as_str()), "{id}");
-        let key = ObjectKey::from_uri(f.s3_uri.as_deref().unwrap()).unwrap();
-        let stored = read_object(d.blob.as_ref(), &key).await;
-        assert!(&stored == bytes, "{path}: bytes differ");
-        assert_eq!(f.local_size, Some(bytes.len() as i64), "{path}");
         assert_eq!(
             f.remote_checksum.as_deref(),
             Some(format!("dropbox:{}", content_hash(bytes)).as_str()),
@@ -308,7 +220,7 @@ async fn first_sync_resync_and_changes() {
         "the modified and the added file: {counts:?}"
     );
     assert_eq!(counts.list_folder, 0, "the feed, not a listing: {counts:?}");
-    let files = d.files().await;
+    let files = d.rows().await;
     assert_eq!(
         files[moved].status,
         FileStatus::Synced,
@@ -324,12 +236,12 @@ async fn first_sync_resync_and_changes() {
     d.fake.delete("/Elsewhere/moved.txt");
     let after = d.sync().await;
     assert_eq!(after.files_deleted, 1, "{}", after.message);
-    assert_eq!(d.files().await[moved].status, FileStatus::Deleted);
+    assert_eq!(d.rows().await[moved].status, FileStatus::Deleted);
 }
 
 /// [`check`], with one synced file set aside (its row is checked by the caller).
 async fn check_without(d: &Dbx, e: &Expect, id: &str, row: (String, Vec<u8>)) {
-    let files = d.files().await;
+    let files = d.rows().await;
     assert!(files.contains_key(id));
     let mut e2 = Expect {
         synced: e.synced.clone(),
@@ -459,7 +371,7 @@ async fn a_corrupted_download_fails_the_content_hash_and_keeps_no_bytes() {
     let report = d.sync().await;
     assert_eq!(report.files_failed, 2, "{:?}", report.failures);
     assert!(!report.success);
-    let files = d.files().await;
+    let files = d.rows().await;
     for id in [&bad, &small_bad] {
         let f = &files[id];
         assert_eq!(f.status, FileStatus::Failed, "{id}");
@@ -532,7 +444,7 @@ async fn root_path_scopes_the_sync_and_paths_are_relative_to_it() {
         "{}",
         report.message
     );
-    for f in d.files().await.values() {
+    for f in d.rows().await.values() {
         let path = f.remote_path.as_deref().unwrap();
         assert!(
             path.starts_with("Sub "),

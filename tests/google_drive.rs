@@ -2,16 +2,12 @@
 //! behaves as the reference says (pagination, fields, shared drives, exports, faults, OAuth),
 //! a real Postgres and a real S3 server, and the host's token lifecycle.
 
-use p8sync::blob::s3::S3BlobStore;
-use p8sync::blob::{BlobStore, ObjectKey};
-use p8sync::config::RuntimeSettings;
 use p8sync::oauth::{Grant, Keyring, TokenManager};
-use p8sync::runtime::{Registry, Runtime};
 use p8sync::secret::Secret;
 use p8sync::store::ids::{CredentialId, UserId};
-use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
-use p8sync::sync::retry::RetryPolicy;
-use p8sync::sync::{SyncEngine, SyncError, SyncOptions, SyncReport};
+use p8sync::store::{FileStatus, LogStatus, SyncConfig};
+use p8sync::sync::{SyncEngine, SyncError, SyncOptions};
+use p8sync_e2e::engine::{self, Harness, Setup, WithFake};
 use p8sync_e2e::fake_drive::{FakeDrive, Fault, Target};
 use p8sync_e2e::*;
 use std::collections::HashMap;
@@ -26,97 +22,29 @@ fn user() -> UserId {
     "5c1b2f3e-0000-4000-8000-0000000000d1".parse().unwrap()
 }
 
-fn runtime_settings(fake: &FakeDrive) -> RuntimeSettings {
-    let mut s = settings();
-    // Debug builds of the host are slow at moving 1,000-entry pages in and out of the guest.
-    s.limits.call_timeout = Duration::from_secs(30);
-    s.limits.memory_bytes = 128 * 1024 * 1024;
-    s.overrides.set(PROVIDER, fake.overrides());
-    s
-}
-
-/// Everything one test needs: the fake, a store, an object store, the provider, credentials.
-struct Drive {
-    fake: FakeDrive,
-    store: Arc<dyn Store>,
-    blob: Arc<dyn BlobStore>,
-    registry: Arc<Registry>,
-    tokens: Arc<TokenManager>,
-    config: SyncConfig,
-    _keep: Vec<Box<dyn std::any::Any + Send>>,
-}
-
 fn keyring() -> Arc<Keyring> {
     Arc::new(Keyring::new(&[42; 32], &[]))
 }
 
+/// Everything one test needs: the fake and the shared engine harness.
+type Drive = WithFake<FakeDrive>;
+
 async fn drive() -> Drive {
     let fake = FakeDrive::start().await;
-    let (store, db) = postgres_store().await;
-    let blob: Arc<dyn BlobStore> = Arc::new(S3BlobStore::new(s3_settings().await).await);
-    let rt = Runtime::new(runtime_settings(&fake)).unwrap();
-    let provider = rt
-        .load_file(&provider_wasm("google-drive"))
-        .await
-        .expect("loading google-drive.wasm (scripts/build-components.sh builds it)");
-    let registry = Arc::new(Registry::from_providers([provider]));
-    let tokens = Arc::new(TokenManager::new(store.clone(), keyring()));
-    tokens
-        .save_grant(
-            user(),
-            PROVIDER,
-            &fake.grant(),
-            Some("user@example.com".into()),
-        )
-        .await
-        .unwrap();
-    let config = SyncConfig::new(user(), PROVIDER, "my drive");
-    store.put_config(&config).await.unwrap();
-    Drive {
-        fake,
-        store,
-        blob,
-        registry,
-        tokens,
-        config,
-        _keep: vec![Box::new(db)],
-    }
+    let h = Harness::start(Setup {
+        component: "google-drive",
+        settings: engine::runtime_settings(PROVIDER, fake.overrides()),
+        keyring: keyring(),
+        config: SyncConfig::new(user(), PROVIDER, "my drive"),
+        options: options(),
+    })
+    .await;
+    h.save_grant(&fake.grant()).await;
+    Drive { fake, h }
 }
 
 fn options() -> SyncOptions {
-    SyncOptions {
-        transfers: 8,
-        retry: RetryPolicy {
-            retries: 8,
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
-        ..SyncOptions::default()
-    }
-}
-
-impl Drive {
-    fn engine(&self, options: SyncOptions) -> SyncEngine {
-        SyncEngine::new(
-            self.store.clone(),
-            self.blob.clone(),
-            self.registry.clone(),
-            options,
-        )
-        .with_tokens(self.tokens.clone())
-    }
-
-    async fn config(&self) -> SyncConfig {
-        self.store.config(self.config.id).await.unwrap().unwrap()
-    }
-
-    async fn sync(&self) -> SyncReport {
-        let config = self.config().await;
-        self.engine(options())
-            .run(&config)
-            .await
-            .unwrap_or_else(|e| panic!("sync failed: {e}"))
-    }
+    engine::retrying_options(8)
 }
 
 /// What the drive holds and what each item should become.
@@ -267,21 +195,12 @@ async fn check(d: &Drive, e: &Expect) {
         let f = by_id
             .get(id.as_str())
             .unwrap_or_else(|| panic!("{path} ({id}) has no SyncFile row"));
-        assert_eq!(
-            f.status,
-            FileStatus::Synced,
-            "{path}: {:?}",
-            f.error_message
-        );
+        d.assert_stored(f, path, bytes).await;
         match path.strip_prefix('*') {
             // A file in two folders: either path is right.
             Some(name) => assert!(f.remote_path.as_deref().unwrap().ends_with(name)),
             None => assert_eq!(f.remote_path.as_deref(), Some(path.as_str()), "{id}"),
         }
-        let key = ObjectKey::from_uri(f.s3_uri.as_deref().unwrap()).unwrap();
-        let stored = read_object(d.blob.as_ref(), &key).await;
-        assert_eq!(&stored, bytes, "{path}: bytes differ");
-        assert_eq!(f.local_size, Some(bytes.len() as i64), "{path}");
     }
     for (id, reason) in &e.skipped {
         let f = by_id
@@ -684,7 +603,7 @@ async fn tokens_appear_in_neither_logs_nor_the_database() {
 
 /// Every row of every p8sync table, as text.
 async fn database_dump(d: &Drive) -> String {
-    let db = d._keep[0].downcast_ref::<String>().unwrap();
+    let db = &d.db;
     let admin = std::env::var("P8_TEST_PG_URL")
         .ok()
         .filter(|u| !u.is_empty())

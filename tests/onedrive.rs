@@ -2,20 +2,14 @@
 //! that behaves as the reference says (delta paging, change tokens, 410 resync, 302 to a
 //! download server, quickXorHash, faults, OAuth), a real Postgres and a real S3 server.
 
-use p8sync::blob::s3::{S3BlobStore, S3Settings};
-use p8sync::blob::{BlobStore, ObjectKey};
-use p8sync::config::RuntimeSettings;
-use p8sync::oauth::{Keyring, TokenManager};
-use p8sync::runtime::{Registry, Runtime};
+use p8sync::oauth::Keyring;
 use p8sync::store::ids::UserId;
-use p8sync::store::{FileStatus, Store, SyncConfig};
-use p8sync::sync::retry::RetryPolicy;
-use p8sync::sync::{SyncEngine, SyncOptions, SyncReport};
+use p8sync::store::{FileStatus, SyncConfig};
+use p8sync::sync::SyncOptions;
+use p8sync_e2e::engine::{self, Harness, Setup, WithFake};
 use p8sync_e2e::fake_onedrive::{FakeOneDrive, Fault, Target, quick_xor_hash};
-use p8sync_e2e::*;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 const PROVIDER: &str = "onedrive";
 
@@ -23,117 +17,27 @@ fn user() -> UserId {
     "5c1b2f3e-0000-4000-8000-0000000000e1".parse().unwrap()
 }
 
-fn runtime_settings(fake: &FakeOneDrive) -> RuntimeSettings {
-    let mut s = settings();
-    s.limits.call_timeout = Duration::from_secs(30);
-    s.limits.memory_bytes = 128 * 1024 * 1024;
-    s.overrides.set(PROVIDER, fake.overrides());
-    s
-}
-
-/// Everything one test needs: the fake, a store, an object store, the provider, credentials.
-struct Drive {
-    fake: FakeOneDrive,
-    store: Arc<dyn Store>,
-    blob: Arc<dyn BlobStore>,
-    s3: S3Settings,
-    registry: Arc<Registry>,
-    tokens: Arc<TokenManager>,
-    config: SyncConfig,
-    _db: String,
-}
+/// Everything one test needs: the fake and the shared engine harness.
+type Drive = WithFake<FakeOneDrive>;
 
 async fn drive() -> Drive {
     let fake = FakeOneDrive::start().await;
     // Small pages, so every listing spans many.
     fake.set_max_page(40);
-    let (store, db) = postgres_store().await;
-    let s3 = s3_settings().await;
-    let blob: Arc<dyn BlobStore> = Arc::new(S3BlobStore::new(s3.clone()).await);
-    let rt = Runtime::new(runtime_settings(&fake)).unwrap();
-    let provider = rt
-        .load_file(&provider_wasm("onedrive"))
-        .await
-        .expect("loading onedrive.wasm (scripts/build-components.sh builds it)");
-    let registry = Arc::new(Registry::from_providers([provider]));
-    let tokens = Arc::new(TokenManager::new(
-        store.clone(),
-        Arc::new(Keyring::new(&[42; 32], &[])),
-    ));
-    tokens
-        .save_grant(
-            user(),
-            PROVIDER,
-            &fake.grant(),
-            Some("user@example.com".into()),
-        )
-        .await
-        .unwrap();
-    let config = SyncConfig::new(user(), PROVIDER, "my onedrive");
-    store.put_config(&config).await.unwrap();
-    Drive {
-        fake,
-        store,
-        blob,
-        s3,
-        registry,
-        tokens,
-        config,
-        _db: db,
-    }
+    let h = Harness::start(Setup {
+        component: "onedrive",
+        settings: engine::runtime_settings(PROVIDER, fake.overrides()),
+        keyring: Arc::new(Keyring::new(&[42; 32], &[])),
+        config: SyncConfig::new(user(), PROVIDER, "my onedrive"),
+        options: options(),
+    })
+    .await;
+    h.save_grant(&fake.grant()).await;
+    Drive { fake, h }
 }
 
 fn options() -> SyncOptions {
-    SyncOptions {
-        transfers: 8,
-        retry: RetryPolicy {
-            retries: 8,
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
-        ..SyncOptions::default()
-    }
-}
-
-impl Drive {
-    fn engine(&self, options: SyncOptions) -> SyncEngine {
-        SyncEngine::new(
-            self.store.clone(),
-            self.blob.clone(),
-            self.registry.clone(),
-            options,
-        )
-        .with_tokens(self.tokens.clone())
-    }
-
-    async fn sync(&self) -> SyncReport {
-        let config = self.store.config(self.config.id).await.unwrap().unwrap();
-        self.engine(options())
-            .run(&config)
-            .await
-            .unwrap_or_else(|e| panic!("sync failed: {e}"))
-    }
-
-    /// Keys in the bucket.
-    async fn objects(&self) -> usize {
-        let client = s3_client(&self.s3).await;
-        let mut n = 0;
-        let mut token = None;
-        loop {
-            let page = client
-                .list_objects_v2()
-                .bucket(&self.s3.bucket)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .unwrap();
-            n += page.contents().len();
-            match page.next_continuation_token() {
-                Some(t) => token = Some(t.to_string()),
-                None => return n,
-            }
-        }
-    }
+    engine::retrying_options(8)
 }
 
 /// What the drive holds and what each file should become.
@@ -153,6 +57,17 @@ impl Expect {
         let id = fake.add_file(parent, name, bytes.clone());
         self.synced.insert(id.clone(), (path.to_string(), bytes));
         id
+    }
+
+    /// Give some file under `prefix` new content, at the fake and in what is expected.
+    fn change_one(&mut self, fake: &FakeOneDrive, prefix: &str, bytes: &[u8]) {
+        let (id, expected) = self
+            .synced
+            .iter_mut()
+            .find(|(_, (p, _))| p.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no file under {prefix}"));
+        fake.update_content(id, bytes.to_vec());
+        expected.1 = bytes.to_vec();
     }
 }
 
@@ -240,17 +155,8 @@ async fn check(d: &Drive, e: &Expect) {
         let f = by_id
             .get(id.as_str())
             .unwrap_or_else(|| panic!("{path} ({id}) has no SyncFile row"));
-        assert_eq!(
-            f.status,
-            FileStatus::Synced,
-            "{path}: {:?}",
-            f.error_message
-        );
+        d.assert_stored(f, path, bytes).await;
         assert_eq!(f.remote_path.as_deref(), Some(path.as_str()), "{id}");
-        let key = ObjectKey::from_uri(f.s3_uri.as_deref().unwrap()).unwrap();
-        let stored = read_object(d.blob.as_ref(), &key).await;
-        assert!(&stored == bytes, "{path}: bytes differ");
-        assert_eq!(f.local_size, Some(bytes.len() as i64), "{path}");
         assert_eq!(
             f.remote_checksum.as_deref(),
             Some(format!("quickxor:{}", quick_xor_hash(bytes)).as_str()),
@@ -437,15 +343,7 @@ async fn an_expired_delta_token_means_a_full_resync_with_the_same_result() {
     let mut e = populate(&d.fake, 4);
     d.sync().await;
     check(&d, &e).await;
-    let (id, _) = e
-        .synced
-        .iter()
-        .find(|(_, (p, _))| p.starts_with("Top 3/"))
-        .map(|(id, v)| (id.clone(), v.clone()))
-        .unwrap();
-    d.fake
-        .update_content(&id, b"changed before the token expired".to_vec());
-    e.synced.get_mut(&id).unwrap().1 = b"changed before the token expired".to_vec();
+    e.change_one(&d.fake, "Top 3/", b"changed before the token expired");
     d.fake.invalidate_delta_tokens();
     d.fake.reset_counts();
     let report = d.sync().await;
@@ -507,14 +405,7 @@ async fn faults_do_not_change_the_result() {
     check(&d, &e).await;
 
     // The change feed under faults too.
-    let (id, _) = e
-        .synced
-        .iter()
-        .find(|(_, (p, _))| p.starts_with("Top 2/"))
-        .map(|(id, v)| (id.clone(), v.clone()))
-        .unwrap();
-    d.fake.update_content(&id, b"changed under faults".to_vec());
-    e.synced.get_mut(&id).unwrap().1 = b"changed under faults".to_vec();
+    e.change_one(&d.fake, "Top 2/", b"changed under faults");
     d.fake.inject(Target::Delta, Fault::Status500, 1, Some(2));
     let changed = d.sync().await;
     assert_eq!(changed.files_synced, 1, "{}", changed.message);

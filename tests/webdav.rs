@@ -2,15 +2,14 @@
 //! per test on a free port; scripts/install-rclone.sh installs it), a real Postgres and a real
 //! S3 server; and the host's stored Basic/bearer credentials on both store backends.
 
-use p8sync::blob::s3::S3BlobStore;
-use p8sync::blob::{BlobStore, ObjectKey};
 use p8sync::oauth::{Keyring, StaticCredential, StaticKind, TokenManager};
-use p8sync::runtime::{CredentialSource, Registry, Runtime};
+use p8sync::runtime::CredentialSource;
 use p8sync::secret::Secret;
 use p8sync::store::ids::{CredentialId, UserId};
 use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig};
 use p8sync::sync::retry::RetryPolicy;
-use p8sync::sync::{Progress, SyncEngine, SyncError, SyncOptions, SyncReport};
+use p8sync::sync::{Progress, SyncError, SyncOptions};
+use p8sync_e2e::engine::{Harness, Setup};
 use p8sync_e2e::webdav_server::Rclone;
 use p8sync_e2e::*;
 use std::collections::BTreeMap;
@@ -67,15 +66,18 @@ fn write_tree(dir: &Path, files: &[(String, Vec<u8>)]) {
     }
 }
 
-/// Everything one engine test needs.
+/// Everything one engine test needs: the server, its folder and the shared engine harness.
 struct Dav {
     server: Rclone,
-    store: Arc<dyn Store>,
-    blob: Arc<dyn BlobStore>,
-    registry: Arc<Registry>,
-    tokens: Arc<TokenManager>,
-    config: SyncConfig,
-    _keep: Vec<Box<dyn std::any::Any + Send>>,
+    h: Harness,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Dav {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
 }
 
 async fn dav() -> Dav {
@@ -84,31 +86,24 @@ async fn dav() -> Dav {
     std::fs::create_dir_all(&files).unwrap();
     write_tree(&files, &tree());
     let server = Rclone::start(&files, USERNAME, PASSWORD);
-    let (store, db) = postgres_store().await;
-    let blob: Arc<dyn BlobStore> = Arc::new(S3BlobStore::new(s3_settings().await).await);
     let mut s = with_api_base(settings(), PROVIDER, &server.base());
     s.limits.call_timeout = Duration::from_secs(30);
-    let rt = Runtime::new(s).unwrap();
-    let provider = rt
-        .load_file(&provider_wasm("webdav"))
-        .await
-        .expect("loading webdav.wasm (scripts/build-components.sh builds it)");
-    let registry = Arc::new(Registry::from_providers([provider]));
-    let tokens = Arc::new(TokenManager::new(store.clone(), keyring()));
-    tokens
+    let h = Harness::start(Setup {
+        component: "webdav",
+        settings: s,
+        keyring: keyring(),
+        config: SyncConfig::new(user(), PROVIDER, "my dav"),
+        options: options(),
+    })
+    .await;
+    h.tokens
         .save_static(user(), PROVIDER, &basic(PASSWORD))
         .await
         .unwrap();
-    let config = SyncConfig::new(user(), PROVIDER, "my dav");
-    store.put_config(&config).await.unwrap();
     Dav {
         server,
-        store,
-        blob,
-        registry,
-        tokens,
-        config,
-        _keep: vec![Box::new(db), Box::new(dir)],
+        h,
+        _dir: dir,
     }
 }
 
@@ -132,38 +127,6 @@ fn options() -> SyncOptions {
 }
 
 impl Dav {
-    fn engine(&self, options: SyncOptions) -> SyncEngine {
-        SyncEngine::new(
-            self.store.clone(),
-            self.blob.clone(),
-            self.registry.clone(),
-            options,
-        )
-        .with_tokens(self.tokens.clone())
-    }
-
-    async fn run(&self, options: SyncOptions) -> Result<SyncReport, SyncError> {
-        let config = self.store.config(self.config.id).await.unwrap().unwrap();
-        self.engine(options).run(&config).await
-    }
-
-    async fn sync(&self) -> SyncReport {
-        self.run(options())
-            .await
-            .unwrap_or_else(|e| panic!("sync failed: {e}"))
-    }
-
-    /// The file rows by remote id (folders are not recorded as files).
-    async fn rows(&self) -> BTreeMap<String, p8sync::store::SyncFile> {
-        self.store
-            .files(self.config.id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|f| (f.remote_id.clone(), f))
-            .collect()
-    }
-
     /// Every file in `expected` is synced with exactly these bytes in the object store.
     async fn check(&self, expected: &[(String, Vec<u8>)]) {
         let rows = self.rows().await;
@@ -171,21 +134,12 @@ impl Dav {
             let f = rows
                 .get(path)
                 .unwrap_or_else(|| panic!("{path} has no SyncFile row: {:?}", rows.keys()));
-            assert_eq!(
-                f.status,
-                FileStatus::Synced,
-                "{path}: {:?}",
-                f.error_message
-            );
+            self.assert_stored(f, path, bytes).await;
             assert_eq!(f.remote_path.as_deref(), Some(path.as_str()));
             assert!(
                 f.remote_revision.is_some(),
                 "{path}: the ETag is the revision"
             );
-            let key = ObjectKey::from_uri(f.s3_uri.as_deref().unwrap()).unwrap();
-            let stored = read_object(self.blob.as_ref(), &key).await;
-            assert!(stored == *bytes, "{path}: bytes differ");
-            assert_eq!(f.local_size, Some(bytes.len() as i64), "{path}");
         }
     }
 
@@ -343,41 +297,41 @@ async fn a_server_stopped_mid_sync_fails_the_run_and_marks_nothing_deleted() {
     let server = Arc::new(Mutex::new(None::<Rclone>));
     let Dav {
         server: original,
-        store,
-        blob,
-        registry,
-        tokens,
-        config,
-        _keep,
+        h,
+        _dir,
     } = d;
     *server.lock().unwrap() = Some(original);
     let killer = server.clone();
-    let engine = SyncEngine::new(
-        store.clone(),
-        blob,
-        registry,
-        SyncOptions {
-            transfers: 1,
-            progress: Some(Arc::new(move |p: Progress| {
-                if p.files_done >= 1
-                    && let Some(mut s) = killer.lock().unwrap().take()
-                {
-                    s.stop();
-                }
-            })),
-            ..options()
-        },
-    )
-    .with_tokens(tokens);
-    let report = engine.run(&config).await.expect("the listing worked");
+    let engine = h.engine(SyncOptions {
+        transfers: 1,
+        progress: Some(Arc::new(move |p: Progress| {
+            if p.files_done >= 1
+                && let Some(mut s) = killer.lock().unwrap().take()
+            {
+                s.stop();
+            }
+        })),
+        ..options()
+    });
+    let report = engine.run(&h.config).await.expect("the listing worked");
     assert!(!report.success, "{report:?}");
     assert!(report.files_synced >= 1, "{}", report.message);
     assert!(report.files_failed >= 1, "{}", report.message);
     assert_eq!(report.files_deleted, 0);
-    let rows: Vec<_> = store.files(config.id).await.unwrap();
+    let rows: Vec<_> = h.store.files(h.config.id).await.unwrap();
     assert!(rows.iter().all(|f| f.status != FileStatus::Deleted));
-    let logs = store.logs(Some(config.id), 1).await.unwrap();
+    let logs = h.store.logs(Some(h.config.id), 1).await.unwrap();
     assert_ne!(logs[0].status, LogStatus::Success);
+}
+
+/// Why `tokens` gives no credential source of `kind` for the test user (it must give none).
+async fn refusal(tokens: &TokenManager, kind: StaticKind) -> String {
+    tokens
+        .static_source(user(), PROVIDER, kind)
+        .await
+        .err()
+        .unwrap()
+        .to_string()
 }
 
 /// The stored-credential rules, on either store backend.
@@ -386,12 +340,7 @@ async fn stored_credentials(store: Arc<dyn Store>) {
     let id = CredentialId::derive(user(), PROVIDER);
 
     // Missing: the error names the command.
-    let err = tokens
-        .static_source(user(), PROVIDER, StaticKind::Basic)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&tokens, StaticKind::Basic).await;
     assert!(err.contains("p8sync auth set webdav --username"), "{err}");
 
     tokens
@@ -416,12 +365,7 @@ async fn stored_credentials(store: Arc<dyn Store>) {
     let want = base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"));
     assert_eq!(header.expose(), format!("Basic {want}"));
     // The wrong kind for the provider is refused.
-    let err = tokens
-        .static_source(user(), PROVIDER, StaticKind::Bearer)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&tokens, StaticKind::Bearer).await;
     assert!(err.contains("is a basic credential"), "{err}");
 
     // A rejection is final: no retry, the source is dead and the row is marked.
@@ -433,12 +377,7 @@ async fn stored_credentials(store: Arc<dyn Store>) {
     );
     assert!(source.authorization().await.is_err());
     assert!(store.credential(id).await.unwrap().unwrap().needs_reauth);
-    let err = tokens
-        .static_source(user(), PROVIDER, StaticKind::Basic)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let err = refusal(&tokens, StaticKind::Basic).await;
     assert!(err.contains("was rejected"), "{err}");
 
     // Setting it again clears the mark.
