@@ -173,6 +173,11 @@ impl Api {
         self.send(Method::GET, path, Some(key), None).await
     }
 
+    /// `DELETE path` as `key`.
+    async fn delete(&self, path: &str, key: &Key) -> Reply {
+        self.send(Method::DELETE, path, Some(key), None).await
+    }
+
     /// `POST /sync/configs/{id}/run` as `key`.
     async fn run_now(&self, id: ConfigId, key: &Key) -> Reply {
         let path = format!("/sync/configs/{id}/run");
@@ -434,9 +439,7 @@ async fn configs_are_validated_before_they_are_stored() {
     let names = strings(&r.body, "name");
     assert_eq!(names, ["docs", "drive"]);
 
-    let r = a
-        .send(Method::DELETE, &location, Some(&a.alice), None)
-        .await;
+    let r = a.delete(&location, &a.alice).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = a.get(&location, &a.alice).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found", "sync config");
@@ -932,14 +935,7 @@ async fn disconnecting_revokes_at_the_provider_first() {
     let a = api().await;
     a.credential_for(a.alice.user).await;
     let before = a.fake.counts().revoke;
-    let r = a
-        .send(
-            Method::DELETE,
-            "/auth/credentials/google",
-            Some(&a.alice),
-            None,
-        )
-        .await;
+    let r = a.delete("/auth/credentials/google", &a.alice).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["revoked_at_provider"], true);
     assert_eq!(a.fake.counts().revoke, before + 1);
@@ -950,14 +946,7 @@ async fn disconnecting_revokes_at_the_provider_first() {
             .unwrap()
             .is_empty()
     );
-    let r = a
-        .send(
-            Method::DELETE,
-            "/auth/credentials/google_drive",
-            Some(&a.alice),
-            None,
-        )
-        .await;
+    let r = a.delete("/auth/credentials/google_drive", &a.alice).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found", "credential");
 }
 
@@ -1034,23 +1023,9 @@ async fn disconnecting_a_stored_password_deletes_it_without_a_revocation() {
     assert!(r.text.contains("webdav"), "{}", r.text);
     assert!(!r.text.contains("hunter2"), "{}", r.text);
     // Bob can't see or remove it.
-    let r = a
-        .send(
-            Method::DELETE,
-            "/auth/credentials/webdav",
-            Some(&a.bob),
-            None,
-        )
-        .await;
+    let r = a.delete("/auth/credentials/webdav", &a.bob).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let r = a
-        .send(
-            Method::DELETE,
-            "/auth/credentials/webdav",
-            Some(&a.alice),
-            None,
-        )
-        .await;
+    let r = a.delete("/auth/credentials/webdav", &a.alice).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["revoked_at_provider"], false);
     assert_eq!(r.body["deleted"], true);

@@ -9,6 +9,7 @@
 use p8sync::conformance::cassette::{Body, Cassette};
 use p8sync::conformance::{self, Mode, Options, Outcome, Report, TestCredential};
 use p8sync::secret::Secret;
+use p8sync_e2e::conformance_checks::assert_checks_pass;
 use p8sync_e2e::fake_drive::FakeDrive;
 use p8sync_e2e::fake_dropbox::FakeDropbox;
 use p8sync_e2e::fake_onedrive::FakeOneDrive;
@@ -51,18 +52,17 @@ fn failed<'a>(report: &'a Report, check: &str) -> &'a str {
 fn assert_passes(report: &Report) {
     assert!(report.passed(), "{report}");
     // A provider that declares it must have run these; skipping them would hide a break.
-    for check in [
-        "info",
-        "list.terminates",
-        "list.stable-ids",
-        "entries.fields",
-        "limits",
-    ] {
-        assert!(
-            matches!(report.check(check), Some(Outcome::Pass(_))),
-            "`{check}` did not pass:\n{report}"
-        );
-    }
+    assert_checks_pass(
+        report,
+        &[
+            "info",
+            "list.terminates",
+            "list.stable-ids",
+            "entries.fields",
+            "limits",
+        ],
+        "",
+    );
 }
 
 /// A small Drive: nested folders, a few files, a Google Doc that is exported.
@@ -146,18 +146,17 @@ async fn check_recording(component: &str, id: &str, dir: &Path, live: Report, se
     .await
     .unwrap();
     assert_passes(&replay);
-    for check in [
-        "fetch.bytes",
-        "errors.401",
-        "errors.429",
-        "errors.500",
-        "replay.complete",
-    ] {
-        assert!(
-            matches!(replay.check(check), Some(Outcome::Pass(_))),
-            "`{check}` did not pass in replay:\n{replay}"
-        );
-    }
+    assert_checks_pass(
+        &replay,
+        &[
+            "fetch.bytes",
+            "errors.401",
+            "errors.429",
+            "errors.500",
+            "replay.complete",
+        ],
+        " in replay",
+    );
     if std::env::var("P8_RECORD_CASSETTES").is_ok_and(|v| v == "1") {
         std::fs::create_dir_all(cassette_path(id).parent().unwrap()).unwrap();
         std::fs::copy(&path, cassette_path(id)).unwrap();

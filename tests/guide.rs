@@ -10,8 +10,9 @@
 
 use p8sync::config::ProviderOverrides;
 use p8sync::conformance::cassette::Cassette;
-use p8sync::conformance::{self, Mode, Options, Outcome, TestCredential};
+use p8sync::conformance::{self, Mode, Options, TestCredential};
 use p8sync::secret::Secret;
+use p8sync_e2e::conformance_checks::assert_checks_pass;
 use p8sync_e2e::example_api::ExampleApi;
 use p8sync_e2e::*;
 use std::collections::BTreeMap;
@@ -205,21 +206,20 @@ async fn the_template_records_against_the_fake_and_replays_offline() {
         .await
         .unwrap();
     assert!(replay.passed(), "{replay}");
-    for check in [
-        "list.terminates",
-        "list.resumable",
-        "entries.fields",
-        "fetch.bytes",
-        "errors.401",
-        "errors.429",
-        "errors.500",
-        "replay.complete",
-    ] {
-        assert!(
-            matches!(replay.check(check), Some(Outcome::Pass(_))),
-            "`{check}` did not pass in replay:\n{replay}"
-        );
-    }
+    assert_checks_pass(
+        &replay,
+        &[
+            "list.terminates",
+            "list.resumable",
+            "entries.fields",
+            "fetch.bytes",
+            "errors.401",
+            "errors.429",
+            "errors.500",
+            "replay.complete",
+        ],
+        " in replay",
+    );
 
     if std::env::var("P8_RECORD_CASSETTES").is_ok_and(|v| v == "1") {
         // build-components.sh names the template's component template.wasm, and the

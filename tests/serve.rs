@@ -27,6 +27,23 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Only what a `p8sync serve` of these tests needs in its environment: the database, a data
+/// folder, the providers, the key and the fake's endpoints.
+fn server_env<'c>(
+    c: &'c mut tokio::process::Command,
+    url: &str,
+    data: &std::path::Path,
+    fake: &FakeDrive,
+) -> &'c mut tokio::process::Command {
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", url)
+        .env("P8_DATA_DIR", data)
+        .env("P8_PROVIDERS_DIR", providers_dir())
+        .env("P8_ENCRYPTION_KEY", hex::encode(KEY))
+        .envs(fake.env())
+}
+
 fn sigterm(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().unwrap().to_string();
     let sent = std::process::Command::new("kill")
@@ -82,13 +99,7 @@ async fn replicas_share_due_configs_survive_a_sigkill_and_stop_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let (s3_access, s3_secret) = s3.credentials.clone().unwrap();
     let env = |c: &mut tokio::process::Command| {
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &url)
-            .env("P8_DATA_DIR", data.path())
-            .env("P8_PROVIDERS_DIR", providers_dir())
-            .env("P8_ENCRYPTION_KEY", hex::encode(KEY))
-            .envs(fake.env())
+        server_env(c, &url, data.path(), &fake)
             .env("S3_URL", s3.endpoint.clone().unwrap())
             .env("P8_S3_BUCKET", &s3.bucket)
             .env("S3_ACCESS_KEY", s3_access.expose())
@@ -303,13 +314,7 @@ async fn sigterm_past_the_grace_period_closes_the_run_and_releases_the_lease() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut c = tokio::process::Command::new(p8sync_bin());
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &url)
-        .env("P8_DATA_DIR", data.path())
-        .env("P8_PROVIDERS_DIR", providers_dir())
-        .env("P8_ENCRYPTION_KEY", hex::encode(KEY))
-        .envs(fake.env())
+    server_env(&mut c, &url, data.path(), &fake)
         .env("P8_LOG_FORMAT", "text")
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--tick-secs", "1", "--grace-secs", "1"])

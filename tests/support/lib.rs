@@ -408,6 +408,7 @@ pub async fn read_object(
     out
 }
 pub mod browser;
+pub mod conformance_checks;
 pub mod engine;
 pub mod example_api;
 pub mod fake_common;
