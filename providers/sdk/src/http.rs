@@ -107,7 +107,10 @@ pub fn status_error(response: &Response, what: &str) -> ProviderError {
     let status = response.status;
     // Cut on a character boundary: error bodies are often not ASCII, and `String::truncate`
     // inside a character would panic (a trap, for a guest).
-    let message = format!("{what}: HTTP {status}: {}", crate::error::detail(&response.text()));
+    let message = format!(
+        "{what}: HTTP {status}: {}",
+        crate::error::detail(&response.text())
+    );
     match status {
         401 => ProviderError::Unauthorized(message),
         403 => ProviderError::Forbidden(message),
@@ -289,7 +292,11 @@ mod tests {
         match status_error(&response, "files.list") {
             ProviderError::RateLimited(r) => {
                 assert_eq!(r.retry_after_seconds, Some(7));
-                assert!(r.message.starts_with("files.list: HTTP 429: é"), "{}", r.message);
+                assert!(
+                    r.message.starts_with("files.list: HTTP 429: é"),
+                    "{}",
+                    r.message
+                );
                 assert!(r.message.len() < 600, "{}", r.message.len());
             }
             other => panic!("{other:?}"),
