@@ -86,7 +86,7 @@ fn an_unknown_provider_names_the_available_ones() {
         &[
             "list",
             "--provider",
-            "dropbox",
+            "box",
             "--root",
             root.path().to_str().unwrap(),
         ],
@@ -94,7 +94,7 @@ fn an_unknown_provider_names_the_available_ones() {
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("unknown provider `dropbox`; available providers: google_drive, local"),
+        stderr.contains("unknown provider `box`; available providers: dropbox, example, google_drive, local, onedrive, webdav"),
         "{stderr}"
     );
 }
@@ -282,9 +282,9 @@ fn bad_input_gets_a_clear_message() {
             "the object store is not usable: cannot use the bucket `archive` at http://127.0.0.1:9",
         ),
         (
-            vec!["config", "add", "--provider", "dropbox", "--name", "x"],
+            vec!["config", "add", "--provider", "box", "--name", "x"],
             vec![],
-            "unknown provider `dropbox`; available providers: google_drive, local",
+            "unknown provider `box`; available providers: dropbox, example, google_drive, local, onedrive, webdav",
         ),
         (
             vec![
