@@ -361,20 +361,7 @@ impl Suite<'_> {
             hashers.update(&buf[..n]);
             size += n as u64;
         }
-        if entry.export_as.is_none()
-            && let Some(declared) = entry.size
-            && declared != size
-        {
-            return Err(format!(
-                "the entry declares {declared} bytes, the plan gave {size}"
-            ));
-        }
-        hashers.finish().verify(&entry.checksums).map_err(|m| {
-            format!(
-                "the entry declares {} {}, the bytes hash to {}",
-                m.algorithm, m.expected, m.actual
-            )
-        })?;
+        crate::sync::transfer::verify(entry, size, hashers).map_err(|e| e.to_string())?;
         Ok(size)
     }
 

@@ -267,30 +267,38 @@ pub async fn transfer(
         size_hint: entry.size,
     };
     let object = blob.put(key, &mut reader, &meta).await?;
+    let sha256 = match verify(entry, object.size, reader.hashers) {
+        Ok(sha256) => sha256,
+        Err(e) => {
+            // Do not keep bytes that are not what the provider has.
+            let _ = blob.delete(key).await;
+            return Err(e);
+        }
+    };
+    Ok(Transferred { object, sha256 })
+}
+
+/// Check the bytes that arrived (`size` of them, hashed by `hashers`) against what the entry
+/// declares; their SHA-256 (lower-case hex) when they match.
+pub fn verify(entry: &Entry, size: u64, hashers: Hashers) -> Result<String, TransferError> {
     // An export's size is unknown up front; a download's is not, and a short body without a
     // Content-Length would otherwise pass for the whole file.
     if entry.export_as.is_none()
         && let Some(expected) = entry.size
-        && expected != object.size
+        && expected != size
     {
-        let _ = blob.delete(key).await;
         return Err(TransferError::Size {
             expected,
-            actual: object.size,
+            actual: size,
         });
     }
-    let digests = reader.hashers.finish();
-    if let Err(m) = digests.verify(&entry.checksums) {
-        // Do not keep bytes that are not what the provider has.
-        let _ = blob.delete(key).await;
-        return Err(TransferError::Checksum {
+    let digests = hashers.finish();
+    digests
+        .verify(&entry.checksums)
+        .map_err(|m| TransferError::Checksum {
             algorithm: m.algorithm,
             expected: m.expected,
             actual: m.actual,
-        });
-    }
-    Ok(Transferred {
-        object,
-        sha256: digests.sha256,
-    })
+        })?;
+    Ok(digests.sha256)
 }
