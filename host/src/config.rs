@@ -153,6 +153,16 @@ pub struct SandboxLimits {
     /// How many instances may exist at once (`P8_PROVIDER_INSTANCES`, default 64); sizes the
     /// pooling allocator.
     pub max_instances: u32,
+    /// Linear memory cap per extractor instance (`P8_EXTRACT_MEMORY_MB`, default 256): the most
+    /// an extractor is granted, whatever it asks for.
+    pub extractor_memory_bytes: u64,
+}
+
+impl SandboxLimits {
+    /// The largest memory cap any component may be granted (sizes the pooling allocator).
+    pub fn largest_memory_bytes(&self) -> u64 {
+        self.memory_bytes.max(self.extractor_memory_bytes)
+    }
 }
 
 impl Default for SandboxLimits {
@@ -161,6 +171,7 @@ impl Default for SandboxLimits {
             memory_bytes: 128 * 1024 * 1024,
             call_timeout: Duration::from_secs(60),
             max_instances: 64,
+            extractor_memory_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -227,10 +238,13 @@ impl RuntimeSettings {
     pub fn from_env(data_dir: &std::path::Path) -> Result<Self, SettingError> {
         let mut limits = SandboxLimits::default();
         if let Some(mb) = env_number("P8_PROVIDER_MEMORY_MB")? {
-            limits.memory_bytes = mb * 1024 * 1024;
+            limits.memory_bytes = mb.clamp(1, 1 << 20) * 1024 * 1024;
         }
         if let Some(secs) = env_number("P8_PROVIDER_TIMEOUT_SECS")? {
             limits.call_timeout = Duration::from_secs(secs);
+        }
+        if let Some(mb) = env_number("P8_EXTRACT_MEMORY_MB")? {
+            limits.extractor_memory_bytes = mb.clamp(16, 4096) * 1024 * 1024;
         }
         if let Some(n) = env_number("P8_PROVIDER_INSTANCES")? {
             limits.max_instances = n.clamp(1, 10_000) as u32;

@@ -8,6 +8,7 @@ pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod extract;
 pub mod ingest;
 pub mod logging;
 pub mod metrics;

@@ -58,15 +58,18 @@ pub struct RetryArgs {
 
 impl Cli {
     /// An ingestor over this command line's store and object store, set up from `P8_INGEST_*`.
+    /// Documents and audio are parsed by the extractors, in `runtime`'s sandbox.
     pub(crate) async fn ingestor(
         &self,
         store: std::sync::Arc<dyn crate::store::Store>,
+        runtime: &crate::runtime::Runtime,
     ) -> Result<Ingestor> {
         let mut options = IngestOptions::from_env()?;
         if options.scratch_dir.is_none() {
             options.scratch_dir = Some(self.data_dir.join("scratch"));
         }
-        Ok(Ingestor::new(store, self.blob().await, options))
+        let extractors = std::sync::Arc::new(self.extractors(runtime, options.limits.clone()));
+        Ok(Ingestor::new(store, self.blob().await, options).with_extractors(extractors))
     }
 }
 
@@ -79,7 +82,7 @@ pub(super) async fn run(cli: &Cli, command: &IngestCommand) -> Result<()> {
                 require_config(store.as_ref(), config).await?;
                 store.enqueue_config(config, args.all).await?;
             }
-            let report = cli.ingestor(store).await?.drain().await?;
+            let report = cli.ingestor(store, &cli.runtime()?).await?.drain().await?;
             print_report(&report, args.json)
         }
         IngestCommand::Retry(args) => {
@@ -93,7 +96,7 @@ pub(super) async fn run(cli: &Cli, command: &IngestCommand) -> Result<()> {
             for config in configs {
                 store.enqueue_config(config, false).await?;
             }
-            let report = cli.ingestor(store).await?.drain().await?;
+            let report = cli.ingestor(store, &cli.runtime()?).await?.drain().await?;
             print_report(&report, args.json)
         }
         IngestCommand::Status(args) => {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod config;
+mod extractors;
 mod ingest;
 mod list;
 mod providers;
@@ -30,6 +31,12 @@ pub struct Cli {
     /// workspace builds (target/providers).
     #[arg(long, global = true, env = "P8_PROVIDERS_DIR")]
     pub providers_dir: Option<PathBuf>,
+
+    /// The folder of extractor components (*.wasm): the sandboxed parsers of PDF, Office,
+    /// HTML and audio files. Defaults to an `extractors` folder next to the binary, or the ones
+    /// this workspace builds (target/extractors).
+    #[arg(long, global = true, env = "P8_EXTRACTORS_DIR")]
+    pub extractors_dir: Option<PathBuf>,
 
     /// Do not apply database migrations at start-up (run `p8sync migrate` instead).
     #[arg(long, global = true, env = "P8_NO_MIGRATE")]
@@ -66,6 +73,9 @@ pub enum Command {
     /// List the installed providers: id, version, interface version, hosts, auth and
     /// capabilities. Files that failed to load are reported with the reason.
     Providers(providers::ProvidersArgs),
+    /// List the installed extractors (the sandboxed parsers): id, version, formats, output,
+    /// memory. Files that failed to load are reported with the reason.
+    Extractors(extractors::ExtractorsArgs),
     /// Work with one provider component file.
     #[command(subcommand)]
     Provider(providers::ProviderCommand),
@@ -108,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Providers(args) => providers::run_providers(&cli, args).await,
         Command::Provider(cmd) => providers::run_provider(&cli, cmd).await,
+        Command::Extractors(args) => extractors::run(&cli, args).await,
         Command::List(args) => list::run(&cli, args).await,
         Command::Sync(args) => sync::run_sync(&cli, args).await,
         Command::Files(args) => sync::run_files(&cli, args).await,
@@ -140,6 +151,20 @@ impl Cli {
         self.providers_dir
             .clone()
             .unwrap_or_else(default_providers_dir)
+    }
+
+    /// The extractors, loaded lazily from the extractors directory, under the `P8_EXTRACT_*`
+    /// caps, in `runtime`'s sandbox.
+    pub(crate) fn extractors(
+        &self,
+        runtime: &Runtime,
+        limits: crate::extract::ExtractLimits,
+    ) -> crate::extract::Extractors {
+        let dir = self
+            .extractors_dir
+            .clone()
+            .unwrap_or_else(crate::extract::default_dir);
+        crate::extract::Extractors::new(runtime.clone(), dir, limits)
     }
 
     /// Load the registry, reporting files that failed to load on stderr.

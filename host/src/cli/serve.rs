@@ -63,7 +63,7 @@ pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
             None
         }
     };
-    let ingestor = cli.ingestor(store.clone()).await?;
+    let ingestor = cli.ingestor(store.clone(), &runtime).await?;
 
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind(args.listen)

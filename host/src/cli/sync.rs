@@ -162,7 +162,7 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     }
     let ingestor = match args.no_ingest || args.dry_run {
         true => None,
-        false => Some(cli.ingestor(store).await?),
+        false => Some(cli.ingestor(store, &runtime).await?),
     };
     let mut failed = Vec::new();
     for config in &configs {

@@ -50,15 +50,19 @@ pub(super) async fn ingest(
         .clone()
         .filter(|m| m.starts_with("audio/"))
         .or_else(|| key.as_str().rsplit_once('.').map(|(_, e)| e.to_string()));
-    let scratch = ingestor.options.scratch_dir();
-    let segmenting = ingestor.options.segment.clone();
-    let analysed = tokio::task::spawn_blocking(move || {
-        let analysis = audio::analyse(&source, hint.as_deref(), &scratch, &segmenting);
-        drop(source);
-        analysis
-    })
-    .await
-    .map_err(|e| Failure::retry(format!("the decoding thread failed: {e}")))?;
+    let Some(extractors) = ingestor.extractors.as_deref() else {
+        return Ok(no_extractors(&format!("{} audio", hint.as_deref().unwrap_or("this"))));
+    };
+    let analysed = audio::analyse(
+        extractors,
+        &source,
+        hint.as_deref(),
+        file.remote_name.as_deref().unwrap_or_default(),
+        &ingestor.options.scratch_dir(),
+        &ingestor.options.segment,
+    )
+    .await;
+    drop(source);
     let analysis = match analysed {
         Ok(a) => Arc::new(a),
         Err(AudioError::Unsupported { reason }) => {
@@ -78,9 +82,41 @@ pub(super) async fn ingest(
     record.metadata["codec"] = analysis.codec.clone().into();
     record.metadata["source_sample_rate"] = analysis.source_sample_rate.into();
     record.metadata["source_channels"] = analysis.source_channels.into();
+    let mut notes = Vec::new();
+    if analysis.truncated {
+        notes.push(format!(
+            "only the first {} were decoded (the cap is P8_INGEST_MAX_AUDIO_SECS)",
+            hours(analysis.duration_secs)
+        ));
+        record.metadata["truncated"] = true.into();
+    }
+    if analysis.segments.is_empty() {
+        // Silence, or sound with no speech in it: nothing to transcribe, no chunk worth
+        // storing, and no paid call to a backend.
+        record.status = AudioStatus::Completed;
+        record.metadata["speech"] = "none".into();
+        store.put_audio_file(&record).await?;
+        write_chunks(ingestor, job, key, &record, &analysis).await?;
+        notes.insert(
+            0,
+            format!("no speech found in {} of audio", hours(analysis.duration_secs)),
+        );
+        return Ok(IngestOutcome {
+            status: IngestStatus::Stored,
+            message: Some(notes.join("; ")),
+            resources: vec![],
+        });
+    }
     store.put_audio_file(&record).await?;
 
     let chunks = write_chunks(ingestor, job, key, &record, &analysis).await?;
+    if analysis.segments.len() > chunks.len() {
+        notes.push(format!(
+            "{} of {} speech segments were cut into chunks (the cap is P8_INGEST_MAX_AUDIO_CHUNKS)",
+            chunks.len(),
+            analysis.segments.len()
+        ));
+    }
     record.chunks = chunk_summary(&chunks);
     let Some(backend) = ingestor.transcriber.clone() else {
         record.status = AudioStatus::Completed;
@@ -88,11 +124,14 @@ pub(super) async fn ingest(
         store.put_audio_file(&record).await?;
         return Ok(IngestOutcome {
             status: IngestStatus::Untranscribed,
-            message: Some(format!(
-                "{} chunks of {:.1} s of audio, not transcribed: {NO_BACKEND}, then run `p8sync \
-                 ingest retry`",
-                chunks.len(),
-                analysis.duration_secs
+            message: Some(with_notes(
+                format!(
+                    "{} chunks of {:.1} s of audio, not transcribed: {NO_BACKEND}, then run \
+                     `p8sync ingest retry`",
+                    chunks.len(),
+                    analysis.duration_secs
+                ),
+                &notes,
             )),
             resources: vec![],
         });
@@ -183,6 +222,7 @@ pub(super) async fn ingest(
     if let Some(e) = last_error {
         message.push_str(&format!("; last failure: {e}"));
     }
+    let message = with_notes(message, &notes);
     Ok(IngestOutcome {
         status: if resources.is_empty() {
             IngestStatus::Untranscribed
@@ -204,7 +244,11 @@ async fn write_chunks(
     analysis: &Arc<audio::Analysis>,
 ) -> Result<Vec<AudioChunkRecord>, Failure> {
     let store = &ingestor.store;
-    let count = i32::try_from(analysis.segments.len()).unwrap_or(i32::MAX);
+    let segments = &analysis.segments[..analysis
+        .segments
+        .len()
+        .min(ingestor.options.max_audio_chunks)];
+    let count = i32::try_from(segments.len()).unwrap_or(i32::MAX);
     let old = store.audio_chunks(record.id).await?;
     ingestor
         .delete_objects(
@@ -214,8 +258,8 @@ async fn write_chunks(
         )
         .await?;
     store.delete_audio_chunks(record.id, count).await?;
-    let mut chunks = Vec::with_capacity(analysis.segments.len());
-    for (n, segment) in analysis.segments.iter().enumerate() {
+    let mut chunks = Vec::with_capacity(segments.len());
+    for (n, segment) in segments.iter().enumerate() {
         let ordinal = i32::try_from(n).unwrap_or(i32::MAX);
         let cut = Arc::clone(analysis);
         let segment_copy = *segment;
@@ -272,6 +316,35 @@ async fn read_object(ingestor: &Ingestor, uri: &str) -> Result<Vec<u8>, Failure>
         .await
         .map_err(|e| Failure::retry(format!("reading chunk {key}: {e}")))?;
     Ok(bytes)
+}
+
+/// `message`, then the notes a person should read with it.
+fn with_notes(message: String, notes: &[String]) -> String {
+    std::iter::once(message)
+        .chain(notes.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A duration for people: `12.5 s`, `4.0 h`.
+fn hours(secs: f64) -> String {
+    if secs >= 3600.0 {
+        format!("{:.1} h", secs / 3600.0)
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
+/// The outcome when no extractors are set up at all.
+pub(super) fn no_extractors(what: &str) -> IngestOutcome {
+    IngestOutcome {
+        status: IngestStatus::NotIngestible,
+        message: Some(format!(
+            "not ingestible: {what} needs an extractor, and this ingestor has none (set \
+             P8_EXTRACTORS_DIR)"
+        )),
+        resources: vec![],
+    }
 }
 
 fn chunk_summary(chunks: &[AudioChunkRecord]) -> serde_json::Value {

@@ -80,6 +80,15 @@ pub struct IngestOptions {
     pub chunk: text::ChunkOptions,
     /// Limits on text extraction.
     pub extract: text::ExtractOptions,
+    /// Caps on what parsing one file may produce or use (characters, seconds of audio,
+    /// memory, time): extractors run under them.
+    pub limits: crate::extract::ExtractLimits,
+    /// Resources kept per file (`P8_INGEST_MAX_RESOURCES`, default 10,000); past it the rest is
+    /// dropped and the outcome says so.
+    pub max_resources: usize,
+    /// Audio chunks cut per file (`P8_INGEST_MAX_AUDIO_CHUNKS`, default 500: over four hours of
+    /// speech at 30 s a chunk).
+    pub max_audio_chunks: usize,
     /// Speech segmenting rules.
     pub segment: audio::SegmentOptions,
     /// Where scratch files go (default: the system's temp directory).
@@ -96,6 +105,9 @@ impl Default for IngestOptions {
             routes: route::Routes::default(),
             chunk: text::ChunkOptions::default(),
             extract: text::ExtractOptions::default(),
+            limits: crate::extract::ExtractLimits::default(),
+            max_resources: 10_000,
+            max_audio_chunks: 500,
             segment: audio::SegmentOptions::default(),
             scratch_dir: None,
         }
@@ -112,8 +124,16 @@ impl IngestOptions {
         }
         let mut options = IngestOptions {
             routes: route::Routes::from_env().map_err(|e| IngestError::Setting(e.to_string()))?,
+            limits: crate::extract::ExtractLimits::from_env()
+                .map_err(|e| IngestError::Setting(e.to_string()))?,
             ..IngestOptions::default()
         };
+        if let Some(n) = number::<usize>("P8_INGEST_MAX_RESOURCES")? {
+            options.max_resources = n.clamp(1, 10_000_000);
+        }
+        if let Some(n) = number::<usize>("P8_INGEST_MAX_AUDIO_CHUNKS")? {
+            options.max_audio_chunks = n.clamp(1, 1_000_000);
+        }
         if let Some(n) = number::<usize>("P8_INGEST_WORKERS")? {
             options.workers = n.max(1);
         }

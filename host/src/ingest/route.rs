@@ -12,6 +12,8 @@ pub enum Route {
     Text(Format),
     /// Decode, chunk and transcribe it.
     Audio,
+    /// Extract its text with the installed extractor that declares its type.
+    Extractor,
     /// Keep it in object storage only.
     Store,
 }
@@ -21,6 +23,7 @@ impl fmt::Display for Route {
         match self {
             Route::Text(format) => write!(f, "text:{}", format.as_str()),
             Route::Audio => f.write_str("audio"),
+            Route::Extractor => f.write_str("extractor"),
             Route::Store => f.write_str("store"),
         }
     }
@@ -131,6 +134,12 @@ impl Routes {
     /// object's) goes. An exported Google Doc has a `vnd.google-apps` type, so its object's
     /// extension is what decides.
     pub fn route(&self, mime: Option<&str>, names: &[&str]) -> Route {
+        self.matched(mime, names).unwrap_or(Route::Store)
+    }
+
+    /// Like [`Routes::route`], but `None` when no rule (the operator's or a built-in one)
+    /// matches, so the caller can look further (installed extractors).
+    pub fn matched(&self, mime: Option<&str>, names: &[&str]) -> Option<Route> {
         let mime = mime
             .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
             .filter(|m| !m.is_empty());
@@ -142,21 +151,21 @@ impl Routes {
             .collect();
         if let Some(mime) = &mime {
             if let Some(route) = self.operator_rule(|p| mime_matches(p, mime)) {
-                return route;
+                return Some(route);
             }
             if let Some(route) = builtin_for_mime(mime) {
-                return route;
+                return Some(route);
             }
         }
         for ext in &extensions {
             if let Some(route) = self.operator_rule(|p| p == &Pattern::Extension(ext.clone())) {
-                return route;
+                return Some(route);
             }
             if let Some(route) = builtin_for_extension(ext) {
-                return route;
+                return Some(route);
             }
         }
-        Route::Store
+        None
     }
 
     fn operator_rule(&self, matches: impl Fn(&Pattern) -> bool) -> Option<Route> {

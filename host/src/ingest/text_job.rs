@@ -1,8 +1,11 @@
-//! Text files into `Resources`: extract, chunk, and give each chunk its deterministic id.
+//! Text files into `Resources`: extract (plain text here, everything else in a sandboxed
+//! extractor), chunk, and give each chunk its deterministic id.
 
+use super::audio_job::no_extractors;
 use super::text::{self, ExtractError, Format};
 use super::worker::{Failure, Ingestor};
 use crate::blob::ObjectKey;
+use crate::extract::{ExtractFailure, Input, OutputKind};
 use crate::store::SyncFile;
 use crate::store::ids::ResourceId;
 use crate::store::ingest::{IngestJob, IngestOutcome, IngestStatus, Resource};
@@ -10,51 +13,162 @@ use crate::store::ingest::{IngestJob, IngestOutcome, IngestStatus, Resource};
 /// The `category` of resources made from documents.
 pub const DOCUMENT_CATEGORY: &str = "document";
 
+/// Which reader a text file goes to.
+pub(super) enum Source {
+    /// A format the routes name: plain text is read here, the rest by the extractor that
+    /// declares the format.
+    Builtin(Format),
+    /// No route names it, but an installed extractor declares its type.
+    Discovered,
+}
+
 /// Extract the text of the object at `key` and chunk it into resources.
 pub(super) async fn ingest(
     ingestor: &Ingestor,
     job: &IngestJob,
     key: &ObjectKey,
-    format: Format,
+    source: Source,
 ) -> Result<IngestOutcome, Failure> {
+    let file = &job.file;
+    let max_bytes = ingestor.options.extract.max_bytes;
+    let not_ingestible = |what: &str, reason: &str| IngestOutcome {
+        status: IngestStatus::NotIngestible,
+        message: Some(format!("not ingestible as {what}: {reason}")),
+        resources: vec![],
+    };
+    // Refused before it is copied: a huge file costs nothing.
+    if let Some(size) = file.local_size.filter(|s| *s as u64 > max_bytes) {
+        return Ok(not_ingestible(
+            "text",
+            &format!(
+                "the file is {size} bytes, over the {max_bytes} byte limit for text extraction; \
+                 raise the limit to ingest it"
+            ),
+        ));
+    }
+    let limits = &ingestor.options.limits;
     let path = ingestor.download(key).await?;
-    let options = ingestor.options.extract.clone();
-    let chunking = ingestor.options.chunk.clone();
-    // Extraction is CPU work on untrusted bytes: off the async threads.
-    let extracted = tokio::task::spawn_blocking(move || {
-        let text = text::extract(format, &path, &options)?;
-        Ok::<_, ExtractError>(text::chunk(&text, &chunking))
-    })
-    .await
-    .map_err(|e| Failure::retry(format!("the extraction thread failed: {e}")))?;
-    let chunks = match extracted {
-        Ok(chunks) => chunks,
-        Err(ExtractError::NotIngestible { reason }) => {
-            return Ok(IngestOutcome {
-                status: IngestStatus::NotIngestible,
-                message: Some(format!("not ingestible as {}: {reason}", format.as_str())),
-                resources: vec![],
-            });
+    let (what, extracted) = match source {
+        Source::Builtin(format) if format.is_plain_text() => {
+            let options = ingestor.options.extract.clone();
+            let max_chars = limits.max_chars;
+            let path = path.to_path_buf();
+            let decoded = tokio::task::spawn_blocking(move || {
+                text::extract(format, &path, &options, max_chars)
+            })
+            .await
+            .map_err(|e| Failure::retry(format!("the extraction thread failed: {e}")))?;
+            match decoded {
+                Ok((text, truncated)) => (format.as_str().to_string(), Ok((text, truncated, vec![]))),
+                Err(ExtractError::NotIngestible { reason }) => {
+                    return Ok(not_ingestible(format.as_str(), &reason));
+                }
+                Err(e @ ExtractError::Io(_)) => return Err(Failure::retry(e)),
+            }
         }
+        source => {
+            let format = match source {
+                Source::Builtin(format) => Some(format.as_str()),
+                Source::Discovered => None,
+            };
+            let Some(extractors) = ingestor.extractors.as_deref() else {
+                return Ok(no_extractors(format.unwrap_or("this type")));
+            };
+            let names: Vec<&str> = [file.remote_name.as_deref(), Some(key.as_str())]
+                .into_iter()
+                .flatten()
+                .collect();
+            let mime = file.remote_type.as_deref();
+            let Some(extractor) = extractors
+                .find(OutputKind::Text, format, mime, &names)
+                .await
+            else {
+                return Ok(not_ingestible(
+                    format.unwrap_or("text"),
+                    &format!(
+                        "no installed extractor reads {} (looked in {}; `p8sync extractors` \
+                         lists them)",
+                        format.unwrap_or("this type"),
+                        extractors.dir().display()
+                    ),
+                ));
+            };
+            let input = Input {
+                format: format
+                    .map(str::to_string)
+                    .or_else(|| extension_of(&names, &extractor.info().formats))
+                    .unwrap_or_default(),
+                mime_type: file.remote_type.clone(),
+                name: file.remote_name.clone().unwrap_or_default(),
+            };
+            let what = if input.format.is_empty() {
+                extractor.info().id.clone()
+            } else {
+                input.format.clone()
+            };
+            let result = extractors
+                .text(&extractor, &path, input)
+                .await
+                .map(|out| (out.text, out.truncated, out.notes));
+            (what, result)
+        }
+    };
+    let (raw, truncated, mut notes) = match extracted {
+        Ok(out) => out,
+        Err(ExtractFailure::Io(e)) => return Err(Failure::retry(format!("extraction: {e}"))),
+        Err(failure) => return Ok(not_ingestible(&what, &failure.to_string())),
+    };
+    drop(path);
+    let text = match text::finish(&raw, &what) {
+        Ok(text) => text,
+        Err(ExtractError::NotIngestible { reason }) => return Ok(not_ingestible(&what, &reason)),
         Err(e @ ExtractError::Io(_)) => return Err(Failure::retry(e)),
     };
-    let file = &job.file;
+    drop(raw);
+    if truncated {
+        notes.push(format!(
+            "the text was cut at {} characters (P8_INGEST_MAX_CHARS)",
+            limits.max_chars
+        ));
+    }
+    let mut chunks = text::chunk(&text, &ingestor.options.chunk);
+    let max_resources = ingestor.options.max_resources;
+    if chunks.len() > max_resources {
+        notes.push(format!(
+            "only the first {max_resources} of {} chunks were kept (P8_INGEST_MAX_RESOURCES)",
+            chunks.len()
+        ));
+        chunks.truncate(max_resources);
+    }
     let resources = resources(
         file,
         DOCUMENT_CATEGORY,
         &chunks,
-        |ordinal| serde_json::json!({ "format": format.as_str(), "chunk": ordinal, "chunks": chunks.len() }),
+        |ordinal| serde_json::json!({ "format": what, "chunk": ordinal, "chunks": chunks.len() }),
     );
+    let mut message = format!(
+        "{} resource{} from {what} text",
+        resources.len(),
+        if resources.len() == 1 { "" } else { "s" },
+    );
+    for note in notes {
+        message.push_str("; ");
+        message.push_str(&note);
+    }
     Ok(IngestOutcome {
         status: IngestStatus::Ingested,
-        message: Some(format!(
-            "{} resource{} from {} text",
-            resources.len(),
-            if resources.len() == 1 { "" } else { "s" },
-            format.as_str()
-        )),
+        message: Some(message),
         resources,
     })
+}
+
+/// The first of `names`' extensions that is one of `formats`.
+fn extension_of(names: &[&str], formats: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|n| n.rsplit('/').next()?.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .find(|e| formats.contains(e))
 }
 
 /// Resources for `chunks` of `file`'s content, with where they came from in `metadata`.

@@ -5,6 +5,7 @@
 use super::route::{Route, Routes};
 use super::{IngestError, IngestOptions, audio_job, text_job};
 use crate::blob::{BlobStore, ObjectKey};
+use crate::extract::{Extractors, OutputKind};
 use crate::ingest::audio::TranscriptionBackend;
 use crate::store::ingest::{IngestJob, IngestOutcome, IngestStatus};
 use crate::store::{FileStatus, Store, StoreError};
@@ -20,6 +21,8 @@ pub struct Ingestor {
     pub(super) blob: Arc<dyn BlobStore>,
     pub(super) options: Arc<IngestOptions>,
     pub(super) transcriber: Option<Arc<TranscriptionBackend>>,
+    /// The sandboxed parsers of documents and audio (none: only plain text is read).
+    pub(super) extractors: Option<Arc<Extractors>>,
     routes: Arc<Routes>,
     owner: String,
     claims: Arc<AtomicU64>,
@@ -106,6 +109,7 @@ impl Ingestor {
             blob,
             options: Arc::new(options),
             transcriber: TranscriptionBackend::from_env().map(Arc::new),
+            extractors: None,
             routes,
             owner: crate::config::replica_name(),
             claims: Arc::new(AtomicU64::new(0)),
@@ -115,6 +119,12 @@ impl Ingestor {
     /// How many jobs it runs at a time (`P8_INGEST_WORKERS`).
     pub fn workers(&self) -> usize {
         self.options.workers.max(1)
+    }
+
+    /// Parse documents and audio with these extractors.
+    pub fn with_extractors(mut self, extractors: Arc<Extractors>) -> Self {
+        self.extractors = Some(extractors);
+        self
     }
 
     /// Use this transcription backend (or none) instead of the environment's.
@@ -277,7 +287,11 @@ impl Ingestor {
             .into_iter()
             .flatten()
             .collect();
-        let route = self.routes.route(file.remote_type.as_deref(), &names);
+        let route = match self.routes.matched(file.remote_type.as_deref(), &names) {
+            Some(route) => route,
+            // No rule knows the type: an installed extractor may (a third party's EPUB reader).
+            None => self.extractor_route(file.remote_type.as_deref(), &names).await,
+        };
         if route != Route::Audio {
             // It may have been audio before it changed.
             self.forget_audio(job).await?;
@@ -291,8 +305,36 @@ impl Ingestor {
                 )),
                 resources: vec![],
             }),
-            Route::Text(format) => text_job::ingest(self, job, &key, format).await,
+            Route::Text(format) => {
+                text_job::ingest(self, job, &key, text_job::Source::Builtin(format)).await
+            }
+            Route::Extractor => {
+                text_job::ingest(self, job, &key, text_job::Source::Discovered).await
+            }
             Route::Audio => audio_job::ingest(self, job, &key).await,
+        }
+    }
+
+    /// Where a file no routing rule knows goes: to text or audio ingestion when an installed
+    /// extractor reads its type, else to storage only.
+    async fn extractor_route(&self, mime: Option<&str>, names: &[&str]) -> Route {
+        let Some(extractors) = &self.extractors else {
+            return Route::Store;
+        };
+        if extractors
+            .find(OutputKind::Text, None, mime, names)
+            .await
+            .is_some()
+        {
+            Route::Extractor
+        } else if extractors
+            .find(OutputKind::Pcm, None, mime, names)
+            .await
+            .is_some()
+        {
+            Route::Audio
+        } else {
+            Route::Store
         }
     }
 

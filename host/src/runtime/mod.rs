@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod intercept;
 pub mod local_root;
+pub mod names;
 mod pace;
 pub mod policy;
 pub mod provider;
@@ -42,7 +43,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances; the granularity of deadlines and of yielding to other tasks.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The provider runtime. Cheap to clone; clones share the engine, the cache and the HTTP client.
 #[derive(Clone)]
@@ -124,6 +125,12 @@ impl Runtime {
         })
     }
 
+    /// The engine, linker settings and cache, for the other kinds of component that run in the
+    /// same sandbox (extractors).
+    pub(crate) fn inner(&self) -> &Arc<RuntimeInner> {
+        &self.inner
+    }
+
     /// Whether instances come from the pooling allocator (fast instantiation).
     pub fn uses_pooling(&self) -> bool {
         self.inner.pooling
@@ -162,7 +169,8 @@ fn build_engine(settings: &RuntimeSettings) -> Result<(Engine, bool), StartError
         .total_stacks(n)
         .max_memories_per_component(8)
         .max_core_instances_per_component(32)
-        .max_memory_size(settings.limits.memory_bytes as usize);
+        // One slot size for every kind of component: the largest cap any of them may be granted.
+        .max_memory_size(settings.limits.largest_memory_bytes() as usize);
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&cfg) {
         Ok(engine) => Ok((engine, true)),

@@ -145,7 +145,7 @@ impl GuestOutput {
         true
     }
 
-    fn log(&self, provider: &str, level: host::LogLevel, message: &str) {
+    pub(crate) fn log(&self, provider: &str, level: host::LogLevel, message: &str) {
         if !self.admit(None) {
             return;
         }

@@ -1,21 +1,24 @@
 //! Audio ingestion: decode any common audio file to 16 kHz mono, find its speech, cut it into
 //! bounded chunks and send them to an OpenAI-compatible transcription server.
 //!
-//! Memory is bounded by the chunk, not the file: [`analyse`] streams the decoded audio to a scratch
-//! file on disk and keeps only a per-frame energy profile (~50 floats per second) in memory;
-//! [`Analysis::segment_wav`] later reads one segment back from that scratch file.
+//! Decoding runs in a sandboxed extractor component ([`crate::extract`]): the codecs are
+//! third-party code fed with strangers' bytes. The samples it emits stream into a scratch file
+//! on disk ([`PcmScratch`]; digital silence becomes holes, not bytes) while a per-frame energy
+//! profile (~50 floats per second) is kept in memory; [`Analysis::segment_wav`] later reads one
+//! segment back from that scratch file.
 
-mod decode;
-mod resample;
+mod pcm;
 mod segment;
 mod transcribe;
 mod wav;
 
+use crate::extract::{ExtractFailure, Extractors, Input, OutputKind};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Mutex;
 
+pub use pcm::PcmScratch;
 pub use transcribe::{NO_BACKEND, RetryPolicy, TranscribeError, Transcript, TranscriptionBackend};
 
 /// Sample rate of the scratch PCM and of every chunk WAV (what Whisper-style models expect).
@@ -103,39 +106,88 @@ pub struct Analysis {
     pub source_sample_rate: u32,
     /// Channel count of the source.
     pub source_channels: u16,
-    /// Short codec name as symphonia reports it (`mp3`, `flac`, `aac`, `vorbis`, `pcm_s16le`...).
+    /// Short codec name as the decoder reports it (`mp3`, `flac`, `aac`, `vorbis`, `pcm_s16le`...).
     pub codec: String,
-    /// Speech segments in time order (the whole file, in bounded pieces, when no speech was found).
+    /// Speech segments in time order; empty when no speech was found.
     pub segments: Vec<Segment>,
+    /// Whether decoding stopped at the duration cap (`P8_INGEST_MAX_AUDIO_SECS`).
+    pub truncated: bool,
     /// 16 kHz mono s16le samples; an unnamed temp file, so the OS reclaims it even after a crash.
     /// The mutex makes seek+read atomic when several tasks share the analysis.
     scratch: Mutex<File>,
     samples: u64,
 }
 
-/// Decode the audio file at `input` (extension or MIME type hint optional) into a 16 kHz mono
-/// scratch file in `scratch_dir`, and find its speech segments. Blocking CPU work: run it on a
-/// blocking thread.
-pub fn analyse(
+/// Decode the audio file at `input` in a sandboxed extractor (`hint`: an extension or a MIME
+/// type, `name`: the file's name, both optional hints) into a 16 kHz mono scratch file in
+/// `scratch_dir`, and find its speech segments.
+pub async fn analyse(
+    extractors: &Extractors,
     input: &Path,
     hint: Option<&str>,
+    name: &str,
     scratch_dir: &Path,
     options: &SegmentOptions,
 ) -> Result<Analysis, AudioError> {
-    // The decoders are third-party code fed untrusted bytes; should one panic on a malformed
-    // file, that is a property of the file, not a reason to take the worker down.
-    let decoded = std::panic::catch_unwind(|| decode::decode_to_scratch(input, hint, scratch_dir))
-        .map_err(|_| AudioError::unsupported("the decoder crashed on malformed data"))??;
-    let duration_secs = decoded.samples as f64 / f64::from(SAMPLE_RATE);
-    let segments = segment::find_segments(&decoded.frame_db, duration_secs, options);
+    let hint = hint.map(str::trim).filter(|h| !h.is_empty());
+    let (mime, format) = match hint {
+        Some(h) if h.contains('/') => (Some(h.to_ascii_lowercase()), None),
+        Some(h) => (None, Some(h.trim_start_matches('.').to_ascii_lowercase())),
+        None => (None, None),
+    };
+    let found = extractors
+        .find(OutputKind::Pcm, format.as_deref(), mime.as_deref(), &[name])
+        .await;
+    // The decoder sniffs the content; a file whose name and type say nothing still goes to
+    // the first audio extractor.
+    let extractor = match found {
+        Some(e) => e,
+        None => extractors
+            .all()
+            .await
+            .into_iter()
+            .find(|e| e.info().output == OutputKind::Pcm)
+            .ok_or_else(|| {
+                AudioError::unsupported(format!(
+                    "no audio extractor is installed (looked in {}; `p8sync extractors` lists them)",
+                    extractors.dir().display()
+                ))
+            })?,
+    };
+    let request = Input {
+        format: format
+            .filter(|f| extractor.info().formats.contains(f))
+            .or_else(|| extractor.info().formats.first().cloned())
+            .unwrap_or_default(),
+        mime_type: mime,
+        name: name.to_string(),
+    };
+    let sink = PcmScratch::new(scratch_dir)?;
+    let decoded = extractors
+        .pcm(&extractor, input, request, sink)
+        .await
+        .map_err(|e| match e {
+            ExtractFailure::Io(e) => AudioError::Io(e),
+            other => AudioError::unsupported(other.to_string()),
+        })?;
+    if decoded.samples == 0 {
+        return Err(AudioError::unsupported(format!(
+            "no audio could be decoded from the {} stream",
+            decoded.codec.as_deref().unwrap_or("audio")
+        )));
+    }
+    let (scratch, samples, frame_db) = decoded.sink.finish()?;
+    let duration_secs = samples as f64 / f64::from(SAMPLE_RATE);
+    let segments = segment::find_segments(&frame_db, duration_secs, options);
     Ok(Analysis {
         duration_secs,
-        source_sample_rate: decoded.source_rate,
+        source_sample_rate: decoded.source_sample_rate,
         source_channels: decoded.source_channels,
-        codec: decoded.codec,
+        codec: decoded.codec.unwrap_or_else(|| "unknown".into()),
         segments,
-        scratch: Mutex::new(decoded.scratch),
-        samples: decoded.samples,
+        truncated: decoded.truncated,
+        scratch: Mutex::new(scratch),
+        samples,
     })
 }
 

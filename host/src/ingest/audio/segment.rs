@@ -15,7 +15,8 @@ const SPLIT_SMOOTHING_FRAMES: usize = 5;
 /// Rules, in order: detect speech regions; merge gaps of at most `merge_gap_secs`; split segments
 /// longer than `max_segment_secs` (at the quietest point shortly before the limit); drop segments
 /// shorter than `min_segment_secs`; pad each side by `padding_secs` without overlapping neighbours
-/// or exceeding the maximum. A file with no speech is one segment covering the whole file.
+/// or exceeding the maximum. A file with no speech (silence, noise below the threshold) has no
+/// segments: there is nothing to transcribe, and no chunk is cut.
 pub(super) fn find_segments(
     frame_db: &[f32],
     duration: f64,
@@ -42,7 +43,7 @@ pub(super) fn find_segments(
     split.retain(|&(s, e)| e - s >= min_frames.max(1));
 
     if split.is_empty() {
-        return whole_file(duration, opts.max_segment_secs);
+        return Vec::new();
     }
     let to_secs = |f: usize| (f as f64 * FRAME_SECS).min(duration);
     let mut segments: Vec<Segment> = split
@@ -143,28 +144,6 @@ fn pad(segments: &mut [Segment], duration: f64, opts: &SegmentOptions) {
         s.start = (s.start - grow).max(prev_end);
         s.end = (s.end + grow).min(next_start);
     }
-}
-
-/// The whole file as evenly sized pieces of at most `max` seconds. Even pieces (rather than
-/// 30 + 30 + 0.1) avoid a sliver too short to transcribe, and keep every chunk bounded even for
-/// an hour of silence or music.
-fn whole_file(duration: f64, max: f64) -> Vec<Segment> {
-    let pieces = if max > 0.0 && duration > max {
-        (duration / max).ceil() as usize
-    } else {
-        1
-    };
-    let len = duration / pieces as f64;
-    (0..pieces)
-        .map(|i| Segment {
-            start: i as f64 * len,
-            end: if i + 1 == pieces {
-                duration
-            } else {
-                (i + 1) as f64 * len
-            },
-        })
-        .collect()
 }
 
 fn percentile(values: &[f32], p: f64) -> f64 {
@@ -288,44 +267,15 @@ mod tests {
     }
 
     #[test]
-    fn silence_is_one_segment() {
-        let s = segs(10.0, &[]);
-        assert_eq!(
-            s,
-            vec![Segment {
-                start: 0.0,
-                end: 10.0
-            }]
-        );
+    fn silence_has_no_segments() {
+        assert_eq!(segs(10.0, &[]), vec![]);
+        assert_eq!(segs(36_000.0, &[]), vec![], "ten hours of quiet");
         let digital = vec![-100.0f32; 500];
-        let s = find_segments(&digital, 10.0, &SegmentOptions::default());
         assert_eq!(
-            s,
-            vec![Segment {
-                start: 0.0,
-                end: 10.0
-            }]
+            find_segments(&digital, 10.0, &SegmentOptions::default()),
+            vec![]
         );
-    }
-
-    #[test]
-    fn long_silence_is_bounded() {
-        let s = segs(70.0, &[]);
-        assert_eq!(s.len(), 3);
-        assert_eq!(s[0].start, 0.0);
-        assert_eq!(s[2].end, 70.0);
-        assert!(s.iter().all(|seg| seg.end - seg.start <= 30.0));
-    }
-
-    #[test]
-    fn empty_profile() {
-        assert_eq!(
-            find_segments(&[], 0.0, &SegmentOptions::default()),
-            vec![Segment {
-                start: 0.0,
-                end: 0.0
-            }]
-        );
+        assert_eq!(find_segments(&[], 0.0, &SegmentOptions::default()), vec![]);
     }
 
     #[test]

@@ -255,7 +255,9 @@ impl TranscriptionBackend {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+            // `Duration::from_secs_f64` panics past `Duration::MAX` (`Retry-After: 1e30`);
+            // saturate instead, and `delay` cuts it to `max_delay`.
+            .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX));
         let is_plain_text = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)

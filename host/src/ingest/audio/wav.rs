@@ -29,6 +29,7 @@ pub(super) fn header(sample_rate: u32, channels: u16, frames: u64) -> [u8; HEADE
 }
 
 /// Float sample in [-1, 1] to 16-bit PCM, clipping rather than wrapping.
+#[cfg(test)]
 pub(super) fn to_i16(x: f32) -> i16 {
     (x * 32767.0).round().clamp(-32768.0, 32767.0) as i16
 }
