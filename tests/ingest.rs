@@ -6,6 +6,7 @@
 use p8sync::blob::local::LocalBlobStore;
 use p8sync::blob::s3::S3BlobStore;
 use p8sync::blob::{BlobStore, ObjectKey};
+use p8sync::extract::Extractors;
 use p8sync::ingest::audio::{NO_BACKEND, RetryPolicy, TranscriptionBackend};
 use p8sync::ingest::{
     Backoff, DOCUMENT_CATEGORY, DrainReport, IngestOptions, Ingestor, TRANSCRIPT_CATEGORY,
@@ -58,6 +59,7 @@ struct Fixture {
     store: Arc<dyn Store>,
     blob: Arc<dyn BlobStore>,
     engine: SyncEngine,
+    runtime: Runtime,
     scratch: PathBuf,
     _keep: Vec<Box<dyn std::any::Any + Send>>,
 }
@@ -73,6 +75,7 @@ async fn fixture(postgres: bool, s3: bool) -> Fixture {
         (s, Box::new(dir))
     };
     let rt = Runtime::new(settings()).unwrap();
+    let runtime = rt.clone();
     let registry = Registry::from_providers([load_local(&rt).await]);
     let objects = tempfile::tempdir().unwrap();
     let blob: Arc<dyn BlobStore> = if s3 {
@@ -91,6 +94,7 @@ async fn fixture(postgres: bool, s3: bool) -> Fixture {
         store,
         blob,
         engine,
+        runtime,
         scratch,
         _keep: vec![keep, Box::new(objects)],
     }
@@ -111,7 +115,14 @@ impl Fixture {
             scratch_dir: Some(self.scratch.clone()),
             ..options
         };
-        Ingestor::new(self.store.clone(), self.blob.clone(), options).with_transcriber(backend)
+        let extractors = Extractors::new(
+            self.runtime.clone(),
+            extractors_dir(),
+            options.limits.clone(),
+        );
+        Ingestor::new(self.store.clone(), self.blob.clone(), options)
+            .with_extractors(Arc::new(extractors))
+            .with_transcriber(backend)
     }
 
     /// Sync `config`, checking that nothing failed.

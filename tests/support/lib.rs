@@ -37,6 +37,11 @@ pub fn test_wasm(name: &str) -> PathBuf {
     built("test-components", name)
 }
 
+/// The folder of shipped extractors.
+pub fn extractors_dir() -> PathBuf {
+    workspace().join("target/extractors")
+}
+
 /// The folder of shipped providers.
 pub fn providers_dir() -> PathBuf {
     workspace().join("target/providers")
