@@ -456,6 +456,7 @@ async fn http_fetch_plans(postgres: bool) {
                 retries: 1,
                 base: std::time::Duration::from_millis(10),
                 max: std::time::Duration::from_millis(20),
+                ..p8sync::sync::retry::RetryPolicy::default()
             },
             ..SyncOptions::default()
         },
@@ -556,6 +557,7 @@ async fn metrics_of_syncs() {
                 retries: 1,
                 base: std::time::Duration::from_millis(10),
                 max: std::time::Duration::from_millis(20),
+                ..p8sync::sync::retry::RetryPolicy::default()
             },
             ..SyncOptions::default()
         },

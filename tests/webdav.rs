@@ -121,6 +121,7 @@ fn options() -> SyncOptions {
             retries: 2,
             base: Duration::from_millis(10),
             max: Duration::from_millis(50),
+            ..RetryPolicy::default()
         },
         ..SyncOptions::default()
     }

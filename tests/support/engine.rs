@@ -33,6 +33,7 @@ pub fn retrying_options(transfers: usize) -> SyncOptions {
             retries: 8,
             base: Duration::from_millis(20),
             max: Duration::from_millis(200),
+            ..RetryPolicy::default()
         },
         ..SyncOptions::default()
     }

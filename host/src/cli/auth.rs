@@ -245,7 +245,12 @@ async fn import(cli: &Cli, args: &ImportArgs) -> Result<()> {
         expires_at: imported.expires_at.or_else(|| {
             imported
                 .expires_in
-                .map(|s| Utc::now() + chrono::Duration::seconds(s))
+                // Capped, so a huge number cannot overflow the date (a panic).
+                .map(|s| {
+                    crate::oauth::app::expiry_after(std::time::Duration::from_secs(
+                        s.max(0).unsigned_abs(),
+                    ))
+                })
         }),
         scopes: imported.scopes.map(|s| match s {
             serde_json::Value::String(s) => s,

@@ -474,18 +474,55 @@ fn describe_vars(vars: &[(String, String)]) -> String {
         .join(", or ")
 }
 
+/// The longest an access token is taken to live, whatever its `expires_in` says: a year. The
+/// number is the token endpoint's, and a huge one used to overflow the date arithmetic (a
+/// panic); a token that really lives longer is refreshed (or found expired) after a year.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// When a token that lives `lifetime` from now expires, with the lifetime cut to
+/// [`MAX_TOKEN_LIFETIME`].
+pub fn expiry_after(lifetime: Duration) -> DateTime<Utc> {
+    let lifetime = chrono::Duration::from_std(lifetime.min(MAX_TOKEN_LIFETIME))
+        .unwrap_or_else(|_| chrono::Duration::days(365));
+    let now = Utc::now();
+    now.checked_add_signed(lifetime).unwrap_or(now)
+}
+
 fn grant(response: &oauth2::basic::BasicTokenResponse) -> Grant {
     Grant {
         access_token: Secret::new(response.access_token().secret().clone()),
         refresh_token: response
             .refresh_token()
             .map(|r| Secret::new(r.secret().clone())),
-        expires_at: response
-            .expires_in()
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| Utc::now() + d),
+        expires_at: response.expires_in().map(expiry_after),
         scopes: response
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_expires_in_is_cut_to_a_year_without_overflow() {
+        for expires_in in ["18446744073709551615", "1000000000000000", "3600"] {
+            let response: oauth2::basic::BasicTokenResponse = serde_json::from_str(&format!(
+                r#"{{"access_token":"a","token_type":"bearer","expires_in":{expires_in}}}"#
+            ))
+            .unwrap();
+            let before = Utc::now();
+            let at = grant(&response).expires_at.unwrap();
+            let lifetime = at - before;
+            assert!(lifetime <= chrono::Duration::days(365) + chrono::Duration::seconds(5));
+            if expires_in == "3600" {
+                assert!((lifetime - chrono::Duration::hours(1)).num_seconds().abs() <= 5);
+            } else {
+                assert!(lifetime >= chrono::Duration::days(364), "{lifetime}");
+            }
+        }
+        let at = expiry_after(Duration::MAX);
+        assert!(at - Utc::now() <= chrono::Duration::days(365));
     }
 }

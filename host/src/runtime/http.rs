@@ -210,7 +210,7 @@ pub(crate) async fn open_plan(
                 .headers()
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
+                .and_then(retry_after_seconds);
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 retry_after,
@@ -232,6 +232,17 @@ pub(crate) async fn open_plan(
         return Ok(Box::new(tokio_util::io::StreamReader::new(stream)));
     }
     Err(FetchError::Transport("more than 10 redirects".into()))
+}
+
+/// `Retry-After` as a number of seconds. The value is the server's: a number past `u64::MAX`
+/// saturates (whoever waits caps it, see `sync::retry`); a date, a fraction or anything else is
+/// not understood, and the caller's own backoff applies.
+pub(crate) fn retry_after_seconds(value: &str) -> Option<u64> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(v.parse().unwrap_or(u64::MAX))
 }
 
 /// The first 8 KiB of an error response, for the provider to interpret (error bodies are
@@ -725,6 +736,26 @@ mod tests {
             &Url::parse(url).unwrap(),
             &mut headers.iter().copied(),
         )
+    }
+
+    #[test]
+    fn retry_after_saturates_instead_of_overflowing() {
+        assert_eq!(retry_after_seconds(" 30 "), Some(30));
+        assert_eq!(retry_after_seconds("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(
+            retry_after_seconds("99999999999999999999999999999999"),
+            Some(u64::MAX)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "NaN",
+            "inf",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(retry_after_seconds(bad), None, "{bad}");
+        }
     }
 
     #[test]

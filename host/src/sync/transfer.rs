@@ -170,7 +170,7 @@ async fn open_http(
                         if !failure.is_transient() {
                             return Err(failure.into());
                         }
-                        retry_after.map(std::time::Duration::from_secs)
+                        retry_after.map(|s| retry.retry_after_secs(s))
                     }
                 }
             }
@@ -221,8 +221,9 @@ async fn consult(
         Ok(_) => Verdict::NoOpinion,
         Err(e) => match e.provider_error() {
             Some(ProviderError::RateLimited(r)) => Verdict::Retry(
+                // As asked; `RetryPolicy::delay` caps it.
                 r.retry_after_seconds
-                    .map(|s| std::time::Duration::from_secs(s as u64))
+                    .map(|s| std::time::Duration::from_secs(u64::from(s)))
                     .or(retry_after.map(std::time::Duration::from_secs)),
             ),
             Some(ProviderError::Transient(_)) => Verdict::Retry(None),
