@@ -4,7 +4,9 @@
 //! buggy or hostile provider ends its own call with a clear error instead of feeding absurd data
 //! into the sync.
 
-use super::bindings::p8::provider::types::{ChangePage, Entry, Page, ProviderInfo, SkippedEntry};
+use super::bindings::p8::provider::types::{
+    ChangePage, ChecksumAlgorithm, Entry, Page, ProviderInfo, SkippedEntry,
+};
 
 /// Most entries one page may carry.
 pub const MAX_PAGE_ENTRIES: usize = 10_000;
@@ -16,8 +18,15 @@ pub const MAX_CURSOR_BYTES: usize = 1024 * 1024;
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// Largest inline fetch body, in bytes.
 pub const MAX_INLINE_BYTES: usize = 1024 * 1024;
-/// Most bytes of text a whole page may carry.
+/// Most bytes a whole page may carry: its text, and [`STRING_COST`] for each string in it.
 pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+/// What each string costs the host besides its text (its header), so a page of millions of
+/// empty strings is not free.
+pub const STRING_COST: usize = 24;
+/// Most folders in an entry's `path` (and most ids in its `parent-ids`).
+pub const MAX_PATH_DEPTH: usize = 1024;
+/// Most checksums one entry may report.
+pub const MAX_CHECKSUMS: usize = 16;
 
 fn field(what: &str, value: &str, max: usize) -> Result<usize, String> {
     if value.len() > max {
@@ -26,7 +35,14 @@ fn field(what: &str, value: &str, max: usize) -> Result<usize, String> {
             value.len()
         ));
     }
-    Ok(value.len())
+    Ok(value.len() + STRING_COST)
+}
+
+fn count(what: &str, n: usize, max: usize) -> Result<(), String> {
+    if n > max {
+        return Err(format!("{what} has {n} items; the limit is {max}"));
+    }
+    Ok(())
 }
 
 fn entry(e: &Entry) -> Result<usize, String> {
@@ -38,6 +54,16 @@ fn entry(e: &Entry) -> Result<usize, String> {
         &format!("the name of entry `{:.80}`", e.id),
         &e.name,
         MAX_NAME_BYTES,
+    )?;
+    count(
+        &format!("the path of entry `{:.80}`", e.id),
+        e.path.len(),
+        MAX_PATH_DEPTH,
+    )?;
+    count(
+        &format!("the parent ids of entry `{:.80}`", e.id),
+        e.parent_ids.len(),
+        MAX_PATH_DEPTH,
     )?;
     for s in e.path.iter().chain(e.parent_ids.iter()) {
         bytes += field(
@@ -53,24 +79,55 @@ fn entry(e: &Entry) -> Result<usize, String> {
             MAX_METADATA_BYTES,
         )?;
     }
-    for s in [&e.mime_type, &e.revision].into_iter().flatten() {
+    let export = e
+        .export_as
+        .iter()
+        .flat_map(|x| [&x.mime_type, &x.extension]);
+    for s in [&e.mime_type, &e.revision]
+        .into_iter()
+        .flatten()
+        .chain(export)
+    {
         bytes += field(
             &format!("a field of entry `{:.80}`", e.id),
             s,
             MAX_NAME_BYTES,
         )?;
     }
+    count(
+        &format!("the checksums of entry `{:.80}`", e.id),
+        e.checksums.len(),
+        MAX_CHECKSUMS,
+    )?;
     for c in &e.checksums {
         bytes += field(
             &format!("a checksum of entry `{:.80}`", e.id),
             &c.value,
             MAX_NAME_BYTES,
         )?;
+        if let ChecksumAlgorithm::Other(name) = &c.algorithm {
+            bytes += field(
+                &format!("a checksum name of entry `{:.80}`", e.id),
+                name,
+                MAX_NAME_BYTES,
+            )?;
+        }
     }
-    if let Some(t) = &e.modified
-        && t.nanoseconds >= 1_000_000_000
+    for (what, t) in [("modified", &e.modified), ("created", &e.created)] {
+        if let Some(t) = t
+            && t.nanoseconds >= 1_000_000_000
+        {
+            return Err(format!("entry `{:.80}` has an invalid {what} time", e.id));
+        }
+    }
+    // Sizes are stored as a signed 64-bit number, and no file is that large.
+    if let Some(size) = e.size
+        && i64::try_from(size).is_err()
     {
-        return Err(format!("entry `{:.80}` has an invalid modified time", e.id));
+        return Err(format!(
+            "entry `{:.80}` has a size of {size} bytes, more than any file can have",
+            e.id
+        ));
     }
     Ok(bytes)
 }
@@ -99,17 +156,17 @@ fn entries(list: &[Entry], extra: usize) -> Result<usize, String> {
     Ok(bytes)
 }
 
-fn total(bytes: usize) -> Result<(), String> {
+fn total(bytes: usize) -> Result<usize, String> {
     if bytes > MAX_PAGE_BYTES {
         return Err(format!(
             "a page holds {bytes} bytes of text; the limit is {MAX_PAGE_BYTES}"
         ));
     }
-    Ok(())
+    Ok(bytes)
 }
 
-/// Check a listing page.
-pub fn page(p: &Page) -> Result<(), String> {
+/// Check a listing page; what it costs, in bytes (see [`MAX_PAGE_BYTES`]).
+pub fn page(p: &Page) -> Result<usize, String> {
     let mut bytes = entries(&p.entries, p.skipped.len())?;
     bytes += skipped(&p.skipped)?;
     if let Some(c) = &p.next_cursor {
@@ -123,8 +180,8 @@ pub fn page(p: &Page) -> Result<(), String> {
     total(bytes)
 }
 
-/// Check a change page.
-pub fn change_page(p: &ChangePage) -> Result<(), String> {
+/// Check a change page; what it costs, in bytes (see [`MAX_PAGE_BYTES`]).
+pub fn change_page(p: &ChangePage) -> Result<usize, String> {
     let mut bytes = entries(&p.changed, p.removed.len() + p.skipped.len())?;
     bytes += skipped(&p.skipped)?;
     for id in &p.removed {
@@ -241,5 +298,90 @@ mod tests {
             next_cursor: Some(String::new()),
         };
         assert!(page(&empty_cursor).is_err());
+    }
+
+    fn one(e: Entry) -> Result<usize, String> {
+        page(&Page {
+            entries: vec![e],
+            skipped: vec![],
+            next_cursor: None,
+        })
+    }
+
+    #[test]
+    fn every_list_and_string_of_an_entry_is_bounded() {
+        let deep = Entry {
+            path: vec![String::new(); MAX_PATH_DEPTH + 1],
+            ..file("a", "a")
+        };
+        assert!(one(deep).unwrap_err().contains("the path of entry `a`"));
+        let parents = Entry {
+            parent_ids: vec!["p".into(); MAX_PATH_DEPTH + 1],
+            ..file("a", "a")
+        };
+        assert!(one(parents).unwrap_err().contains("parent ids"));
+        let sums = Entry {
+            checksums: vec![
+                crate::runtime::types::Checksum {
+                    algorithm: ChecksumAlgorithm::Md5,
+                    value: "0".into(),
+                };
+                MAX_CHECKSUMS + 1
+            ],
+            ..file("a", "a")
+        };
+        assert!(one(sums).unwrap_err().contains("checksums"));
+        let odd_sum = Entry {
+            checksums: vec![crate::runtime::types::Checksum {
+                algorithm: ChecksumAlgorithm::Other("x".repeat(MAX_NAME_BYTES + 1)),
+                value: "0".into(),
+            }],
+            ..file("a", "a")
+        };
+        assert!(one(odd_sum).unwrap_err().contains("checksum name"));
+        let export = Entry {
+            export_as: Some(crate::runtime::types::ExportFormat {
+                mime_type: "text/plain".into(),
+                extension: "x".repeat(MAX_NAME_BYTES + 1),
+            }),
+            ..file("a", "a")
+        };
+        assert!(one(export).unwrap_err().contains("a field of entry"));
+        let created = Entry {
+            created: Some(crate::runtime::types::Timestamp {
+                seconds: 0,
+                nanoseconds: 1_000_000_000,
+            }),
+            ..file("a", "a")
+        };
+        assert!(one(created).unwrap_err().contains("invalid created time"));
+        let huge = Entry {
+            size: Some(u64::MAX),
+            ..file("a", "a")
+        };
+        assert!(one(huge).unwrap_err().contains("more than any file"));
+        assert!(
+            one(Entry {
+                size: Some(i64::MAX as u64),
+                ..file("a", "a")
+            })
+            .is_ok()
+        );
+
+        // Empty strings are not free: a page of them still hits the byte limit.
+        let empties = Page {
+            entries: (0..MAX_PAGE_ENTRIES)
+                .map(|i| Entry {
+                    path: vec![String::new(); 80],
+                    parent_ids: vec![String::new(); 80],
+                    ..file(&i.to_string(), "f")
+                })
+                .collect(),
+            skipped: vec![],
+            next_cursor: None,
+        };
+        assert!(page(&empties).unwrap_err().contains("bytes of text"));
+        // And a page reports what it costs.
+        assert_eq!(one(file("a", "bc")).unwrap(), 3 + 2 * STRING_COST);
     }
 }
