@@ -103,6 +103,9 @@ impl BlobStore for LocalBlobStore {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
+        // Armed until the write ends either way: a write dropped half-way (a transfer abandoned
+        // at its deadline) removes its partial file too.
+        let mut partial = Partial(Some(tmp.clone()));
         let result = async {
             let mut file = tokio::fs::File::create(&tmp)
                 .await
@@ -119,6 +122,7 @@ impl BlobStore for LocalBlobStore {
             Ok(size)
         }
         .await;
+        partial.0 = None;
         match result {
             Ok(size) => Ok(StoredObject {
                 uri: self.uri(key),
@@ -161,6 +165,17 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
+/// A partial write's file, removed when dropped unless the write ended (and took care of it).
+struct Partial(Option<PathBuf>);
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 enum CopyError {
     Read(std::io::Error),
     Write(std::io::Error),
@@ -181,5 +196,46 @@ async fn copy(
         }
         to.write_all(&buf[..n]).await.map_err(CopyError::Write)?;
         total += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends a few bytes, then nothing, for ever.
+    struct Stalls(bool);
+
+    impl AsyncRead for Stalls {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.0 {
+                return std::task::Poll::Pending;
+            }
+            self.0 = true;
+            buf.put_slice(b"some bytes");
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_half_way_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::new(dir.path());
+        let key = ObjectKey("p8sync/c/f.txt".into());
+        let mut body = Stalls(false);
+        let meta = ObjectMeta::default();
+        let put = store.put(&key, &mut body, &meta);
+        let outcome = tokio::time::timeout(std::time::Duration::from_millis(100), put).await;
+        assert!(outcome.is_err(), "the body never ends, so the write cannot");
+        let partials: Vec<_> = std::fs::read_dir(store.partial_dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(partials.is_empty(), "{partials:?}");
+        assert_eq!(store.head(&key).await.unwrap(), None);
     }
 }

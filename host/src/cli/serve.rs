@@ -47,7 +47,7 @@ pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     let registry = Arc::new(cli.registry(&runtime).await?);
     let options = SyncOptions {
         transfers: args.transfers,
-        ..SyncOptions::default()
+        ..SyncOptions::from_env()?
     };
     let settings = ApiSettings::from_env(args.listen).map_err(anyhow::Error::msg)?;
     let mut engine = SyncEngine::new(store.clone(), blob.clone(), registry.clone(), options);

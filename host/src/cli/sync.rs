@@ -149,7 +149,7 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
                 bar.set_position(p.bytes_done);
             }) as crate::sync::ProgressFn
         }),
-        ..SyncOptions::default()
+        ..SyncOptions::from_env()?
     };
     let needs_tokens = configs.iter().any(|c| {
         registry

@@ -90,6 +90,13 @@ pub const SETTINGS: &[(&str, Kind)] = &[
     ("P8_OAUTH_REDIRECT_HOSTS", Kind::List),
     ("P8_LOCAL_ROOTS", Kind::List),
     ("P8_API_BODY_LIMIT", Kind::Integer),
+    // Bounds on a sync's data plane (`sync` and `serve`).
+    ("P8_MAX_RETRY_AFTER_SECS", Kind::Integer),
+    ("P8_TRANSFER_TIMEOUT_SECS", Kind::Integer),
+    ("P8_MAX_EXPORT_BYTES", Kind::Integer),
+    ("P8_MAX_ENTRIES_PER_RUN", Kind::Integer),
+    ("P8_MAX_LISTING_MB", Kind::Integer),
+    ("P8_MAX_PAGES_PER_RUN", Kind::Integer),
     // Ingestion.
     ("P8_INGEST_WORKERS", Kind::Integer),
     ("P8_INGEST_LEASE_SECS", Kind::Integer),

@@ -134,6 +134,16 @@ pub enum CallError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A listing or change feed went past what one run may gather.
+    #[error("provider `{provider}` {call}: {reason}")]
+    TooLarge {
+        /// Provider id.
+        provider: String,
+        /// The call.
+        call: Call,
+        /// Which limit, and the setting that raises it.
+        reason: String,
+    },
     /// The call cannot be made as asked.
     #[error("provider `{provider}` {call}: {reason}")]
     Usage {
@@ -177,6 +187,7 @@ impl CallError {
             CallError::Sandbox { .. } => "sandbox",
             CallError::Trap { .. } => "trap",
             CallError::InvalidOutput { .. } => "invalid_output",
+            CallError::TooLarge { .. } => "too_large",
             CallError::Usage { .. } => "usage",
             CallError::Instantiate { .. } => "instantiate",
         }

@@ -102,6 +102,111 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// How much one run may gather from a listing or a change feed. Everything listed is held in
+/// memory until the run is planned, so the run's totals are bounded, not only each page
+/// (which [`validate`] bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListLimits {
+    /// Most pages (`P8_MAX_PAGES_PER_RUN`).
+    pub max_pages: usize,
+    /// Most entries, skipped entries and removed ids, together (`P8_MAX_ENTRIES_PER_RUN`).
+    pub max_entries: usize,
+    /// Most bytes, counted as [`validate::MAX_PAGE_BYTES`] counts a page: text, plus a little
+    /// for each string (`P8_MAX_LISTING_MB`).
+    pub max_bytes: usize,
+}
+
+impl ListLimits {
+    /// Default of `max_pages`: enough for a million entries in pages of ten.
+    pub const DEFAULT_MAX_PAGES: usize = 100_000;
+    /// Default of `max_entries`. An entry of a typical listing holds 300-600 bytes (id, name,
+    /// path, type, checksum, revision) plus ~300 bytes of structure, so a million of them is
+    /// roughly 1 GiB at most, held once while the run is planned.
+    pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
+    /// Default of `max_bytes`: 1 GiB, which a million typical entries stay well under; it
+    /// stops a provider that sends fewer, enormous entries (64 KiB of metadata, deep paths).
+    pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024 * 1024;
+}
+
+impl Default for ListLimits {
+    fn default() -> Self {
+        ListLimits {
+            max_pages: Self::DEFAULT_MAX_PAGES,
+            max_entries: Self::DEFAULT_MAX_ENTRIES,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// What a listing or change feed has gathered so far, against its [`ListLimits`].
+#[derive(Debug)]
+pub struct ListTally {
+    limits: ListLimits,
+    what: &'static str,
+    pages: usize,
+    entries: usize,
+    bytes: usize,
+}
+
+impl ListTally {
+    /// A tally of `what` (`the listing`, `the change feed`) under `limits`.
+    pub fn new(limits: ListLimits, what: &'static str) -> Self {
+        ListTally {
+            limits,
+            what,
+            pages: 0,
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Count a page about to be asked for; why not, past the page limit.
+    pub fn next_page(&mut self) -> Result<(), String> {
+        if self.pages >= self.limits.max_pages {
+            return Err(format!(
+                "{} did not end within {} pages, the most one run may read (P8_MAX_PAGES_PER_RUN); nothing was changed. Raise P8_MAX_PAGES_PER_RUN if the account really needs more pages",
+                self.what, self.limits.max_pages
+            ));
+        }
+        self.pages += 1;
+        Ok(())
+    }
+
+    /// Count a listing page; why not, past a limit.
+    pub fn page(&mut self, page: &Page) -> Result<(), String> {
+        let bytes = validate::page(page)?;
+        self.add(page.entries.len() + page.skipped.len(), bytes)
+    }
+
+    /// Count a change page; why not, past a limit.
+    pub fn change_page(&mut self, page: &ChangePage) -> Result<(), String> {
+        let bytes = validate::change_page(page)?;
+        self.add(
+            page.changed.len() + page.removed.len() + page.skipped.len(),
+            bytes,
+        )
+    }
+
+    fn add(&mut self, entries: usize, bytes: usize) -> Result<(), String> {
+        self.entries = self.entries.saturating_add(entries);
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.entries > self.limits.max_entries {
+            return Err(format!(
+                "{} holds more than {} entries, the most one run may hold in memory (P8_MAX_ENTRIES_PER_RUN); nothing was changed. Raise P8_MAX_ENTRIES_PER_RUN (about 1 KiB of memory each), or sync a smaller folder (include_folders)",
+                self.what, self.limits.max_entries
+            ));
+        }
+        if self.bytes > self.limits.max_bytes {
+            return Err(format!(
+                "{} holds more than {} MiB of names, paths and metadata, the most one run may hold in memory (P8_MAX_LISTING_MB); nothing was changed. Raise P8_MAX_LISTING_MB, or sync a smaller folder (include_folders)",
+                self.what,
+                self.limits.max_bytes / (1024 * 1024)
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Where a provider came from.
 #[derive(Debug, Clone)]
 pub struct ComponentSource {
@@ -496,7 +601,8 @@ impl Provider {
         .await
     }
 
-    /// The whole listing of `folder_id`: every page, until the cursor runs out.
+    /// The whole listing of `folder_id`: every page, until the cursor runs out (at most
+    /// `max_pages` of them, and the default [`ListLimits`] otherwise).
     pub async fn list_all(
         &self,
         cx: &CallContext,
@@ -504,7 +610,11 @@ impl Provider {
         recursive: bool,
         max_pages: usize,
     ) -> Result<Page, CallError> {
-        self.collect_pages(max_pages, |cursor| {
+        let limits = ListLimits {
+            max_pages,
+            ..ListLimits::default()
+        };
+        self.collect_pages(limits, |cursor| {
             let request = ListRequest {
                 folder_id: folder_id.clone(),
                 recursive,
@@ -517,10 +627,10 @@ impl Provider {
     }
 
     /// Gather the pages `page` returns for each cursor (starting from none) into one, refusing a
-    /// cursor seen before (the listing would never end) and more than `max_pages` pages.
+    /// cursor seen before (the listing would never end) and anything past `limits`.
     pub async fn collect_pages<F, Fut>(
         &self,
-        max_pages: usize,
+        limits: ListLimits,
         mut page: F,
     ) -> Result<Page, CallError>
     where
@@ -534,8 +644,15 @@ impl Provider {
         };
         let mut seen = std::collections::HashSet::new();
         let mut cursor = None;
-        for _ in 0..max_pages {
+        let mut tally = ListTally::new(limits, "the listing");
+        loop {
+            tally
+                .next_page()
+                .map_err(|r| self.too_large(Call::List, r))?;
             let next = page(cursor.take()).await?;
+            tally
+                .page(&next)
+                .map_err(|r| self.too_large(Call::List, r))?;
             all.entries.extend(next.entries);
             all.skipped.extend(next.skipped);
             match next.next_cursor {
@@ -551,10 +668,15 @@ impl Provider {
                 }
             }
         }
-        Err(self.prepared.invalid(
-            Call::List,
-            format!("the listing did not end within {max_pages} pages"),
-        ))
+    }
+
+    /// The error for a listing or change feed past the run's [`ListLimits`].
+    pub fn too_large(&self, call: Call, reason: String) -> CallError {
+        CallError::TooLarge {
+            provider: self.info.id.clone(),
+            call,
+            reason,
+        }
     }
 
     /// The change cursor for "now".
@@ -731,4 +853,82 @@ fn exported_version(
         return Err(unsupported());
     }
     Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::{EntryKind, SkippedEntry};
+
+    fn page(n: usize, name: &str) -> Page {
+        Page {
+            entries: (0..n)
+                .map(|i| Entry {
+                    id: i.to_string(),
+                    name: name.into(),
+                    path: vec![],
+                    parent_ids: vec![],
+                    kind: EntryKind::File,
+                    mime_type: None,
+                    size: Some(1),
+                    modified: None,
+                    created: None,
+                    checksums: vec![],
+                    revision: None,
+                    export_as: None,
+                    metadata_json: None,
+                })
+                .collect(),
+            skipped: vec![SkippedEntry {
+                id: "s".into(),
+                name: "s".into(),
+                reason: "r".into(),
+            }],
+            next_cursor: None,
+        }
+    }
+
+    #[test]
+    fn a_run_gathers_at_most_its_pages_entries_and_bytes() {
+        let limits = ListLimits {
+            max_pages: 3,
+            max_entries: 10,
+            max_bytes: 1024 * 1024,
+        };
+        let mut t = ListTally::new(limits, "the listing");
+        for _ in 0..3 {
+            t.next_page().unwrap();
+        }
+        let e = t.next_page().unwrap_err();
+        assert!(
+            e.contains("within 3 pages") && e.contains("P8_MAX_PAGES_PER_RUN"),
+            "{e}"
+        );
+
+        // Skipped entries count too: 4 + 1, then 4 + 1, then one more is past 10.
+        let mut t = ListTally::new(limits, "the change feed");
+        t.page(&page(4, "f")).unwrap();
+        t.page(&page(4, "f")).unwrap();
+        let e = t.page(&page(0, "f")).unwrap_err();
+        assert!(
+            e.starts_with("the change feed holds more than 10 entries")
+                && e.contains("P8_MAX_ENTRIES_PER_RUN"),
+            "{e}"
+        );
+
+        let mut t = ListTally::new(
+            ListLimits {
+                max_bytes: 1024 * 1024,
+                ..ListLimits::default()
+            },
+            "the listing",
+        );
+        let big = page(200, &"n".repeat(4000));
+        t.page(&big).unwrap();
+        let e = t.page(&big).unwrap_err();
+        assert!(
+            e.contains("more than 1 MiB") && e.contains("P8_MAX_LISTING_MB"),
+            "{e}"
+        );
+    }
 }

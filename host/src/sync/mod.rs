@@ -14,6 +14,7 @@ pub mod transfer;
 pub mod validate;
 
 use crate::blob::{BlobStore, ObjectKey};
+use crate::runtime::provider::{ListLimits, ListTally};
 use crate::runtime::types::{Capability, Entry, ListRequest, Page, ProviderError, SkippedEntry};
 use crate::runtime::{CallContext, CallError, Provider, Registry, UnknownProvider};
 use crate::store::ids::LogId;
@@ -53,6 +54,8 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Told after each file.
     pub progress: Option<ProgressFn>,
+    /// What one run may gather and one transfer may take.
+    pub limits: SyncLimits,
 }
 
 impl Default for SyncOptions {
@@ -62,6 +65,127 @@ impl Default for SyncOptions {
             retry: RetryPolicy::default(),
             dry_run: false,
             progress: None,
+            limits: SyncLimits::default(),
+        }
+    }
+}
+
+impl SyncOptions {
+    /// The defaults, with the operator's limits from the environment:
+    /// `P8_MAX_RETRY_AFTER_SECS`, `P8_TRANSFER_TIMEOUT_SECS`, `P8_MAX_EXPORT_BYTES`,
+    /// `P8_MAX_ENTRIES_PER_RUN`, `P8_MAX_LISTING_MB` and `P8_MAX_PAGES_PER_RUN`.
+    pub fn from_env() -> Result<Self, crate::config::SettingError> {
+        let mut options = SyncOptions::default();
+        if let Some(secs) = positive::<u64>("P8_MAX_RETRY_AFTER_SECS")? {
+            options.retry.max_retry_after = std::time::Duration::from_secs(secs);
+        }
+        options.limits = SyncLimits::from_env()?;
+        Ok(options)
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    name: &str,
+) -> Result<Option<T>, crate::config::SettingError> {
+    crate::config::env_parsed(name, "expected a positive whole number", |n: &T| {
+        *n > T::default()
+    })
+}
+
+/// Bounds on a run's data plane. What a run lists and downloads comes from outside (a
+/// provider component, a server), so every amount is bounded: what a run holds from listings
+/// and change feeds, and the bytes and time of each file's transfer.
+#[derive(Debug, Clone)]
+pub struct SyncLimits {
+    /// Pages, entries and bytes one run may gather from a listing or a change feed.
+    pub listing: ListLimits,
+    /// How long one file's transfer may take, from asking for its fetch plan to the stored
+    /// object (`P8_TRANSFER_TIMEOUT_SECS`, default an hour). A file listed larger than this
+    /// allows at 1 MiB/s gets one second per MiB instead.
+    pub transfer_timeout: std::time::Duration,
+    /// The most bytes a file whose size was not listed (an export) may have
+    /// (`P8_MAX_EXPORT_BYTES`, default 1 GiB); the config's `max_file_size` when lower.
+    pub max_unlisted_bytes: u64,
+}
+
+impl SyncLimits {
+    /// Default of `transfer_timeout`.
+    pub const DEFAULT_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+    /// Default of `max_unlisted_bytes`.
+    pub const DEFAULT_MAX_UNLISTED_BYTES: u64 = 1024 * 1024 * 1024;
+
+    /// The defaults, with what the environment sets.
+    pub fn from_env() -> Result<Self, crate::config::SettingError> {
+        let mut limits = SyncLimits::default();
+        if let Some(secs) = positive::<u64>("P8_TRANSFER_TIMEOUT_SECS")? {
+            limits.transfer_timeout = std::time::Duration::from_secs(secs);
+        }
+        if let Some(bytes) = positive::<u64>("P8_MAX_EXPORT_BYTES")? {
+            limits.max_unlisted_bytes = bytes;
+        }
+        if let Some(n) = positive::<usize>("P8_MAX_ENTRIES_PER_RUN")? {
+            limits.listing.max_entries = n;
+        }
+        if let Some(mb) = positive::<usize>("P8_MAX_LISTING_MB")? {
+            limits.listing.max_bytes = mb.saturating_mul(1024 * 1024);
+        }
+        if let Some(n) = positive::<usize>("P8_MAX_PAGES_PER_RUN")? {
+            limits.listing.max_pages = n;
+        }
+        Ok(limits)
+    }
+
+    /// How long `entry`'s transfer may take: the timeout, or a second per MiB of its listed
+    /// size when that is longer (a 1 MiB/s floor for very large files).
+    pub fn transfer_timeout_for(&self, entry: &Entry) -> std::time::Duration {
+        let by_size = std::time::Duration::from_secs(entry.size.unwrap_or(0) / (1024 * 1024));
+        self.transfer_timeout.max(by_size)
+    }
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        SyncLimits {
+            listing: ListLimits::default(),
+            transfer_timeout: Self::DEFAULT_TRANSFER_TIMEOUT,
+            max_unlisted_bytes: Self::DEFAULT_MAX_UNLISTED_BYTES,
+        }
+    }
+}
+
+/// How long past its deadline a transfer's write may take to give up cleanly (abort a
+/// multipart upload, remove a partial file) before it is dropped where it stands.
+const TRANSFER_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How one file's transfer ended, when it did not fail.
+enum Done {
+    /// Stored: this many bytes.
+    Synced(u64),
+    /// Left out by the config's `max_file_size`, found out while it streamed.
+    Excluded,
+}
+
+/// How one file's attempt failed.
+struct Failed {
+    message: String,
+    retryable: bool,
+    excluded: bool,
+}
+
+impl Failed {
+    fn call(e: &CallError, retryable: bool) -> Self {
+        Failed {
+            message: e.to_string(),
+            retryable,
+            excluded: false,
+        }
+    }
+
+    fn transfer(e: &transfer::TransferError) -> Self {
+        Failed {
+            message: e.to_string(),
+            retryable: e.is_retryable(),
+            excluded: e.is_excluded(),
         }
     }
 }
@@ -311,11 +435,11 @@ impl SyncEngine {
 
         if self.options.dry_run {
             report.files_synced = transfers.len() as u64;
-            report.bytes = transfers.iter().map(|(e, _)| e.size.unwrap_or(0)).sum();
+            report.bytes = listed_bytes(&transfers);
         } else {
             let mut progress = Progress {
                 files_total: transfers.len() as u64,
-                bytes_total: transfers.iter().map(|(e, _)| e.size.unwrap_or(0)).sum(),
+                bytes_total: listed_bytes(&transfers),
                 ..Progress::default()
             };
             let report_progress = |p: Progress| {
@@ -324,22 +448,25 @@ impl SyncEngine {
                 }
             };
             report_progress(progress);
-            let results: Vec<Result<u64, FileFailure>> = futures::stream::iter(transfers)
+            let results: Vec<Result<Done, FileFailure>> = futures::stream::iter(transfers)
                 .map(|(entry, existing)| self.transfer_one(config, &provider, &cx, entry, existing))
                 .buffer_unordered(self.options.transfers.max(1))
                 .inspect(|r| {
                     progress.files_done += 1;
-                    progress.bytes_done += *r.as_ref().unwrap_or(&0);
+                    if let Ok(Done::Synced(bytes)) = r {
+                        progress.bytes_done = progress.bytes_done.saturating_add(*bytes);
+                    }
                     report_progress(progress);
                 })
                 .collect()
                 .await;
             for r in results {
                 match r {
-                    Ok(bytes) => {
+                    Ok(Done::Synced(bytes)) => {
                         report.files_synced += 1;
-                        report.bytes += bytes;
+                        report.bytes = report.bytes.saturating_add(bytes);
                     }
+                    Ok(Done::Excluded) => report.files_skipped += 1,
                     Err(failure) => {
                         report.files_failed += 1;
                         report.failures.push(failure);
@@ -452,7 +579,7 @@ impl SyncEngine {
         cx: &CallContext,
     ) -> Result<Page, CallError> {
         provider
-            .collect_pages(1_000_000, |cursor| {
+            .collect_pages(self.options.limits.listing, |cursor| {
                 let request = ListRequest {
                     folder_id: None,
                     recursive: true,
@@ -515,9 +642,13 @@ impl SyncEngine {
         let mut skipped = Vec::new();
         let mut cursor = cursor.to_string();
         let mut seen = std::collections::HashSet::new();
+        let mut tally = ListTally::new(self.options.limits.listing, "the change feed");
+        let too_large = |reason| provider.too_large(crate::runtime::Call::Changes, reason);
         loop {
+            tally.next_page().map_err(too_large)?;
             let page =
                 auth::call(&self.options.retry, cx, || provider.changes(cx, &cursor)).await?;
+            tally.change_page(&page).map_err(too_large)?;
             changed.extend(page.changed);
             removed.extend(page.removed);
             skipped.extend(page.skipped);
@@ -535,7 +666,8 @@ impl SyncEngine {
         }
     }
 
-    /// Move one file and record the outcome; any error is the file's, never the run's.
+    /// Move one file and record the outcome; any error is the file's, never the run's. The
+    /// whole attempt (fetch plan, download, retries) runs against the file's deadline.
     async fn transfer_one(
         &self,
         config: &SyncConfig,
@@ -543,24 +675,35 @@ impl SyncEngine {
         cx: &CallContext,
         entry: Box<Entry>,
         existing: Option<SyncFile>,
-    ) -> Result<u64, FileFailure> {
+    ) -> Result<Done, FileFailure> {
         let mut file = existing.unwrap_or_else(|| SyncFile::new(config, &entry.id));
         describe(&mut file, &entry);
         let now = Utc::now();
+        let timeout = self.options.limits.transfer_timeout_for(&entry);
+        let limits = transfer::TransferLimits {
+            max_file_size: config.max_file_size.and_then(|m| u64::try_from(m).ok()),
+            max_unlisted_bytes: self.options.limits.max_unlisted_bytes,
+            deadline: tokio::time::Instant::now() + timeout,
+            timeout,
+        };
+        let expired = || Failed::transfer(&transfer::TransferError::Deadline(timeout));
         let attempt = async {
-            let fetch_plan = auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry))
-                .await
-                .map_err(|e| {
-                    let retryable = !matches!(
-                        e.provider_error(),
-                        Some(
-                            ProviderError::Forbidden(_)
-                                | ProviderError::NotFound(_)
-                                | ProviderError::Permanent(_)
-                        )
-                    );
-                    (e.to_string(), retryable)
-                })?;
+            let fetch_plan = within(
+                &limits,
+                auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry)),
+            )
+            .await?
+            .map_err(|e| {
+                let retryable = !matches!(
+                    e.provider_error(),
+                    Some(
+                        ProviderError::Forbidden(_)
+                            | ProviderError::NotFound(_)
+                            | ProviderError::Permanent(_)
+                    )
+                );
+                Failed::call(&e, retryable)
+            })?;
             let key = ObjectKey::for_file(
                 config,
                 file.id,
@@ -576,6 +719,7 @@ impl SyncEngine {
                     (provider, cx, &self.options.retry),
                     self.blob.as_ref(),
                     &key,
+                    &limits,
                 )
                 .await;
                 match result {
@@ -584,22 +728,24 @@ impl SyncEngine {
                     Err(e) if e.is_interrupted() && attempt < self.options.retry.retries => {
                         let wait = self.options.retry.delay(attempt, None);
                         tracing::info!(file = %entry.id, "{e}; fetching again in {wait:?}");
-                        tokio::time::sleep(wait).await;
+                        within(&limits, tokio::time::sleep(wait)).await?;
                         attempt += 1;
-                        plan = auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry))
-                            .await
-                            .map_err(|e| (e.to_string(), true))?;
+                        plan = within(
+                            &limits,
+                            auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry)),
+                        )
+                        .await?
+                        .map_err(|e| Failed::call(&e, true))?;
                     }
-                    other => {
-                        break other.map_err(|e| {
-                            let retryable = e.is_retryable();
-                            (e.to_string(), retryable)
-                        });
-                    }
+                    other => break other.map_err(|e| Failed::transfer(&e)),
                 }
             }
-        }
-        .await;
+        };
+        // The download itself stops at the deadline (and keeps nothing); this is for a write
+        // that then does not finish giving up.
+        let attempt = tokio::time::timeout_at(limits.deadline + TRANSFER_GRACE, attempt)
+            .await
+            .unwrap_or_else(|_| Err(expired()));
         match attempt {
             Ok(done) => {
                 file.status = FileStatus::Synced;
@@ -621,9 +767,32 @@ impl SyncEngine {
                         error: e.to_string(),
                         retryable: true,
                     })?;
-                Ok(done.object.size)
+                Ok(Done::Synced(done.object.size))
             }
-            Err((error, retryable)) => {
+            Err(Failed {
+                message,
+                excluded: true,
+                ..
+            }) => {
+                // Like a file listed over `max_file_size`, it is left out, not failed; unlike
+                // one, it is recorded, because only its download showed its size. An object
+                // synced before is kept, as for other files that stop being synced.
+                tracing::info!(file = %entry.id, "left out: {message}");
+                file.status = FileStatus::Skipped;
+                file.last_sync_at = Some(now);
+                file.error_message = Some(message.clone());
+                self.store.put_file(&file).await.map_err(|e| FileFailure {
+                    remote_id: entry.id.clone(),
+                    error: format!("{message}; and recording it failed: {e}"),
+                    retryable: true,
+                })?;
+                Ok(Done::Excluded)
+            }
+            Err(Failed {
+                message: error,
+                retryable,
+                ..
+            }) => {
                 let failure = |error: String| FileFailure {
                     remote_id: entry.id.clone(),
                     error,
@@ -706,6 +875,25 @@ impl SyncEngine {
     }
 }
 
+/// `work` if it finishes before the transfer's deadline. Only for work that stores nothing
+/// (asking for a plan, waiting to retry): it is dropped where it stands.
+async fn within<T>(
+    limits: &transfer::TransferLimits,
+    work: impl Future<Output = T>,
+) -> Result<T, Failed> {
+    tokio::time::timeout_at(limits.deadline, work)
+        .await
+        .map_err(|_| Failed::transfer(&transfer::TransferError::Deadline(limits.timeout)))
+}
+
+/// The bytes the provider listed for `transfers`, summed without overflow (the sizes are the
+/// provider's).
+fn listed_bytes(transfers: &[(Box<Entry>, Option<SyncFile>)]) -> u64 {
+    transfers
+        .iter()
+        .fold(0u64, |sum, (e, _)| sum.saturating_add(e.size.unwrap_or(0)))
+}
+
 /// Copy what the provider says about a file into its record.
 fn describe(file: &mut SyncFile, entry: &Entry) {
     let mut path = entry.path.clone();
@@ -774,4 +962,56 @@ pub const INCLUDE_FOLDERS_KEY: &str = "include_folders";
 
 fn cursor_expired(e: &CallError) -> bool {
     matches!(e.provider_error(), Some(ProviderError::CursorExpired(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::EntryKind;
+
+    fn entry(size: Option<u64>) -> Box<Entry> {
+        Box::new(Entry {
+            id: "f".into(),
+            name: "f".into(),
+            path: vec![],
+            parent_ids: vec![],
+            kind: EntryKind::File,
+            mime_type: None,
+            size,
+            modified: None,
+            created: None,
+            checksums: vec![],
+            revision: None,
+            export_as: None,
+            metadata_json: None,
+        })
+    }
+
+    #[test]
+    fn listed_sizes_add_up_without_overflow() {
+        let transfers = vec![
+            (entry(Some(u64::MAX)), None),
+            (entry(Some(u64::MAX)), None),
+            (entry(None), None),
+        ];
+        assert_eq!(listed_bytes(&transfers), u64::MAX);
+        assert_eq!(
+            listed_bytes(&[(entry(Some(2)), None), (entry(Some(3)), None)]),
+            5
+        );
+    }
+
+    #[test]
+    fn a_transfer_gets_the_timeout_or_a_second_per_listed_mib() {
+        let limits = SyncLimits::default();
+        let hour = SyncLimits::DEFAULT_TRANSFER_TIMEOUT;
+        assert_eq!(limits.transfer_timeout_for(&entry(None)), hour);
+        assert_eq!(limits.transfer_timeout_for(&entry(Some(10 << 20))), hour);
+        assert_eq!(
+            limits.transfer_timeout_for(&entry(Some(10_000 << 20))),
+            std::time::Duration::from_secs(10_000)
+        );
+        // The provider's number cannot overflow it.
+        assert!(limits.transfer_timeout_for(&entry(Some(u64::MAX))) > hour);
+    }
 }

@@ -9,7 +9,80 @@ use crate::runtime::types::{Entry, FetchPlan, ProviderError};
 use crate::runtime::{CallContext, Provider, local_root};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::Instant;
+
+/// What one file's transfer may take: bytes and time. The body comes from outside, so both
+/// are enforced while it streams, and a transfer stopped by either keeps nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferLimits {
+    /// The sync config's `max_file_size`, when it has one.
+    pub max_file_size: Option<u64>,
+    /// The most bytes a file may have when the provider did not list its size (an export):
+    /// `P8_MAX_EXPORT_BYTES`.
+    pub max_unlisted_bytes: u64,
+    /// When the transfer is abandoned.
+    pub deadline: Instant,
+    /// How long it was given (for the error).
+    pub timeout: Duration,
+}
+
+/// The bound on a file's bytes, and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteLimit {
+    /// The size the provider listed for the file.
+    Listed(u64),
+    /// The sync config's `max_file_size` (the file's size was not listed).
+    MaxFileSize(u64),
+    /// `P8_MAX_EXPORT_BYTES`, for a file whose size was not listed.
+    Unlisted(u64),
+}
+
+impl ByteLimit {
+    /// The most bytes allowed.
+    pub fn bytes(self) -> u64 {
+        match self {
+            ByteLimit::Listed(n) | ByteLimit::MaxFileSize(n) | ByteLimit::Unlisted(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for ByteLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ByteLimit::Listed(n) => write!(
+                f,
+                "the server sent more than the {n} bytes it listed for the file; the transfer was stopped and nothing was kept"
+            ),
+            ByteLimit::MaxFileSize(n) => write!(
+                f,
+                "the file is larger than the sync config's max_file_size of {n} bytes (its size was not listed up front); the transfer was stopped and nothing was kept"
+            ),
+            ByteLimit::Unlisted(n) => write!(
+                f,
+                "the file's size was not listed and it is larger than {n} bytes, the most such a file may have (P8_MAX_EXPORT_BYTES); the transfer was stopped and nothing was kept"
+            ),
+        }
+    }
+}
+
+impl TransferLimits {
+    /// The bound on `entry`'s bytes: the size it was listed with (not for exports, whose size
+    /// is not known up front), else `max_unlisted_bytes`; the config's `max_file_size` when
+    /// that is lower.
+    pub fn byte_limit(&self, entry: &Entry) -> ByteLimit {
+        let listed = entry.size.filter(|_| entry.export_as.is_none());
+        let limit = match listed {
+            Some(n) => ByteLimit::Listed(n),
+            None => ByteLimit::Unlisted(self.max_unlisted_bytes),
+        };
+        match self.max_file_size {
+            Some(max) if max < limit.bytes() => ByteLimit::MaxFileSize(max),
+            _ => limit,
+        }
+    }
+}
 
 /// Why one file's transfer failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +110,14 @@ pub enum TransferError {
         /// What arrived.
         actual: u64,
     },
+    /// More bytes arrived than the file may have; the transfer was stopped.
+    #[error("{0}")]
+    TooLarge(ByteLimit),
+    /// The transfer ran past its deadline and was abandoned.
+    #[error(
+        "the transfer did not finish within {0:?}, the most one file may take (P8_TRANSFER_TIMEOUT_SECS); it was abandoned and nothing was kept"
+    )]
+    Deadline(Duration),
     /// The bytes do not match the provider's checksum.
     #[error(
         "checksum mismatch: the provider reported {algorithm} {expected}, the bytes hash to {actual}"
@@ -63,12 +144,21 @@ impl TransferError {
         )
     }
 
-    /// Whether the same transfer may work next time by itself.
+    /// Whether the file is left out by the config's `max_file_size` (as the plan leaves out
+    /// files listed over it) rather than failed.
+    pub fn is_excluded(&self) -> bool {
+        matches!(self, TransferError::TooLarge(ByteLimit::MaxFileSize(_)))
+    }
+
+    /// Whether the same transfer may work next time by itself. A body over its bound comes
+    /// back the same (the file is listed again when it changes); a deadline may not.
     pub fn is_retryable(&self) -> bool {
         match self {
             TransferError::Provider(_)
             | TransferError::Local(_)
-            | TransferError::Unsupported(_) => false,
+            | TransferError::Unsupported(_)
+            | TransferError::TooLarge(_) => false,
+            TransferError::Deadline(_) => true,
             TransferError::Http(FetchError::Refused(_)) => false,
             TransferError::Http(FetchError::Status { status, .. }) => {
                 *status == 408 || *status == 429 || *status >= 500
@@ -87,22 +177,63 @@ pub struct Transferred {
     pub sha256: String,
 }
 
-/// Hashes everything read through it.
-struct Hashing<R> {
+/// Hashes everything read through it, and ends the body with an error (so the object store
+/// keeps nothing) at its byte limit or its deadline, whichever comes first.
+struct Metered<R> {
     inner: R,
     hashers: Hashers,
+    read: u64,
+    limit: ByteLimit,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+    stopped: Option<TransferError>,
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
+impl<R> Metered<R> {
+    fn new(inner: R, entry: &Entry, limits: &TransferLimits) -> Self {
+        Metered {
+            inner,
+            hashers: Hashers::for_checksums(&entry.checksums),
+            read: 0,
+            limit: limits.byte_limit(entry),
+            deadline: Box::pin(tokio::time::sleep_until(limits.deadline)),
+            timeout: limits.timeout,
+            stopped: None,
+        }
+    }
+
+    fn stop(&mut self, why: TransferError) -> Poll<std::io::Result<()>> {
+        let error = std::io::Error::other(why.to_string());
+        self.stopped.get_or_insert(why);
+        Poll::Ready(Err(error))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Metered<R> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
         let this = &mut *self;
+        if let Some(why) = &this.stopped {
+            return Poll::Ready(Err(std::io::Error::other(why.to_string())));
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            let timeout = this.timeout;
+            return this.stop(TransferError::Deadline(timeout));
+        }
+        let before = buf.filled().len();
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &poll {
+            let n = (buf.filled().len() - before) as u64;
+            this.read = this.read.saturating_add(n);
+            if this.read > this.limit.bytes() {
+                // The bytes past the limit are not handed on.
+                buf.set_filled(before);
+                let limit = this.limit;
+                return this.stop(TransferError::TooLarge(limit));
+            }
             this.hashers.update(&buf.filled()[before..]);
         }
         poll
@@ -234,13 +365,14 @@ async fn consult(
     }
 }
 
-/// Fetch `entry` according to `plan` and store it under `key`.
+/// Fetch `entry` according to `plan` and store it under `key`, within `limits`.
 pub async fn transfer(
     plan: FetchPlan,
     entry: &Entry,
     (provider, cx, retry): (&Provider, &CallContext, &RetryPolicy),
     blob: &dyn BlobStore,
     key: &ObjectKey,
+    limits: &TransferLimits,
 ) -> Result<Transferred, TransferError> {
     let root = cx.root.as_deref();
     let source: Box<dyn AsyncRead + Send + Unpin> = match plan {
@@ -252,12 +384,15 @@ pub async fn transfer(
             Box::new(tokio::fs::File::from_std(file))
         }
         FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),
-        FetchPlan::Http(request) => open_http(entry, (provider, cx, retry), request).await?,
+        // Nothing is stored yet: past the deadline, the request (and its retries) just stop.
+        FetchPlan::Http(request) => tokio::time::timeout_at(
+            limits.deadline,
+            open_http(entry, (provider, cx, retry), request),
+        )
+        .await
+        .map_err(|_| TransferError::Deadline(limits.timeout))??,
     };
-    let mut reader = Hashing {
-        inner: source,
-        hashers: Hashers::for_checksums(&entry.checksums),
-    };
+    let mut reader = Metered::new(source, entry, limits);
     let meta = ObjectMeta {
         name: entry.name.clone(),
         content_type: entry
@@ -267,7 +402,16 @@ pub async fn transfer(
             .or_else(|| entry.mime_type.clone()),
         size_hint: entry.size,
     };
-    let object = blob.put(key, &mut reader, &meta).await?;
+    let stored = blob.put(key, &mut reader, &meta).await;
+    // A body stopped at its limit or deadline failed the write, which kept nothing; say which
+    // limit it was rather than "reading the source failed".
+    if let Some(why) = reader.stopped.take() {
+        if stored.is_ok() {
+            let _ = blob.delete(key).await;
+        }
+        return Err(why);
+    }
+    let object = stored?;
     let sha256 = match verify(entry, object.size, reader.hashers) {
         Ok(sha256) => sha256,
         Err(e) => {
@@ -302,4 +446,146 @@ pub fn verify(entry: &Entry, size: u64, hashers: Hashers) -> Result<String, Tran
             actual: m.actual,
         })?;
     Ok(digests.sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::local::LocalBlobStore;
+    use crate::runtime::types::{EntryKind, ExportFormat};
+
+    fn entry(size: Option<u64>, export: bool) -> Entry {
+        Entry {
+            id: "f".into(),
+            name: "f.txt".into(),
+            path: vec![],
+            parent_ids: vec![],
+            kind: EntryKind::File,
+            mime_type: None,
+            size,
+            modified: None,
+            created: None,
+            checksums: vec![],
+            revision: None,
+            export_as: export.then(|| ExportFormat {
+                mime_type: "text/plain".into(),
+                extension: "txt".into(),
+            }),
+            metadata_json: None,
+        }
+    }
+
+    fn limits(max_file_size: Option<u64>, timeout: Duration) -> TransferLimits {
+        TransferLimits {
+            max_file_size,
+            max_unlisted_bytes: 100,
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    #[test]
+    fn the_byte_limit_is_the_listed_size_else_the_caps() {
+        let l = limits(None, Duration::from_secs(1));
+        assert_eq!(l.byte_limit(&entry(Some(7), false)), ByteLimit::Listed(7));
+        // An export's listed size (if any) is not its exported size.
+        assert_eq!(
+            l.byte_limit(&entry(Some(7), true)),
+            ByteLimit::Unlisted(100)
+        );
+        assert_eq!(l.byte_limit(&entry(None, false)), ByteLimit::Unlisted(100));
+        let l = limits(Some(50), Duration::from_secs(1));
+        assert_eq!(l.byte_limit(&entry(None, true)), ByteLimit::MaxFileSize(50));
+        assert_eq!(l.byte_limit(&entry(Some(7), false)), ByteLimit::Listed(7));
+        assert_eq!(
+            l.byte_limit(&entry(Some(u64::MAX), false)),
+            ByteLimit::MaxFileSize(50)
+        );
+    }
+
+    /// Streams `body` through the meter into a local store: what came of it, and whether the
+    /// store kept anything (object or partial file).
+    async fn stream(
+        body: Box<dyn AsyncRead + Send + Unpin>,
+        entry: &Entry,
+        limits: &TransferLimits,
+    ) -> (Result<StoredObject, BlobError>, Option<TransferError>, bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::new(dir.path());
+        let key = ObjectKey::from_uri("file:///x/p8sync/c/f.txt").unwrap();
+        let mut reader = Metered::new(body, entry, limits);
+        let put = store.put(&key, &mut reader, &ObjectMeta::default()).await;
+        let partials = std::fs::read_dir(dir.path().join(".partial"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let kept = store.head(&key).await.unwrap().is_some() || partials > 0;
+        (put, reader.stopped, kept)
+    }
+
+    #[tokio::test]
+    async fn a_body_past_its_limit_is_stopped_and_nothing_is_kept() {
+        let l = limits(Some(50), Duration::from_secs(30));
+        let over = |n: usize| Box::new(std::io::Cursor::new(vec![b'x'; n]));
+
+        let (put, stopped, kept) = stream(over(11), &entry(Some(10), false), &l).await;
+        assert!(put.is_err() && !kept);
+        let e = stopped.unwrap();
+        assert_eq!(
+            e.to_string(),
+            "the server sent more than the 10 bytes it listed for the file; the transfer was stopped and nothing was kept"
+        );
+        assert!(!e.is_retryable() && !e.is_interrupted() && !e.is_excluded());
+
+        let (_, stopped, kept) = stream(over(51), &entry(None, true), &l).await;
+        let e = stopped.unwrap();
+        assert!(e.is_excluded() && !kept, "{e}");
+        assert!(e.to_string().contains("max_file_size of 50 bytes"), "{e}");
+
+        let l = limits(None, Duration::from_secs(30));
+        let (_, stopped, kept) = stream(over(101), &entry(None, false), &l).await;
+        let e = stopped.unwrap();
+        assert!(
+            e.to_string().contains("P8_MAX_EXPORT_BYTES") && !kept,
+            "{e}"
+        );
+
+        // At the limit exactly, everything is kept.
+        let (put, stopped, kept) = stream(over(10), &entry(Some(10), false), &l).await;
+        assert_eq!(put.unwrap().size, 10);
+        assert!(stopped.is_none() && kept);
+    }
+
+    /// A body that sends a byte every 20 ms, for ever.
+    struct Trickle(Pin<Box<tokio::time::Sleep>>);
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            match self.0.as_mut().poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(()) => {
+                    let next = Instant::now() + Duration::from_millis(20);
+                    self.0.as_mut().reset(next);
+                    buf.put_slice(b"x");
+                    Poll::Ready(Ok(()))
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_past_its_deadline_is_abandoned_and_nothing_is_kept() {
+        let l = limits(None, Duration::from_millis(200));
+        let body = Box::new(Trickle(Box::pin(tokio::time::sleep(Duration::ZERO))));
+        let started = std::time::Instant::now();
+        let (put, stopped, kept) = stream(body, &entry(None, false), &l).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(put.is_err() && !kept);
+        let e = stopped.unwrap();
+        assert!(matches!(e, TransferError::Deadline(_)) && e.is_retryable());
+        assert!(e.to_string().contains("P8_TRANSFER_TIMEOUT_SECS"), "{e}");
+    }
 }
