@@ -138,6 +138,8 @@ impl Default for ListLimits {
     }
 }
 
+const MIB: usize = 1024 * 1024;
+
 /// What a listing or change feed has gathered so far, against its [`ListLimits`].
 #[derive(Debug)]
 pub struct ListTally {
@@ -198,9 +200,12 @@ impl ListTally {
         }
         if self.bytes > self.limits.max_bytes {
             return Err(format!(
-                "{} holds more than {} MiB of names, paths and metadata, the most one run may hold in memory (P8_MAX_LISTING_MB); nothing was changed. Raise P8_MAX_LISTING_MB, or sync a smaller folder (include_folders)",
+                "{} holds more than {} of names, paths and metadata, the most one run may hold in memory (P8_MAX_LISTING_MB); nothing was changed. Raise P8_MAX_LISTING_MB, or sync a smaller folder (include_folders)",
                 self.what,
-                self.limits.max_bytes / (1024 * 1024)
+                match self.limits.max_bytes {
+                    b if b >= MIB && b % MIB == 0 => format!("{} MiB", b / MIB),
+                    b => format!("{b} bytes"),
+                }
             ));
         }
         Ok(())
