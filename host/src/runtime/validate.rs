@@ -385,3 +385,167 @@ mod tests {
         assert_eq!(one(file("a", "bc")).unwrap(), 3 + 2 * STRING_COST);
     }
 }
+
+/// Properties of the checks over arbitrary pages: they never panic, and a page passes exactly
+/// when every field keeps the contract's limits, so nothing out of bounds reaches the sync.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::runtime::bindings::p8::provider::types::{
+        Checksum, EntryKind, ExportFormat, Timestamp,
+    };
+    use proptest::prelude::*;
+
+    /// Strings mostly short, sometimes just past the name limit.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => "[a-zA-Z0-9 ./\\\\\u{e9}\u{1f6a2}-]{0,24}",
+            1 => Just(String::new()),
+            1 => (MAX_NAME_BYTES - 2..MAX_NAME_BYTES + 3).prop_map(|n| "x".repeat(n)),
+        ]
+    }
+
+    fn timestamp() -> impl Strategy<Value = Option<Timestamp>> {
+        proptest::option::of(
+            (any::<i64>(), any::<u32>()).prop_map(|(seconds, nanoseconds)| Timestamp {
+                seconds,
+                nanoseconds,
+            }),
+        )
+    }
+
+    fn algorithm() -> impl Strategy<Value = ChecksumAlgorithm> {
+        prop_oneof![
+            Just(ChecksumAlgorithm::Md5),
+            Just(ChecksumAlgorithm::Sha256),
+            Just(ChecksumAlgorithm::QuickXorHash),
+            text().prop_map(ChecksumAlgorithm::Other),
+        ]
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        (
+            (text(), text(), prop::collection::vec(text(), 0..4)),
+            (
+                prop_oneof![9 => Just(0usize), 1 => Just(MAX_PATH_DEPTH + 1)],
+                proptest::option::of(text()),
+                proptest::option::of(any::<u64>()),
+            ),
+            (timestamp(), timestamp()),
+            prop::collection::vec((algorithm(), text()), 0..3),
+            prop_oneof![9 => Just(0usize), 1 => Just(MAX_CHECKSUMS + 1)],
+            (
+                proptest::option::of((text(), text())),
+                proptest::option::of(text()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (id, name, path),
+                    (deep, revision, size),
+                    (modified, created),
+                    sums,
+                    many,
+                    (export, meta),
+                )| {
+                    let mut checksums: Vec<Checksum> = sums
+                        .into_iter()
+                        .map(|(algorithm, value)| Checksum { algorithm, value })
+                        .collect();
+                    checksums.extend((0..many).map(|_| Checksum {
+                        algorithm: ChecksumAlgorithm::Md5,
+                        value: "0".into(),
+                    }));
+                    Entry {
+                        id,
+                        name,
+                        path: path
+                            .into_iter()
+                            .chain((0..deep).map(|_| "d".into()))
+                            .collect(),
+                        parent_ids: vec![],
+                        kind: EntryKind::File,
+                        mime_type: None,
+                        size,
+                        modified,
+                        created,
+                        checksums,
+                        revision,
+                        export_as: export.map(|(mime_type, extension)| ExportFormat {
+                            mime_type,
+                            extension,
+                        }),
+                        metadata_json: meta,
+                    }
+                },
+            )
+    }
+
+    /// What the contract allows, written out plainly, field by field.
+    fn allowed(e: &Entry) -> bool {
+        let short = |s: &String| s.len() <= MAX_NAME_BYTES;
+        let time = |t: &Option<Timestamp>| t.as_ref().is_none_or(|t| t.nanoseconds < 1_000_000_000);
+        let sum_names = e.checksums.iter().all(|c| match &c.algorithm {
+            ChecksumAlgorithm::Other(n) => short(n),
+            _ => true,
+        });
+        !e.id.is_empty()
+            && short(&e.id)
+            && short(&e.name)
+            && e.path.len() <= MAX_PATH_DEPTH
+            && e.path.iter().all(short)
+            && e.revision.as_ref().is_none_or(short)
+            && e.export_as
+                .as_ref()
+                .is_none_or(|x| short(&x.mime_type) && short(&x.extension))
+            && e.metadata_json
+                .as_ref()
+                .is_none_or(|m| m.len() <= MAX_METADATA_BYTES)
+            && e.checksums.len() <= MAX_CHECKSUMS
+            && e.checksums.iter().all(|c| short(&c.value))
+            && sum_names
+            && e.size.is_none_or(|s| s <= i64::MAX as u64)
+            && time(&e.modified)
+            && time(&e.created)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn a_page_passes_exactly_when_every_entry_keeps_the_limits(
+            entries in prop::collection::vec(entry(), 0..6),
+            cursor in proptest::option::of(text()),
+        ) {
+            let p = Page { entries, skipped: vec![], next_cursor: cursor };
+            let expected = p.entries.iter().all(allowed)
+                && p.next_cursor.as_ref().is_none_or(|c| !c.is_empty());
+            match page(&p) {
+                Ok(cost) => {
+                    prop_assert!(expected, "passed, but breaks a limit: {p:?}");
+                    prop_assert!(cost <= MAX_PAGE_BYTES);
+                    let text: usize = p.entries.iter().map(|e| e.id.len() + e.name.len()).sum();
+                    prop_assert!(cost >= text, "cost {cost} under the text it holds ({text})");
+                }
+                Err(reason) => {
+                    prop_assert!(!expected, "refused a page within every limit: {reason}");
+                    prop_assert!(!reason.is_empty() && reason.len() < 1024, "{reason}");
+                }
+            }
+        }
+
+        #[test]
+        fn a_change_page_never_panics_and_bounds_its_cost(
+            changed in prop::collection::vec(entry(), 0..4),
+            removed in prop::collection::vec(text(), 0..4),
+            cursor in text(),
+        ) {
+            let p = ChangePage { changed, removed, skipped: vec![], next_cursor: cursor, has_more: false };
+            if let Ok(cost) = change_page(&p) {
+                prop_assert!(cost <= MAX_PAGE_BYTES);
+                prop_assert!(p.changed.iter().all(allowed));
+                prop_assert!(p.removed.iter().all(|r| r.len() <= MAX_NAME_BYTES));
+            }
+        }
+    }
+}
