@@ -264,3 +264,164 @@ async fn a_missing_root_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// A folder of names that are legal on disk but odd: one that is not UTF-8 (Latin-1), a
+/// backslash, a newline, a tab, spaces at both ends, 255-byte names, names differing only in
+/// case, a literal `‛`, a FIFO and a symlink out of the root. Synced by the real engine through
+/// the real component into the local object folder: every regular file byte for byte, the FIFO
+/// and the escaping link recorded as skipped with their reasons, and a re-sync changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_names_sync_byte_for_byte() {
+    use p8sync::blob::BlobStore;
+    use p8sync::blob::local::LocalBlobStore;
+    use p8sync::runtime::{Registry, names};
+    use p8sync::store::{FileStatus, SyncConfig};
+    use p8sync::sync::{SyncEngine, SyncOptions};
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::sync::Arc;
+
+    let outside = make_tree(&[("secret.txt", "outside the root")]);
+    let tree = tempfile::tempdir().unwrap();
+    let root = tree.path();
+    let long_ascii = format!("{}.txt", "n".repeat(251));
+    let long_utf8 = format!("{}x.txt", "é".repeat(125));
+    assert_eq!((long_ascii.len(), long_utf8.len()), (255, 255));
+    // Raw names and their contents (each different, so a mix-up shows).
+    let files: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        (b"caf\xE9.txt".to_vec(), b"Latin-1 name".to_vec()),
+        ("caf‛E9.txt".into(), b"a literal quote, not the byte E9".to_vec()),
+        (b"back\\slash.txt".to_vec(), b"backslash".to_vec()),
+        (b"new\nline.txt".to_vec(), b"newline".to_vec()),
+        (b"tab\there.txt".to_vec(), b"tab".to_vec()),
+        (b" spaces at both ends ".to_vec(), b"spaces".to_vec()),
+        (long_ascii.clone().into_bytes(), b"255 ASCII bytes".to_vec()),
+        (long_utf8.clone().into_bytes(), b"255 bytes of UTF-8".to_vec()),
+        (b"Case.txt".to_vec(), b"upper".to_vec()),
+        (b"case.txt".to_vec(), b"lower".to_vec()),
+        (b"d\xFCr/inner \xFF.bin".to_vec(), vec![0, 159, 255, 10, 13]),
+    ];
+    for (raw, content) in &files {
+        let path = root.join(OsStr::from_bytes(raw));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let status = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("escape")).unwrap();
+
+    let (store, _db) = sqlite_store().await;
+    let objects = tempfile::tempdir().unwrap();
+    let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(objects.path()));
+    let rt = Runtime::new(settings()).unwrap();
+    let registry = Registry::from_providers([load_local(&rt).await]);
+    let engine = SyncEngine::new(
+        store.clone(),
+        blob.clone(),
+        Arc::new(registry),
+        SyncOptions::default(),
+    );
+    let user = "5c1b2f3e-0000-4000-8000-0000000000ab".parse().unwrap();
+    let mut config = SyncConfig::new(user, "local", "odd names");
+    config.provider_config = serde_json::json!({ "root": root.display().to_string() });
+    store.put_config(&config).await.unwrap();
+
+    // Nothing may hang: the whole run has a deadline.
+    let run = |config: SyncConfig| {
+        let engine = &engine;
+        async move {
+            tokio::time::timeout(std::time::Duration::from_secs(60), engine.run(&config))
+                .await
+                .expect("the sync hung")
+                .unwrap()
+        }
+    };
+    let report = run(config.clone()).await;
+    assert_eq!(
+        (report.files_synced, report.files_failed),
+        (files.len() as u64, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.files_skipped, 2, "the FIFO and the escaping link");
+
+    let rows = store.files(config.id).await.unwrap();
+    for (raw, content) in &files {
+        let id = raw
+            .split(|b| *b == b'/')
+            .map(names::encode)
+            .collect::<Vec<_>>()
+            .join("/");
+        let row = rows
+            .iter()
+            .find(|r| r.remote_id == id)
+            .unwrap_or_else(|| panic!("no row for {id:?}"));
+        assert_eq!(row.status, FileStatus::Synced, "{id:?}: {:?}", row.error_message);
+        // The id decodes back to the very name on disk.
+        let decoded: Vec<Vec<u8>> = row
+            .remote_id
+            .split('/')
+            .map(|n| names::decode(n).unwrap())
+            .collect();
+        assert_eq!(decoded.join(&b'/'), *raw);
+        assert_eq!(
+            row.remote_name.as_deref(),
+            Some(names::encode(raw.rsplit(|b| *b == b'/').next().unwrap()).as_str())
+        );
+        let key = p8sync::blob::ObjectKey::from_uri(row.s3_uri.as_deref().unwrap()).unwrap();
+        assert_eq!(&read_object(blob.as_ref(), &key).await, content, "{id:?}");
+    }
+    let skipped = |id: &str| {
+        let row = rows.iter().find(|r| r.remote_id == id).unwrap();
+        assert_eq!(row.status, FileStatus::Skipped, "{id}");
+        row.error_message.clone().unwrap_or_default()
+    };
+    let r = skipped("pipe");
+    assert!(r.contains("FIFO"), "{r}");
+    let r = skipped("escape");
+    assert!(r.contains("outside the root"), "{r}");
+    assert_eq!(rows.len(), files.len() + 2);
+
+    // Nothing changed: nothing moves, nothing fails.
+    let again = run(config.clone()).await;
+    assert_eq!(
+        (
+            again.files_synced,
+            again.files_unchanged,
+            again.files_failed,
+            again.files_deleted
+        ),
+        (0, files.len() as u64, 0, 0),
+        "{again:?}"
+    );
+    assert!(again.success, "{again:?}");
+
+    // A FIFO swapped in for a listed file is refused at once, by the provider and by the
+    // host's open, and the next run records it as skipped rather than hanging.
+    let cx = cx(root);
+    let local = load_local(&rt).await;
+    let page = local.list_all(&cx, None, true, 10).await.unwrap();
+    let entry = page
+        .entries
+        .iter()
+        .find(|e| e.id == "tab\there.txt")
+        .unwrap()
+        .clone();
+    std::fs::remove_file(root.join("tab\there.txt")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(root.join("tab\there.txt"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let err = local.fetch(&cx, &entry).await.unwrap_err();
+    assert!(err.to_string().contains("FIFO"), "{err}");
+    let err = local_root::open_async(root, "tab\there.txt").await.unwrap_err();
+    assert!(err.to_string().contains("FIFO"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let after = run(config.clone()).await;
+    assert_eq!(after.files_failed, 0, "{after:?}");
+    assert_eq!(after.files_skipped, 3, "{after:?}");
+}

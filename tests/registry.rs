@@ -11,7 +11,7 @@ async fn the_shipped_providers_load_and_unknown_ids_name_the_available_ones() {
     assert!(registry.problems().is_empty(), "{:?}", registry.problems());
     let local = registry.get("local").unwrap();
     assert_eq!(local.info().display_name, "Local folder");
-    assert_eq!(local.source().wit_version.to_string(), "0.1.0");
+    assert_eq!(local.source().wit_version.to_string(), "0.1.1");
 
     let err = registry.get("gooogle_drive").unwrap_err();
     let text = err.to_string();

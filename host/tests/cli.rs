@@ -60,7 +60,7 @@ fn providers_lists_local_with_its_details() {
         .iter()
         .find(|p| p["id"] == "local")
         .expect("local is listed");
-    assert_eq!(local["wit_version"], "0.1.0");
+    assert_eq!(local["wit_version"], "0.1.1");
     let drive = json["providers"]
         .as_array()
         .unwrap()
@@ -177,7 +177,7 @@ fn inspect_describes_a_component_or_says_why_it_cannot() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("id:            local"), "{stdout}");
     assert!(
-        stdout.contains("interface:     p8:provider@0.1.0"),
+        stdout.contains("interface:     p8:provider@0.1.1"),
         "{stdout}"
     );
     assert!(stdout.contains("capabilities:  local-root"), "{stdout}");

@@ -22,7 +22,9 @@ pub const QUOTE: char = '\u{201B}';
 
 /// A string that is not the encoding of any name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a name in the p8sync name encoding (a `‛` must be followed by `‛` or two upper-case hex digits of a byte that needs it)")]
+#[error(
+    "`{0}` is not a name in the p8sync name encoding (a `‛` must be followed by `‛` or two upper-case hex digits of a byte that needs it)"
+)]
 pub struct NameError(pub String);
 
 /// The encoding of a name given as raw bytes.
@@ -132,12 +134,17 @@ mod tests {
     #[test]
     fn only_the_canonical_spelling_decodes() {
         for bad in [
-            "‛", "a‛", "‛E", "‛e9", "‛G0", "‛41", // `A` is never escaped
-            "‛2E‛2E", // nor `.`
-            "‛C3‛A9", // valid UTF-8 (é) is never escaped
+            "‛",
+            "a‛",
+            "‛E",
+            "‛e9",
+            "‛G0",
+            "‛41",       // `A` is never escaped
+            "‛2E‛2E",    // nor `.`
+            "‛C3‛A9",    // valid UTF-8 (é) is never escaped
             "‛E2‛80‛9B", // the quote is spelled ‛‛
             "‛‛‛",
-            "a/b",   // `/` and NUL are always escaped
+            "a/b", // `/` and NUL are always escaped
             "nul\0",
         ] {
             assert!(decode(bad).is_err(), "{bad} decoded");
@@ -185,6 +192,14 @@ mod tests {
             let raw: Vec<u8> = parts.concat();
             let encoded = encode(&raw);
             prop_assert_eq!(decode(&encoded).unwrap(), raw);
+        }
+
+        #[test]
+        fn the_guest_half_agrees(raw in proptest::collection::vec(any::<u8>(), 0..200), s in "[a‛0-9A-Fe/]{0,12}") {
+            use p8sync_provider_sdk::names as guest;
+            prop_assert_eq!(guest::encode(&raw), encode(&raw));
+            prop_assert_eq!(guest::decode(&s), decode(&s).ok());
+            prop_assert_eq!(guest::decode(&encode(&raw)), Some(raw));
         }
 
         #[test]

@@ -345,6 +345,11 @@ impl Prepared {
             config: Arc::new(config),
             output,
             usage: cx.usage.clone(),
+            root: if self.local_root && call != Call::Info {
+                cx.root.clone()
+            } else {
+                None
+            },
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -719,8 +724,8 @@ impl Provider {
     async fn fetch_plan(&self, cx: &CallContext, entry: &Entry) -> Result<FetchPlan, CallError> {
         let p = &self.prepared;
         let result = guest_call!(p, cx, Call::Fetch, |g, s| g.call_fetch(s, entry))?;
-        let plan = p.provider_result(Call::Fetch, result)?;
-        match &plan {
+        let mut plan = p.provider_result(Call::Fetch, result)?;
+        match &mut plan {
             FetchPlan::Http(request) => {
                 let url = url::Url::parse(&request.url).map_err(|e| {
                     p.invalid(Call::Fetch, format!("the fetch URL is not a URL: {e}"))
@@ -756,7 +761,7 @@ impl Provider {
                     ));
                 }
             }
-            FetchPlan::LocalFile(_) => {
+            FetchPlan::LocalFile(path) => {
                 if !self.has(Capability::LocalRoot) {
                     return Err(p.invalid(
                         Call::Fetch,
@@ -764,6 +769,13 @@ impl Provider {
                             .into(),
                     ));
                 }
+                // Before 0.1.1 the path was plain text; from here on it is in the name
+                // encoding, so everything after this point reads one kind of path.
+                if self.source.wit_version < super::bindings::NAME_ENCODING_SINCE {
+                    *path = super::local_root::encode_plain_path(path);
+                }
+                super::local_root::check_path(path)
+                    .map_err(|e| p.invalid(Call::Fetch, format!("a local-file plan: {e}")))?;
             }
         }
         Ok(plan)

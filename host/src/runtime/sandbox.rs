@@ -3,6 +3,7 @@
 
 use super::bindings::p8::provider::{host, types};
 use super::http::HttpHooks;
+use super::local_root::{self, LocalPathError};
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,8 @@ pub(crate) struct CallState {
     pub(crate) output: Arc<GuestOutput>,
     /// Where the call's resource use is reported, if anyone asked.
     pub(crate) usage: Option<Arc<super::provider::CallUsage>>,
+    /// The folder granted to a `local-root` provider for this call (`host.read-root-dir`).
+    pub(crate) root: Option<std::path::PathBuf>,
 }
 
 impl WasiView for CallState {
@@ -69,6 +72,57 @@ impl host::Host for CallState {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    async fn read_root_dir(
+        &mut self,
+        path: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<host::RootItem>, types::ProviderError> {
+        let root = self.granted_root()?;
+        local_root::read_dir_async(root, path, after, limit)
+            .await
+            .map_err(root_error)
+    }
+
+    async fn stat_root_path(
+        &mut self,
+        path: String,
+    ) -> Result<host::RootItem, types::ProviderError> {
+        let root = self.granted_root()?;
+        local_root::stat_async(root, path).await.map_err(root_error)
+    }
+}
+
+impl CallState {
+    fn granted_root(&self) -> Result<std::path::PathBuf, types::ProviderError> {
+        self.root.clone().ok_or_else(|| {
+            types::ProviderError::Permanent(
+                "no local root is granted to this call (only `local-root` providers get one, and not in `info`)".into(),
+            )
+        })
+    }
+}
+
+/// A local-root failure as the contract's error (see `read-root-dir`).
+fn root_error(e: LocalPathError) -> types::ProviderError {
+    use std::io::ErrorKind;
+    let message = e.to_string();
+    match &e {
+        LocalPathError::NotRelative(_)
+        | LocalPathError::NotEncoded(..)
+        | LocalPathError::NotAFolder(_)
+        | LocalPathError::NotAFile { .. } => types::ProviderError::InvalidConfig(message),
+        LocalPathError::Escapes(_) | LocalPathError::Loop(_) => {
+            types::ProviderError::Forbidden(message)
+        }
+        LocalPathError::Io { source, .. } => match source.kind() {
+            ErrorKind::NotFound => types::ProviderError::NotFound(message),
+            ErrorKind::PermissionDenied => types::ProviderError::Forbidden(message),
+            ErrorKind::NotADirectory => types::ProviderError::InvalidConfig(message),
+            _ => types::ProviderError::Permanent(message),
+        },
     }
 }
 

@@ -1,22 +1,31 @@
-//! The `local` provider: lists the directory tree the host pre-opens read-only at `/root`.
+//! The `local` provider: lists the directory tree the host grants read-only.
+//!
+//! It reads the tree through the host's `read-root-dir`/`stat-root-path` (SDK
+//! [`local_root`]) rather than `wasi:filesystem`, because those show every name, in the
+//! contract's lossless name encoding ([`names`]): a Latin-1 name that is not valid UTF-8 is
+//! listed as `caf‛E9.txt` and the host opens the file of those very bytes. Nothing beside it
+//! is held up by it.
 //!
 //! It reports sizes and modified times but never reads file contents: hashing while listing would
 //! make a no-change re-sync cost as much as a full copy. The host hashes while it streams.
 //!
-//! Entry ids are paths relative to the root, with `/` separators. Listing is breadth-first in
-//! name order; the cursor carries the folders still to visit and how far into the first one the
-//! previous page got.
+//! Entry ids are paths relative to the root, `/`-separated, each name encoded. Listing is
+//! breadth-first in byte order of the names; the cursor carries the folders still to visit and
+//! the last name the previous page got to in the first one.
 
+use p8sync_provider_sdk::local_root::{self, RootItem, RootItemKind};
 use p8sync_provider_sdk::types::{AuthMethod, ChangePage, Entry, ListRequest, Page, ProviderInfo};
 use p8sync_provider_sdk::types::{Capability, EntryKind, FetchPlan, ProviderError, SkippedEntry};
-use p8sync_provider_sdk::{Provider, cursor, entries, log, time};
-use std::fs;
-use std::path::{Component, Path, PathBuf};
+use p8sync_provider_sdk::{Provider, cursor, entries, log, names};
 
-/// Where the host mounts the granted root inside the sandbox.
-const ROOT: &str = "/root";
 const DEFAULT_PAGE: usize = 1000;
 const MAX_PAGE: usize = 5000;
+/// The host's limit on an id or a name (`validate::MAX_NAME_BYTES`): a longer path is skipped
+/// with the reason rather than failing the page it is on.
+const MAX_ID_BYTES: usize = 4096;
+/// Stop a page once its ids and names add up to this much (the host refuses pages over 32 MiB).
+const PAGE_TEXT_BUDGET: usize = 8 * 1024 * 1024;
+const CURSOR_FORMAT: &str = "local-v2";
 
 struct LocalFolder;
 
@@ -40,61 +49,86 @@ impl Provider for LocalFolder {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
         };
-        let (mut pending, mut skip) = match &request.cursor {
+        let (mut pending, mut after) = match &request.cursor {
             Some(c) => decode_cursor(c)?,
             None => {
                 let start = match &request.folder_id {
                     Some(id) => checked_relative(id)?,
                     None => String::new(),
                 };
-                let meta = fs::metadata(guest_path(&start)).map_err(|e| {
+                // Reading none of it checks that it is a folder that can be read.
+                local_root::read_dir(&start, None, 0).map_err(|e| {
                     ProviderError::InvalidConfig(format!(
-                        "cannot read the folder `{}` under the granted root: {e}",
-                        display(&start)
+                        "cannot read the folder `{}` under the granted root: {}",
+                        shown(&start),
+                        p8sync_provider_sdk::error::message(&e)
                     ))
                 })?;
-                if !meta.is_dir() {
-                    return Err(ProviderError::InvalidConfig(format!(
-                        "`{}` is not a folder",
-                        display(&start)
-                    )));
-                }
-                (vec![start], 0)
+                (vec![start], None)
             }
         };
 
         let mut entries = Vec::new();
         let mut skipped = Vec::new();
-        while let Some(dir) = pending.first().cloned() {
-            let children = read_sorted(&dir)?;
-            let mut index = skip;
-            while index < children.len() && entries.len() < page_size {
-                let name = &children[index];
-                index += 1;
-                match describe(&dir, name) {
+        let mut text = 0;
+        'folders: while let Some(dir) = pending.first().cloned() {
+            let room = page_size - entries.len() - skipped.len();
+            let items = match local_root::read_dir(&dir, after.as_deref(), room as u32) {
+                Ok(items) => items,
+                // One folder that may not be read is that folder's problem, not the listing's.
+                Err(ProviderError::Forbidden(why)) if !dir.is_empty() => {
+                    let reason = format!("cannot read this folder: {why}");
+                    log::warn(format!("skipping `{}`: {reason}", names::display(&dir)));
+                    skipped.push(skip(&dir, reason));
+                    pending.remove(0);
+                    after = None;
+                    continue;
+                }
+                // A folder that vanished mid-listing is an error, never an empty folder.
+                Err(e) => {
+                    return Err(ProviderError::Transient(format!(
+                        "cannot list `{}`: {}",
+                        shown(&dir),
+                        p8sync_provider_sdk::error::message(&e)
+                    )));
+                }
+            };
+            let complete = items.len() < room;
+            for item in items {
+                if text >= PAGE_TEXT_BUDGET {
+                    // The rest of this batch comes again on the next page.
+                    break 'folders;
+                }
+                after = Some(item.name.clone());
+                match describe(&dir, item) {
                     Described::Entry(entry) => {
                         if entry.kind == EntryKind::Folder && request.recursive {
                             pending.push(entry.id.clone());
                         }
+                        text += 3 * entry.id.len() + entry.name.len();
                         entries.push(entry);
                     }
                     Described::Skipped(s) => {
-                        log::warn(format!("skipping `{}`: {}", s.name, s.reason));
+                        log::warn(format!(
+                            "skipping `{}`: {}",
+                            names::display(&s.name),
+                            s.reason
+                        ));
+                        text += s.id.len() + s.name.len() + s.reason.len();
                         skipped.push(s);
                     }
                 }
             }
-            if index < children.len() {
-                skip = index;
+            if !complete {
                 break;
             }
             pending.remove(0);
-            skip = 0;
-            if entries.len() >= page_size {
+            after = None;
+            if entries.len() + skipped.len() >= page_size {
                 break;
             }
         }
-        let next_cursor = (!pending.is_empty()).then(|| encode_cursor(&pending, skip));
+        let next_cursor = (!pending.is_empty()).then(|| encode_cursor(&pending, after.as_deref()));
         Ok(Page {
             entries,
             skipped,
@@ -112,17 +146,25 @@ impl Provider for LocalFolder {
 
     fn fetch(entry: Entry) -> Result<FetchPlan, ProviderError> {
         let relative = checked_relative(&entry.id)?;
-        match fs::metadata(guest_path(&relative)) {
-            Ok(meta) if meta.is_file() => Ok(FetchPlan::LocalFile(relative)),
-            Ok(_) => Err(ProviderError::Permanent(format!(
-                "`{relative}` is not a regular file"
+        let shown = names::display(&relative);
+        match local_root::stat(&relative) {
+            Ok(item) => match item.kind {
+                RootItemKind::File => Ok(FetchPlan::LocalFile(relative)),
+                RootItemKind::Folder => Err(ProviderError::Permanent(format!(
+                    "`{shown}` is a folder now, not a file"
+                ))),
+                RootItemKind::Unsupported(why) => Err(ProviderError::Permanent(format!(
+                    "`{shown}` cannot be synced: {why}"
+                ))),
+            },
+            // Gone, or a folder on its path is not a folder any more.
+            Err(ProviderError::NotFound(_) | ProviderError::InvalidConfig(_)) => Err(
+                ProviderError::NotFound(format!("`{shown}` no longer exists")),
+            ),
+            Err(ProviderError::Forbidden(why)) => Err(ProviderError::Forbidden(format!(
+                "cannot read `{shown}`: {why}"
             ))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ProviderError::NotFound(
-                format!("`{relative}` no longer exists"),
-            )),
-            Err(e) => Err(ProviderError::Forbidden(format!(
-                "cannot read `{relative}`: {e}"
-            ))),
+            Err(e) => Err(e),
         }
     }
 }
@@ -138,51 +180,53 @@ enum Described {
     Skipped(SkippedEntry),
 }
 
-fn describe(dir: &str, name: &str) -> Described {
-    let id = join(dir, name);
-    let path = guest_path(&id);
-    let skipped = |reason: String| {
-        Described::Skipped(SkippedEntry {
-            id: id.clone(),
-            name: id.clone(),
-            reason,
-        })
-    };
-    let link_meta = match fs::symlink_metadata(&path) {
-        Ok(m) => m,
-        Err(e) => return skipped(format!("cannot read its metadata: {e}")),
-    };
-    let meta = if link_meta.file_type().is_symlink() {
-        // The sandbox refuses to follow a link out of the root, so a failure here is either
-        // an escape or a dangling link; read_link tells which.
-        match fs::metadata(&path) {
-            Ok(m) if m.is_dir() => {
-                return skipped("symlink to a folder: not followed, to avoid cycles".into());
-            }
-            Ok(m) => m,
-            Err(_) => {
-                let target = fs::read_link(&path).ok();
-                return match target {
-                    Some(t) if escapes(dir, &t) => skipped(format!(
-                        "symlink points outside the root (to `{}`)",
-                        t.display()
-                    )),
-                    Some(t) => skipped(format!("broken symlink (to `{}`)", t.display())),
-                    // The sandbox will not even read a link whose target is outside the root.
-                    None => skipped("symlink points outside the root".into()),
-                };
-            }
-        }
-    } else {
-        link_meta
-    };
+/// A skipped entry for the path `id`, cut to the host's limit when it is longer.
+fn skip(id: &str, reason: String) -> SkippedEntry {
+    let id = fit(id);
+    SkippedEntry {
+        id: id.clone(),
+        name: id,
+        reason,
+    }
+}
 
-    let kind = if meta.is_dir() {
-        EntryKind::Folder
-    } else if meta.is_file() {
-        EntryKind::File
-    } else {
-        return skipped("not a regular file or folder (device, socket or pipe)".into());
+/// `id` when it fits the host's limit; otherwise a stable stand-in: its start and a hash.
+fn fit(id: &str) -> String {
+    if id.len() <= MAX_ID_BYTES {
+        return id.to_string();
+    }
+    let mut end = MAX_ID_BYTES - 40;
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    // FNV-1a: stable across builds, enough to tell two long paths apart in a report.
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{}…#{hash:016x}", &id[..end])
+}
+
+fn describe(dir: &str, item: RootItem) -> Described {
+    let id = join(dir, &item.name);
+    if id.len() > MAX_ID_BYTES {
+        return Described::Skipped(skip(
+            &id,
+            format!(
+                "its path is {} bytes long (names encoded); the host takes at most {MAX_ID_BYTES}",
+                id.len()
+            ),
+        ));
+    }
+    let kind = match item.kind {
+        RootItemKind::File => EntryKind::File,
+        RootItemKind::Folder if item.symlink => {
+            return Described::Skipped(skip(
+                &id,
+                "symlink to a folder: not followed, to avoid cycles".into(),
+            ));
+        }
+        RootItemKind::Folder => EntryKind::Folder,
+        RootItemKind::Unsupported(reason) => return Described::Skipped(skip(&id, reason)),
     };
     let path_segments: Vec<String> = if dir.is_empty() {
         vec![]
@@ -190,72 +234,23 @@ fn describe(dir: &str, name: &str) -> Described {
         dir.split('/').map(str::to_string).collect()
     };
     Described::Entry(Entry {
-        id: id.clone(),
-        name: name.to_string(),
+        size: (kind == EntryKind::File).then_some(item.size),
+        modified: item.modified,
+        mime_type: match kind {
+            EntryKind::Folder => None,
+            EntryKind::File => entries::mime_for(&item.name).map(str::to_string),
+        },
         path: path_segments,
         parent_ids: if dir.is_empty() {
             vec![]
         } else {
             vec![dir.to_string()]
         },
-        kind,
-        mime_type: match kind {
-            EntryKind::Folder => None,
-            EntryKind::File => entries::mime_for(name).map(str::to_string),
-        },
-        size: (kind == EntryKind::File).then_some(meta.len()),
-        modified: meta.modified().ok().map(time::from_system_time),
-        created: meta.created().ok().map(time::from_system_time),
-        checksums: vec![],
-        revision: None,
-        export_as: None,
-        metadata_json: None,
+        ..match kind {
+            EntryKind::File => entries::file(id, item.name),
+            EntryKind::Folder => entries::folder(id, item.name),
+        }
     })
-}
-
-/// Whether a symlink in `dir` with this target leads out of the root.
-fn escapes(dir: &str, target: &Path) -> bool {
-    if target.is_absolute() {
-        return true;
-    }
-    let mut depth: i64 = if dir.is_empty() {
-        0
-    } else {
-        dir.split('/').count() as i64
-    };
-    for c in target.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
-}
-
-fn read_sorted(dir: &str) -> Result<Vec<String>, ProviderError> {
-    let read = fs::read_dir(guest_path(dir)).map_err(|e| {
-        // A folder that vanished mid-listing is an error, never an empty folder.
-        ProviderError::Transient(format!("cannot list `{}`: {e}", display(dir)))
-    })?;
-    let mut names = Vec::new();
-    for item in read {
-        let item = item.map_err(|e| {
-            ProviderError::Transient(format!("cannot list `{}`: {e}", display(dir)))
-        })?;
-        match item.file_name().into_string() {
-            Ok(name) => names.push(name),
-            Err(raw) => log::warn(format!(
-                "skipping a name in `{}` that is not valid UTF-8: {raw:?}",
-                display(dir)
-            )),
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -266,47 +261,61 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-fn guest_path(relative: &str) -> PathBuf {
+fn shown(relative: &str) -> String {
     if relative.is_empty() {
-        PathBuf::from(ROOT)
+        ".".into()
     } else {
-        Path::new(ROOT).join(relative)
+        names::display(relative)
     }
 }
 
-fn display(relative: &str) -> &str {
-    if relative.is_empty() { "." } else { relative }
-}
-
-/// A relative path made only of plain components (no `..`, no absolute paths).
+/// A relative path of plain names in the name encoding (no `..`, not absolute), with empty and
+/// `.` names dropped.
 fn checked_relative(id: &str) -> Result<String, ProviderError> {
-    let path = Path::new(id);
-    let plain = path
-        .components()
-        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    if !plain || id.contains('\\') {
-        return Err(ProviderError::InvalidConfig(format!(
-            "`{id}` is not a plain path relative to the root"
-        )));
+    let invalid = || {
+        ProviderError::InvalidConfig(format!(
+            "`{}` is not a plain path relative to the root",
+            names::display(id)
+        ))
+    };
+    if id.starts_with('/') {
+        return Err(invalid());
     }
-    Ok(id.trim_matches('/').to_string())
+    let mut kept = Vec::new();
+    for name in id.split('/') {
+        match name {
+            "" | "." => {}
+            ".." => return Err(invalid()),
+            n if names::is_encoded(n) => kept.push(n),
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(kept.join("/"))
 }
 
-fn encode_cursor(pending: &[String], skip: usize) -> String {
-    let mut fields = vec!["local-v1".to_string(), skip.to_string()];
+fn encode_cursor(pending: &[String], after: Option<&str>) -> String {
+    // No name is empty, so "" says "from the first name".
+    let mut fields = vec![CURSOR_FORMAT.to_string(), after.unwrap_or("").to_string()];
     fields.extend(pending.iter().cloned());
     cursor::encode(&fields)
 }
 
-fn decode_cursor(c: &str) -> Result<(Vec<String>, usize), ProviderError> {
+fn decode_cursor(c: &str) -> Result<(Vec<String>, Option<String>), ProviderError> {
     let bad = || ProviderError::CursorExpired(format!("unrecognised cursor `{c:.40}`"));
     let mut fields = cursor::decode(c).into_iter();
-    if fields.next().as_deref() != Some("local-v1") {
+    if fields.next().as_deref() != Some(CURSOR_FORMAT) {
         return Err(bad());
     }
-    let skip = fields.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let after = fields.next().ok_or_else(bad)?;
+    let after = (!after.is_empty()).then_some(after);
+    if after.as_deref().is_some_and(|a| !names::is_encoded(a)) {
+        return Err(bad());
+    }
     let pending = fields
         .map(|f| checked_relative(&f).map_err(|_| bad()).map(|_| f))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((pending, skip))
+    if pending.is_empty() {
+        return Err(bad());
+    }
+    Ok((pending, after))
 }

@@ -18,6 +18,8 @@
 //! | [`time`] | timestamps from RFC 3339 text, Unix milliseconds or a `SystemTime` |
 //! | [`error`] | the message and kind of any `ProviderError`; a service's error body in a message ([`error::detail`], [`error::http_detail`], [`error::quoted_values`]) |
 //! | [`log`] | log lines (the host tags them with the provider and the sync; never log a secret) |
+//! | [`names`] | the contract's lossless name encoding (names that are not UTF-8, `/`, NUL as `‛` + hex): [`names::encode`], [`names::decode`], [`names::display`] |
+//! | [`local_root`] | the granted local root as the host reads it, every name encoded: [`local_root::read_dir`], [`local_root::stat`] |
 //!
 //! ```text
 //! struct MyProvider;
@@ -44,7 +46,9 @@ pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod json;
+pub mod local_root;
 pub mod log;
+pub mod names;
 pub mod page;
 pub mod time;
 pub mod url;
