@@ -190,11 +190,14 @@ async fn a_body_longer_than_listed_is_stopped_and_nothing_is_kept() {
             serde_json::json!([
                 {"id": "long", "name": "long.txt", "size": 10},
                 {"id": "ok", "name": "ok.txt", "size": 5},
+                {"id": "short", "name": "short.txt", "size": 10},
             ])
             .to_string(),
         ),
-        // Four times the listed size in one go, and far more than one read.
+        // A MiB for 10 listed bytes: far more than one read.
         "/files/long" => Answer::Body("y".repeat(1 << 20)),
+        // Shorter than listed (and its Content-Length agrees): caught when it ends.
+        "/files/short" => Answer::Body("four".into()),
         "/files/ok" => Answer::Body("hello".into()),
         _ => Answer::Body(String::new()),
     })
@@ -208,9 +211,19 @@ async fn a_body_longer_than_listed_is_stopped_and_nothing_is_kept() {
     let report = engine.run(&config).await.unwrap();
     assert_eq!(
         (report.files_synced, report.files_failed),
-        (1, 1),
+        (1, 2),
         "{report:?}"
     );
+    let short = failure(&report, "short");
+    assert!(
+        short
+            .error
+            .contains("size mismatch: the provider reported 10 bytes, 4 arrived"),
+        "{}",
+        short.error
+    );
+    // A short body may be a cut one: fetched again, with each retry.
+    assert_eq!(server.times("/files/short"), 3);
     let long = failure(&report, "long");
     assert!(
         long.error
@@ -236,7 +249,8 @@ async fn a_body_longer_than_listed_is_stopped_and_nothing_is_kept() {
             .contains("nothing was kept")
     );
     assert_eq!(rows["ok"].status, FileStatus::Synced);
-    // The one object is ok's: long left neither an object nor a partial write.
+    assert_eq!(rows["short"].status, FileStatus::Failed);
+    // The one object is ok's: long and short left neither an object nor a partial write.
     let files = files_under(objects.path());
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(

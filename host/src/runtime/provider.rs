@@ -119,9 +119,10 @@ pub struct ListLimits {
 impl ListLimits {
     /// Default of `max_pages`: enough for a million entries in pages of ten.
     pub const DEFAULT_MAX_PAGES: usize = 100_000;
-    /// Default of `max_entries`. An entry of a typical listing holds 300-600 bytes (id, name,
-    /// path, type, checksum, revision) plus ~300 bytes of structure, so a million of them is
-    /// roughly 1 GiB at most, held once while the run is planned.
+    /// Default of `max_entries`. An entry is 312 bytes of structure plus its strings (id,
+    /// name, path, parents, type, checksums, revision: 600-900 bytes with allocator overhead
+    /// for a typical Drive file), and planning holds it once more in a map, so a run at the
+    /// cap peaks around 1.5 GiB: the most one run should take on a shared server.
     pub const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
     /// Default of `max_bytes`: 1 GiB, which a million typical entries stay well under; it
     /// stops a provider that sends fewer, enormous entries (64 KiB of metadata, deep paths).
@@ -194,7 +195,7 @@ impl ListTally {
         self.bytes = self.bytes.saturating_add(bytes);
         if self.entries > self.limits.max_entries {
             return Err(format!(
-                "{} holds more than {} entries, the most one run may hold in memory (P8_MAX_ENTRIES_PER_RUN); nothing was changed. Raise P8_MAX_ENTRIES_PER_RUN (about 1 KiB of memory each), or sync a smaller folder (include_folders)",
+                "{} holds more than {} entries, the most one run may hold in memory (P8_MAX_ENTRIES_PER_RUN); nothing was changed. Raise P8_MAX_ENTRIES_PER_RUN (1-2 KiB of memory each), or sync a smaller folder (include_folders)",
                 self.what, self.limits.max_entries
             ));
         }
