@@ -425,3 +425,40 @@ async fn odd_names_sync_byte_for_byte() {
     assert_eq!(after.files_failed, 0, "{after:?}");
     assert_eq!(after.files_skipped, 3, "{after:?}");
 }
+
+/// A local-root component built against `p8:provider@0.1.0` (the frozen WIT of the old-local
+/// test component) still loads and runs on this 0.1.1 host, and its `local-file` paths are
+/// read as the plain paths they are: a name holding the encoding's quote `‛` is still the file
+/// it named (the host encodes a 0.1.0 plan before it decodes it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_0_1_0_component_still_runs_and_its_plain_paths_stay_plain() {
+    use std::io::Read;
+    let tree = make_tree(&[
+        ("plain.txt", "plain"),
+        ("quote‛E9.txt", "a literal quote, not the byte E9"),
+    ]);
+    let rt = Runtime::new(settings()).unwrap();
+    let old = load_test(&rt, "old-local").await;
+    assert_eq!(old.source().wit_version.to_string(), "0.1.0");
+    let cx = cx(tree.path());
+    let page = old.list_all(&cx, None, false, 10).await.unwrap();
+    let ids: Vec<&str> = page.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["plain.txt", "quote‛E9.txt"]);
+    let mut plans = Vec::new();
+    for entry in &page.entries {
+        let FetchPlan::LocalFile(rel) = old.fetch(&cx, entry).await.unwrap() else {
+            panic!("expected a local-file plan")
+        };
+        let mut text = String::new();
+        local_root::open(tree.path(), &rel)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(
+            text,
+            std::fs::read_to_string(tree.path().join(&entry.id)).unwrap()
+        );
+        plans.push(rel);
+    }
+    assert_eq!(plans, ["plain.txt", "quote‛‛E9.txt"]);
+}

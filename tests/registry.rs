@@ -64,7 +64,7 @@ async fn bad_files_are_reported_by_name_and_the_rest_still_load() {
     );
     let text = future.to_string();
     assert!(
-        text.contains("p8:provider/provider@9.0.0") && text.contains("0.1.0"),
+        text.contains("p8:provider/provider@9.0.0") && text.contains("0.1.1"),
         "{text}"
     );
     let tool = problem("tool.wasm");
