@@ -428,3 +428,74 @@ fn configs_can_be_added_listed_synced_and_removed() {
     let out = p8sync_env(data.path(), &["config", "show", &id], &[]);
     assert!(text(&out).1.contains("no sync config with id"));
 }
+
+#[test]
+fn extractors_lists_the_built_ins_and_refuses_what_is_not_one() {
+    let data = tempfile::tempdir().unwrap();
+    let built = workspace().join("target/extractors");
+    let dir = built.to_str().unwrap();
+    let out = p8sync_env(
+        data.path(),
+        &["extractors", "--json"],
+        &[("P8_EXTRACTORS_DIR", dir)],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let by_id = |id: &str| {
+        json["extractors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} extractor: {json}"))
+            .clone()
+    };
+    for (id, output, format) in [
+        ("pdf", "text", "pdf"),
+        ("office", "text", "xlsx"),
+        ("html", "text", "html"),
+        ("audio", "pcm", "flac"),
+    ] {
+        let e = by_id(id);
+        assert_eq!(e["output"], output, "{e}");
+        assert!(
+            e["formats"].as_array().unwrap().iter().any(|f| f == format),
+            "{e}"
+        );
+        let cap = e["memory_cap_mib"].as_u64().unwrap();
+        assert!((16..=256).contains(&cap), "{e}");
+    }
+    assert_eq!(json["problems"], serde_json::json!([]), "{json}");
+
+    // A provider is a component, but not an extractor: it is refused by name, and the table
+    // still lists the others.
+    let mixed = tempfile::tempdir().unwrap();
+    std::fs::copy(built.join("html.wasm"), mixed.path().join("html.wasm")).unwrap();
+    std::fs::copy(
+        providers_dir().join("local-folder.wasm"),
+        mixed.path().join("local-folder.wasm"),
+    )
+    .unwrap();
+    let out = p8sync_env(
+        data.path(),
+        &["extractors"],
+        &[("P8_EXTRACTORS_DIR", mixed.path().to_str().unwrap())],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with("html ")), "{stdout}");
+    assert!(
+        stderr.contains("local-folder.wasm: not a p8sync extractor"),
+        "{stderr}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = p8sync_env(
+        data.path(),
+        &["extractors"],
+        &[("P8_EXTRACTORS_DIR", empty.path().to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("no extractors are installed"));
+}

@@ -472,10 +472,10 @@ impl Extractor {
             },
         };
         let result = self.pre.instantiate(&mut store).and_then(|instance| {
-                instance
-                    .p8_extractor_extractor()
-                    .call_extract(&mut store, &request)
-            });
+            instance
+                .p8_extractor_extractor()
+                .call_extract(&mut store, &request)
+        });
         let state = store.into_data();
         let where_ = state
             .stage
@@ -496,9 +496,10 @@ impl Extractor {
             Ok(Err(types::ExtractError::NotIngestible(reason))) => {
                 Err(ExtractFailure::NotIngestible(cut(reason)))
             }
-            Ok(Err(types::ExtractError::Limit(reason))) => {
-                Err(ExtractFailure::Limit(format!("stopped at a limit: {}", cut(reason))))
-            }
+            Ok(Err(types::ExtractError::Limit(reason))) => Err(ExtractFailure::Limit(format!(
+                "stopped at a limit: {}",
+                cut(reason)
+            ))),
             Err(e) => {
                 if let Some(requested) = state.limiter.exceeded {
                     return Err(ExtractFailure::Limit(format!(
@@ -646,7 +647,12 @@ fn load_one(
     let pre = linker
         .instantiate_pre(&component)
         .and_then(ExtractorComponentPre::new)
-        .map_err(|e| format!("{}: needs an import p8sync does not provide: {e:#}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "{}: needs an import p8sync does not provide: {e:#}",
+                path.display()
+            )
+        })?;
     let limits: &SandboxLimits = &runtime.settings.limits;
     let mut extractor = Extractor {
         runtime: runtime.clone(),
@@ -686,10 +692,13 @@ fn load_one(
             .map_err(|e| format!("{}: info() failed: {e:#}", path.display()))?
     };
     let info = check_info(info).map_err(|reason| {
-        format!("{}: the extractor describes itself wrongly: {reason}", path.display())
+        format!(
+            "{}: the extractor describes itself wrongly: {reason}",
+            path.display()
+        )
     })?;
-    extractor.memory_bytes = (u64::from(info.memory_mib.max(16)) * 1024 * 1024)
-        .min(limits.extractor_memory_bytes);
+    extractor.memory_bytes =
+        (u64::from(info.memory_mib.max(16)) * 1024 * 1024).min(limits.extractor_memory_bytes);
     extractor.info = ExtractorInfo {
         path: extractor.info.path,
         sha256: extractor.info.sha256,
@@ -723,11 +732,18 @@ fn check_info(info: types::ExtractorInfo) -> Result<ExtractorInfo, String> {
         .iter()
         .map(|f| f.trim_start_matches('.').to_ascii_lowercase())
         .collect();
-    let mime_types: Vec<String> = info.mime_types.iter().map(|m| m.to_ascii_lowercase()).collect();
+    let mime_types: Vec<String> = info
+        .mime_types
+        .iter()
+        .map(|m| m.to_ascii_lowercase())
+        .collect();
     if let Some(bad) = formats.iter().find(|f| !word(f, 16) || f.contains('/')) {
         return Err(format!("the format {bad:?} is not a file extension"));
     }
-    if let Some(bad) = mime_types.iter().find(|m| !word(m, 128) || !m.contains('/')) {
+    if let Some(bad) = mime_types
+        .iter()
+        .find(|m| !word(m, 128) || !m.contains('/'))
+    {
         return Err(format!("{bad:?} is not a MIME type"));
     }
     if formats.is_empty() && mime_types.is_empty() {

@@ -51,7 +51,10 @@ pub(super) async fn ingest(
         .filter(|m| m.starts_with("audio/"))
         .or_else(|| key.as_str().rsplit_once('.').map(|(_, e)| e.to_string()));
     let Some(extractors) = ingestor.extractors.as_deref() else {
-        return Ok(no_extractors(&format!("{} audio", hint.as_deref().unwrap_or("this"))));
+        return Ok(no_extractors(&format!(
+            "{} audio",
+            hint.as_deref().unwrap_or("this")
+        )));
     };
     let analysed = audio::analyse(
         extractors,
@@ -99,7 +102,10 @@ pub(super) async fn ingest(
         write_chunks(ingestor, job, key, &record, &analysis).await?;
         notes.insert(
             0,
-            format!("no speech found in {} of audio", hours(analysis.duration_secs)),
+            format!(
+                "no speech found in {} of audio",
+                hours(analysis.duration_secs)
+            ),
         );
         return Ok(IngestOutcome {
             status: IngestStatus::Stored,

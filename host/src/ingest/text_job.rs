@@ -59,7 +59,9 @@ pub(super) async fn ingest(
             .await
             .map_err(|e| Failure::retry(format!("the extraction thread failed: {e}")))?;
             match decoded {
-                Ok((text, truncated)) => (format.as_str().to_string(), Ok((text, truncated, vec![]))),
+                Ok((text, truncated)) => {
+                    (format.as_str().to_string(), Ok((text, truncated, vec![])))
+                }
                 Err(ExtractError::NotIngestible { reason }) => {
                     return Ok(not_ingestible(format.as_str(), &reason));
                 }

@@ -290,7 +290,10 @@ impl Ingestor {
         let route = match self.routes.matched(file.remote_type.as_deref(), &names) {
             Some(route) => route,
             // No rule knows the type: an installed extractor may (a third party's EPUB reader).
-            None => self.extractor_route(file.remote_type.as_deref(), &names).await,
+            None => {
+                self.extractor_route(file.remote_type.as_deref(), &names)
+                    .await
+            }
         };
         if route != Route::Audio {
             // It may have been audio before it changed.

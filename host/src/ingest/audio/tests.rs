@@ -31,7 +31,10 @@ fn analyse_blocking(
     scratch: &Path,
     options: &SegmentOptions,
 ) -> Result<Analysis, AudioError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -187,7 +187,10 @@ pub fn extract(
 
 /// Keep at most `max` characters of `text`; whether any were cut.
 pub fn cut_chars(text: &mut String, max: u64) -> bool {
-    match text.char_indices().nth(usize::try_from(max).unwrap_or(usize::MAX)) {
+    match text
+        .char_indices()
+        .nth(usize::try_from(max).unwrap_or(usize::MAX))
+    {
         Some((at, _)) => {
             text.truncate(at);
             true
@@ -317,7 +320,13 @@ mod tests {
 
     #[test]
     fn parsed_formats_are_not_read_here() {
-        for format in [Format::Html, Format::Pdf, Format::Docx, Format::Xlsx, Format::Pptx] {
+        for format in [
+            Format::Html,
+            Format::Pdf,
+            Format::Docx,
+            Format::Xlsx,
+            Format::Pptx,
+        ] {
             let reason = reason_of(format, "sample.txt");
             assert!(reason.contains("extractor"), "{reason}");
         }
@@ -329,8 +338,7 @@ mod tests {
         let (text, cut) = extract(Format::Plain, &path, &ExtractOptions::default(), 10).unwrap();
         assert!(cut);
         assert_eq!(text, "ünïcödé ün");
-        let (text, cut) =
-            extract(Format::Plain, &path, &ExtractOptions::default(), 8000).unwrap();
+        let (text, cut) = extract(Format::Plain, &path, &ExtractOptions::default(), 8000).unwrap();
         assert!(!cut, "exactly at the cap is not cut");
         assert_eq!(text.chars().count(), 8000);
     }
