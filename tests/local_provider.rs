@@ -290,13 +290,19 @@ async fn odd_names_sync_byte_for_byte() {
     // Raw names and their contents (each different, so a mix-up shows).
     let files: Vec<(Vec<u8>, Vec<u8>)> = vec![
         (b"caf\xE9.txt".to_vec(), b"Latin-1 name".to_vec()),
-        ("caf‛E9.txt".into(), b"a literal quote, not the byte E9".to_vec()),
+        (
+            "caf‛E9.txt".into(),
+            b"a literal quote, not the byte E9".to_vec(),
+        ),
         (b"back\\slash.txt".to_vec(), b"backslash".to_vec()),
         (b"new\nline.txt".to_vec(), b"newline".to_vec()),
         (b"tab\there.txt".to_vec(), b"tab".to_vec()),
         (b" spaces at both ends ".to_vec(), b"spaces".to_vec()),
         (long_ascii.clone().into_bytes(), b"255 ASCII bytes".to_vec()),
-        (long_utf8.clone().into_bytes(), b"255 bytes of UTF-8".to_vec()),
+        (
+            long_utf8.clone().into_bytes(),
+            b"255 bytes of UTF-8".to_vec(),
+        ),
         (b"Case.txt".to_vec(), b"upper".to_vec()),
         (b"case.txt".to_vec(), b"lower".to_vec()),
         (b"d\xFCr/inner \xFF.bin".to_vec(), vec![0, 159, 255, 10, 13]),
@@ -358,7 +364,12 @@ async fn odd_names_sync_byte_for_byte() {
             .iter()
             .find(|r| r.remote_id == id)
             .unwrap_or_else(|| panic!("no row for {id:?}"));
-        assert_eq!(row.status, FileStatus::Synced, "{id:?}: {:?}", row.error_message);
+        assert_eq!(
+            row.status,
+            FileStatus::Synced,
+            "{id:?}: {:?}",
+            row.error_message
+        );
         // The id decodes back to the very name on disk.
         let decoded: Vec<Vec<u8>> = row
             .remote_id
@@ -418,7 +429,9 @@ async fn odd_names_sync_byte_for_byte() {
     let started = std::time::Instant::now();
     let err = local.fetch(&cx, &entry).await.unwrap_err();
     assert!(err.to_string().contains("FIFO"), "{err}");
-    let err = local_root::open_async(root, "tab\there.txt").await.unwrap_err();
+    let err = local_root::open_async(root, "tab\there.txt")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("FIFO"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let after = run(config.clone()).await;
