@@ -337,7 +337,8 @@ impl OAuthApp {
         if status.is_success() {
             return Ok(true);
         }
-        let body = response.text().await.unwrap_or_default();
+        let body =
+            String::from_utf8_lossy(&bounded_body(response).await.unwrap_or_default()).into_owned();
         // An already revoked or expired token is what the caller wanted anyway.
         if status.as_u16() == 400 && body.contains("invalid_token") {
             return Ok(true);
@@ -361,7 +362,8 @@ impl OAuthApp {
         if !response.status().is_success() {
             return None;
         }
-        let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.ok()?).ok()?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&bounded_body(response).await?).ok()?;
         body.get("email")
             .or_else(|| body.get("sub"))
             .and_then(|v| v.as_str())
@@ -440,16 +442,33 @@ impl OAuthApp {
                 for (name, value) in response.headers() {
                     builder = builder.header(name, value);
                 }
-                let body = response
-                    .bytes()
-                    .await
-                    .map_err(|_| HttpFailure("the answer was cut off".into()))?;
+                let body = bounded_body(response).await.ok_or_else(|| {
+                    HttpFailure(format!(
+                        "the answer was cut off, or larger than {MAX_ANSWER_BYTES} bytes"
+                    ))
+                })?;
                 builder
-                    .body(body.to_vec())
+                    .body(body)
                     .map_err(|_| HttpFailure("an unreadable answer".into()))
             })
         }
     }
+}
+
+/// The largest answer read from a token, revocation or userinfo endpoint: they are a few
+/// hundred bytes, and one that is not must not fill the memory.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// `response`'s body, if it arrives whole and within [`MAX_ANSWER_BYTES`].
+async fn bounded_body(mut response: reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
 
 /// Endpoints and scopes the operator overrides.
@@ -524,5 +543,16 @@ mod tests {
         }
         let at = expiry_after(Duration::MAX);
         assert!(at - Utc::now() <= chrono::Duration::days(365));
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_answer_is_read_only_up_to_a_mebibyte() {
+        let answer = |n: usize| reqwest::Response::from(http::Response::new(vec![b'x'; n]));
+        assert_eq!(bounded_body(answer(10)).await.unwrap().len(), 10);
+        assert_eq!(
+            bounded_body(answer(MAX_ANSWER_BYTES)).await.unwrap().len(),
+            MAX_ANSWER_BYTES
+        );
+        assert!(bounded_body(answer(MAX_ANSWER_BYTES + 1)).await.is_none());
     }
 }
