@@ -167,7 +167,7 @@ impl ListTally {
     pub fn next_page(&mut self) -> Result<(), String> {
         if self.pages >= self.limits.max_pages {
             return Err(format!(
-                "{} did not end within {} pages, the most one run may read (P8_MAX_PAGES_PER_RUN); nothing was changed. Raise P8_MAX_PAGES_PER_RUN if the account really needs more pages",
+                "{} did not end within {} pages, the most one run may read (P8_MAX_PAGES_PER_RUN). Raise P8_MAX_PAGES_PER_RUN if the account really needs more pages",
                 self.what, self.limits.max_pages
             ));
         }
@@ -195,13 +195,13 @@ impl ListTally {
         self.bytes = self.bytes.saturating_add(bytes);
         if self.entries > self.limits.max_entries {
             return Err(format!(
-                "{} holds more than {} entries, the most one run may hold in memory (P8_MAX_ENTRIES_PER_RUN); nothing was changed. Raise P8_MAX_ENTRIES_PER_RUN (1-2 KiB of memory each), or sync a smaller folder (include_folders)",
+                "{} holds more than {} entries, the most one run may hold in memory (P8_MAX_ENTRIES_PER_RUN). Raise P8_MAX_ENTRIES_PER_RUN (1-2 KiB of memory each), or sync a smaller folder (include_folders)",
                 self.what, self.limits.max_entries
             ));
         }
         if self.bytes > self.limits.max_bytes {
             return Err(format!(
-                "{} holds more than {} of names, paths and metadata, the most one run may hold in memory (P8_MAX_LISTING_MB); nothing was changed. Raise P8_MAX_LISTING_MB, or sync a smaller folder (include_folders)",
+                "{} holds more than {} of names, paths and metadata, the most one run may hold in memory (P8_MAX_LISTING_MB). Raise P8_MAX_LISTING_MB, or sync a smaller folder (include_folders)",
                 self.what,
                 match self.limits.max_bytes {
                     b if b >= MIB && b % MIB == 0 => format!("{} MiB", b / MIB),
