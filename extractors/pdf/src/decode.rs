@@ -1,44 +1,99 @@
 //! Stream filters, decoded within the decompression budget.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use p8sync_extractor_sdk::{Budget, BudgetReader, ExtractError};
 use pdf_extract::{Dictionary, Object};
 
-/// Decodes `data` through `filters` (in order), charging every byte produced to `budget`.
-/// `Ok(None)` when a filter is one we leave alone (image codecs, run-length, crypt): pdf-extract
-/// never needs those for text. Damaged data decodes to what could be recovered, as lopdf does.
-pub fn decode(
+/// The size `data` decodes to through `filters` (in order), charged to `budget`; only the
+/// intermediate layers are kept in memory, the last one is counted as it streams past, so a
+/// bomb costs its budget in time, not in memory. `Ok(None)` when a filter is one we leave alone
+/// (image codecs, run-length, crypt): pdf-extract never needs those for text.
+pub fn measure(
     data: &[u8],
     filters: &[Vec<u8>],
     params: Option<&Dictionary>,
     budget: &Budget,
     what: &str,
-) -> Result<Option<Vec<u8>>, ExtractError> {
-    if !filters.iter().all(|f| supported(f)) {
+) -> Result<Option<u64>, ExtractError> {
+    Ok(run(data, filters, params, budget, what, None)?.map(|(size, _)| size))
+}
+
+/// The bytes `data` decodes to through `filters`, in a buffer of `capacity` (what [`measure`]
+/// said). Not charged: measure first. `None` for the filters [`measure`] leaves alone. Damaged
+/// data decodes to what could be recovered, as lopdf does.
+pub fn decode(
+    data: &[u8],
+    filters: &[Vec<u8>],
+    params: Option<&Dictionary>,
+    capacity: u64,
+) -> Option<Vec<u8>> {
+    let unlimited = Budget::new(u64::MAX);
+    let capacity = usize::try_from(capacity).unwrap_or(0);
+    run(data, filters, params, &unlimited, "", Some(capacity))
+        .ok()
+        .flatten()
+        .map(|(_, bytes)| bytes)
+}
+
+/// Decodes through every filter, keeping the last layer (in a buffer of `keep` bytes) or only
+/// counting it.
+fn run(
+    data: &[u8],
+    filters: &[Vec<u8>],
+    params: Option<&Dictionary>,
+    budget: &Budget,
+    what: &str,
+    keep: Option<usize>,
+) -> Result<Option<(u64, Vec<u8>)>, ExtractError> {
+    if filters.is_empty() || !filters.iter().all(|f| supported(f)) {
         return Ok(None);
     }
     let mut current: Option<Vec<u8>> = None;
-    for filter in filters {
+    for (i, filter) in filters.iter().enumerate() {
+        let last = i + 1 == filters.len();
         let input = current.as_deref().unwrap_or(data);
-        let output = match filter.as_slice() {
-            b"FlateDecode" | b"Fl" => predict(inflate(input, budget, what)?, params),
-            b"LZWDecode" | b"LZW" => predict(lzw(input, params, budget, what)?, params),
+        let out = match (last, keep) {
+            (false, _) => Some(Vec::new()),
+            (true, Some(capacity)) => Some(Vec::with_capacity(capacity)),
+            (true, None) => None,
+        };
+        let mut sink = Charged {
+            out,
+            count: 0,
+            budget,
+            what,
+        };
+        let predicted = match filter.as_slice() {
+            b"FlateDecode" | b"Fl" => {
+                inflate(input, &mut sink)?;
+                true
+            }
+            b"LZWDecode" | b"LZW" => {
+                lzw(input, params, &mut sink)?;
+                true
+            }
             b"ASCII85Decode" | b"A85" => {
-                let out = ascii85(input);
-                budget.charge(out.len() as u64, what)?;
-                out
+                sink.put(&ascii85(input))?;
+                false
             }
             b"ASCIIHexDecode" | b"AHx" => {
-                let out = ascii_hex(input);
-                budget.charge(out.len() as u64, what)?;
-                out
+                sink.put(&ascii_hex(input))?;
+                false
             }
             _ => return Ok(None),
         };
-        current = Some(output);
+        let count = sink.count;
+        let mut out = sink.out.unwrap_or_default();
+        if predicted {
+            out = predict(out, params);
+        }
+        if last {
+            return Ok(Some((count, out)));
+        }
+        current = Some(out);
     }
-    Ok(current)
+    Ok(None)
 }
 
 fn supported(filter: &[u8]) -> bool {
@@ -59,31 +114,19 @@ fn limit_of(err: &io::Error) -> Option<ExtractError> {
     BudgetReader::<()>::limit_error(err)
 }
 
-/// zlib, or raw deflate when the zlib wrapper is broken (as lopdf falls back).
-fn inflate(input: &[u8], budget: &Budget, what: &str) -> Result<Vec<u8>, ExtractError> {
-    let mut out = Vec::new();
-    let mut reader = budget.reader(flate2::read::ZlibDecoder::new(input), what);
-    if let Err(err) = reader.read_to_end(&mut out) {
-        if let Some(limit) = limit_of(&err) {
-            return Err(limit);
-        }
-        if out.is_empty() && input.len() > 2 {
-            let mut raw = budget.reader(flate2::read::DeflateDecoder::new(&input[2..]), what);
-            if let Err(err) = raw.read_to_end(&mut out)
-                && let Some(limit) = limit_of(&err)
-            {
-                return Err(limit);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A writer that charges the budget for what it is given.
+/// Where a filter's output goes: charged to the budget, counted, and kept or not.
 struct Charged<'a> {
-    out: Vec<u8>,
+    out: Option<Vec<u8>>,
+    count: u64,
     budget: &'a Budget,
     what: &'a str,
+}
+
+impl Charged<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), ExtractError> {
+        self.write_all(bytes)
+            .map_err(|err| limit_of(&err).unwrap_or_else(|| ExtractError::limit(err.to_string())))
+    }
 }
 
 impl Write for Charged<'_> {
@@ -91,7 +134,10 @@ impl Write for Charged<'_> {
         self.budget
             .charge(buf.len() as u64, self.what)
             .map_err(io::Error::other)?;
-        self.out.extend_from_slice(buf);
+        self.count += buf.len() as u64;
+        if let Some(out) = &mut self.out {
+            out.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -100,12 +146,28 @@ impl Write for Charged<'_> {
     }
 }
 
+/// zlib, or raw deflate when the zlib wrapper is broken (as lopdf falls back).
+fn inflate(input: &[u8], sink: &mut Charged<'_>) -> Result<(), ExtractError> {
+    if let Err(err) = io::copy(&mut flate2::read::ZlibDecoder::new(input), sink) {
+        if let Some(limit) = limit_of(&err) {
+            return Err(limit);
+        }
+        if sink.count == 0
+            && input.len() > 2
+            && let Err(err) = io::copy(&mut flate2::read::DeflateDecoder::new(&input[2..]), sink)
+            && let Some(limit) = limit_of(&err)
+        {
+            return Err(limit);
+        }
+    }
+    Ok(())
+}
+
 fn lzw(
     input: &[u8],
     params: Option<&Dictionary>,
-    budget: &Budget,
-    what: &str,
-) -> Result<Vec<u8>, ExtractError> {
+    sink: &mut Charged<'_>,
+) -> Result<(), ExtractError> {
     use weezl::{BitOrder, decode::Decoder};
     let early_change = params
         .and_then(|p| p.get(b"EarlyChange").ok())
@@ -116,18 +178,13 @@ fn lzw(
     } else {
         Decoder::new(BitOrder::Msb, 8)
     };
-    let mut out = Charged {
-        out: Vec::new(),
-        budget,
-        what,
-    };
-    let result = decoder.into_stream(&mut out).decode_all(input);
+    let result = decoder.into_stream(&mut *sink).decode_all(input);
     if let Err(err) = result.status
         && let Some(limit) = limit_of(&err)
     {
         return Err(limit);
     }
-    Ok(out.out)
+    Ok(())
 }
 
 /// PNG predictors (10-15), which only ever shrink the data; other predictors are left as
@@ -232,7 +289,7 @@ pub fn prescan_object_streams(bytes: &[u8], budget: &Budget) -> Result<(), Extra
         let data = &bytes[data_start..data_end];
         let filters = raw_filters(dict);
         let what = format!("the PDF's object stream at byte {dict_start}");
-        decode(data, &filters, None, budget, &what)?;
+        measure(data, &filters, None, budget, &what)?;
         at = data_end;
     }
     Ok(())
@@ -306,30 +363,36 @@ mod tests {
     #[test]
     fn inflate_charges_the_budget() {
         use flate2::{Compression, write::ZlibEncoder};
-        let mut enc = ZlibEncoder::new(Vec::new(), Compression::fast());
-        enc.write_all(&vec![b' '; 4 << 20]).unwrap();
-        let z = enc.finish().unwrap();
+        let zlib = |data: &[u8]| {
+            let mut enc = ZlibEncoder::new(Vec::new(), Compression::fast());
+            enc.write_all(data).unwrap();
+            enc.finish().unwrap()
+        };
+        let z = zlib(&vec![b' '; 4 << 20]);
+        let flate = [b"FlateDecode".to_vec()];
         let budget = Budget::new(1 << 20);
-        let err = decode(
-            &z,
-            &[b"FlateDecode".to_vec()],
-            None,
-            &budget,
-            "stream 7 0 R",
-        )
-        .unwrap_err();
+        let err = measure(&z, &flate, None, &budget, "stream 7 0 R").unwrap_err();
         assert!(err.is_limit(), "{err}");
         assert!(err.message().contains("stream 7 0 R"), "{err}");
+
         let budget = Budget::new(8 << 20);
-        let out = decode(&z, &[b"Fl".to_vec()], None, &budget, "s")
-            .unwrap()
-            .unwrap();
-        assert_eq!(out.len(), 4 << 20);
+        let size = measure(&z, &flate, None, &budget, "s").unwrap().unwrap();
+        assert_eq!(size, 4 << 20);
         assert_eq!(budget.used(), 4 << 20);
-        assert!(
-            decode(&z, &[b"DCTDecode".to_vec()], None, &budget, "s")
-                .unwrap()
-                .is_none()
-        );
+        let out = decode(&z, &flate, None, size).unwrap();
+        assert_eq!(out.len(), 4 << 20);
+        assert_eq!(out.capacity(), 4 << 20);
+        assert_eq!(budget.used(), 4 << 20, "decoding is not charged again");
+        let dct = [b"DCTDecode".to_vec()];
+        assert!(measure(&z, &dct, None, &budget, "s").unwrap().is_none());
+
+        // Two layers: the inner one is kept (and charged), the outer one only counted.
+        let zz = zlib(&z);
+        let two = [b"FlateDecode".to_vec(), b"FlateDecode".to_vec()];
+        let budget = Budget::new(16 << 20);
+        let size = measure(&zz, &two, None, &budget, "s").unwrap().unwrap();
+        assert_eq!(size, 4 << 20);
+        assert_eq!(budget.used(), (4 << 20) + z.len() as u64);
+        assert_eq!(decode(&zz, &two, None, size).unwrap(), vec![b' '; 4 << 20]);
     }
 }

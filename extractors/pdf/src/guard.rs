@@ -7,7 +7,7 @@ use p8sync_extractor_sdk::{Budget, ExtractError, mib};
 use pdf_extract::content::Content;
 use pdf_extract::{Dictionary, Document, Object, ObjectId};
 
-use crate::decode::decode;
+use crate::decode::{decode, measure};
 
 /// Form XObjects drawn inside form XObjects deeper than this are not drawn (real files nest a
 /// few levels; pdf-extract recurses once per level).
@@ -119,40 +119,71 @@ fn fix_parent_chains(doc: &mut Document, nodes: &[ObjectId]) {
     }
 }
 
-/// Inflates every stream once, within the budget, and stores it plain, so pdf-extract never
-/// inflates anything (it would, without bound, and again at every use). Image data is
-/// dropped: it holds no text, and pdf-extract would only parse it as if it were a content
-/// stream.
+/// Inflates every stream once and stores it plain, so pdf-extract never inflates anything
+/// (it would, without bound, and again at every use). First every stream is measured within
+/// the budget, streaming (a bomb costs the budget in time, never in memory), then decoded into
+/// a buffer of exactly its size. Image data is dropped: it holds no text, and pdf-extract would
+/// only parse it as if it were a content stream.
 fn decode_streams(doc: &mut Document, budget: &Budget) -> Result<(), ExtractError> {
-    for (id, object) in doc.objects.iter_mut() {
+    let mut sizes: HashMap<ObjectId, u64> = HashMap::new();
+    for (id, object) in &doc.objects {
         let Object::Stream(stream) = object else {
             continue;
         };
-        if matches!(name_of(&stream.dict, b"Type"), Some(b"ObjStm" | b"XRef")) {
+        let Some(filters) = stream_filters(stream) else {
             continue;
-        }
-        if name_of(&stream.dict, b"Subtype") == Some(b"Image") {
-            stream.set_plain_content(Vec::new());
-            continue;
-        }
-        let filters: Vec<Vec<u8>> = match stream.filters() {
-            Ok(filters) => filters.into_iter().map(<[u8]>::to_vec).collect(),
-            Err(_) => continue,
         };
-        if filters.is_empty() {
-            continue;
-        }
         let params = stream
             .dict
             .get(b"DecodeParms")
             .and_then(Object::as_dict)
             .ok();
         let what = format!("the PDF's stream {} {} R", id.0, id.1);
-        if let Some(plain) = decode(&stream.content, &filters, params, budget, &what)? {
+        if let Some(size) = measure(&stream.content, &filters, params, budget, &what)? {
+            sizes.insert(*id, size);
+        }
+    }
+    for (id, object) in doc.objects.iter_mut() {
+        let Object::Stream(stream) = object else {
+            continue;
+        };
+        if name_of(&stream.dict, b"Subtype") == Some(b"Image") {
+            stream.set_plain_content(Vec::new());
+            continue;
+        }
+        let Some(&size) = sizes.get(id) else {
+            continue;
+        };
+        let Some(filters) = stream_filters(stream) else {
+            continue;
+        };
+        let params = stream
+            .dict
+            .get(b"DecodeParms")
+            .and_then(Object::as_dict)
+            .ok();
+        if let Some(plain) = decode(&stream.content, &filters, params, size) {
             stream.set_plain_content(plain);
         }
     }
     Ok(())
+}
+
+/// The filters of a stream pdf-extract may inflate: not an image, not an object or
+/// cross-reference stream (lopdf decoded those while loading).
+fn stream_filters(stream: &pdf_extract::Stream) -> Option<Vec<Vec<u8>>> {
+    if matches!(name_of(&stream.dict, b"Type"), Some(b"ObjStm" | b"XRef"))
+        || name_of(&stream.dict, b"Subtype") == Some(b"Image")
+    {
+        return None;
+    }
+    let filters: Vec<Vec<u8>> = stream
+        .filters()
+        .ok()?
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    (!filters.is_empty()).then_some(filters)
 }
 
 /// The names drawn with `Do` in a content stream.

@@ -16,6 +16,8 @@ pub type WitInput = wit::InputInfo;
 pub type WitSummary = wit::Summary;
 /// The wit `extract-error`.
 pub type WitError = wit::ExtractError;
+/// What `extract` returns.
+pub type WitResult = Result<WitSummary, WitError>;
 
 /// Bytes asked of the host per `read` (it serves at most 4 MiB).
 const WINDOW: usize = 256 * 1024;
@@ -280,7 +282,7 @@ pub fn info<E: Extract>() -> WitInfo {
 }
 
 /// `extract()` of an [`Extract`] over the host's input and outputs.
-pub fn extract<E: Extract>(input: WitInput) -> Result<WitSummary, WitError> {
+pub fn extract<E: Extract>(input: WitInput) -> WitResult {
     static HOOK: Once = Once::new();
     // A panic traps the instance (wasm has no unwinding); say why before it does.
     HOOK.call_once(|| {

@@ -93,14 +93,11 @@ macro_rules! export {
                 fn info() -> $crate::host::WitInfo {
                     $crate::host::info::<$ty>()
                 }
-                fn extract(
-                    input: $crate::host::WitInput,
-                ) -> ::core::result::Result<$crate::host::WitSummary, $crate::host::WitError>
-                {
+                fn extract(input: $crate::host::WitInput) -> $crate::host::WitResult {
                     $crate::host::extract::<$ty>(input)
                 }
-    }
-            $crate::export_extractor!(__P8syncExtractorGlue with_types_in $crate);
+            }
+            $crate::export_extractor! { __P8syncExtractorGlue with_types_in $crate }
         };
     };
 }
