@@ -66,6 +66,7 @@ impl<R: Read + Seek> Package<R> {
         parse: impl FnOnce(&mut dyn BufRead) -> Result<T, quick_xml::Error>,
     ) -> Result<Option<T>, ExtractError> {
         let label = self.label;
+        p8sync_extractor_sdk::log::stage(name);
         let entry = match self.archive.by_name(name) {
             Ok(entry) => entry,
             Err(ZipError::FileNotFound) => return Ok(None),

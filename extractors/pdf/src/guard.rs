@@ -139,6 +139,7 @@ fn decode_streams(doc: &mut Document, budget: &Budget) -> Result<(), ExtractErro
             .and_then(Object::as_dict)
             .ok();
         let what = format!("the PDF's stream {} {} R", id.0, id.1);
+        p8sync_extractor_sdk::log::stage(&what);
         if let Some(size) = measure(&stream.content, &filters, params, budget, &what)? {
             sizes.insert(*id, size);
         }
@@ -162,6 +163,7 @@ fn decode_streams(doc: &mut Document, budget: &Budget) -> Result<(), ExtractErro
             .get(b"DecodeParms")
             .and_then(Object::as_dict)
             .ok();
+        p8sync_extractor_sdk::log::stage(&format!("the PDF's stream {} {} R", id.0, id.1));
         if let Some(plain) = decode(&stream.content, &filters, params, size) {
             stream.set_plain_content(plain);
         }

@@ -29,7 +29,7 @@
 //! | [`Tidy`] | the text clean-up every document extractor's output goes through, streamed |
 //! | [`Collector`] | a native sink with the host's caps, for tests and benchmarks |
 //! | [`Budget`], [`BudgetReader`] | the `max-decompressed-bytes` budget shared by every compressed stream of a file |
-//! | [`log`] | log lines (the host tags them with the extractor and the file) |
+//! | [`log`] | log lines (the host tags them with the extractor and the file); [`log::stage`]: where the extractor is, for the host's messages when a cap stops it |
 //! | [`host`] (wasm32 only) | the host-backed [`host::HostReader`], [`host::TextOut`], [`host::PcmOut`] |
 
 mod budget;

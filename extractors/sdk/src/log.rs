@@ -1,5 +1,6 @@
 //! Log lines. In a component they go to the host, which tags them with the extractor and the
-//! file; natively (tests, benchmarks) to stderr. Never log the file's content.
+//! file; natively (tests, benchmarks) to stderr. Never log the file's content. [`stage`] tells
+//! the host where the extractor is, for its error messages.
 
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,16 @@ pub fn log(level: Level, message: &str) {
             eprintln!("[{level:?}] {message}");
         }
     }
+}
+
+/// Say what the extractor is working on now ("xl/sharedStrings.xml", "page 12"), so that when
+/// a cap stops it the host can say where. Cheap: the host keeps only the last one (cut to 200
+/// bytes). A no-op natively.
+pub fn stage(what: &str) {
+    #[cfg(target_arch = "wasm32")]
+    crate::p8::extractor::host::stage(what);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = what;
 }
 
 /// A debug line.
