@@ -56,14 +56,19 @@ impl Provider for LocalFolder {
                     Some(id) => checked_relative(id)?,
                     None => String::new(),
                 };
-                // Reading none of it checks that it is a folder that can be read.
-                local_root::read_dir(&start, None, 0).map_err(|e| {
+                let item = local_root::stat(&start).map_err(|e| {
                     ProviderError::InvalidConfig(format!(
                         "cannot read the folder `{}` under the granted root: {}",
                         shown(&start),
                         p8sync_provider_sdk::error::message(&e)
                     ))
                 })?;
+                if !matches!(item.kind, RootItemKind::Folder) {
+                    return Err(ProviderError::InvalidConfig(format!(
+                        "`{}` is not a folder",
+                        shown(&start)
+                    )));
+                }
                 (vec![start], None)
             }
         };
