@@ -30,6 +30,7 @@ fn p8sync(data: &Path, args: &[&OsStr]) -> Run {
         .env("P8_DATA_DIR", data)
         .env("P8_PROVIDERS_DIR", providers_dir())
         .env("P8_EXTRACTORS_DIR", extractors_dir())
+        .env("P8_CACHE_DIR", workspace().join("target/test-cache"))
         .env_remove("RUST_LOG")
         .env_remove("P8_TRANSCRIBE_URL")
         .env_remove("OPENAI_API_KEY")
@@ -162,9 +163,8 @@ fn hostile_files_fail_alone_within_memory_and_disk() {
         "peak RSS {} MiB\n{said}",
         first.max_rss_kib / 1024
     );
-    // The data directory minus the compiled-component cache, which a second data directory
-    // would share in production (and whose size is the components', not the input's).
-    let usage = disk_usage(&data_dir) - disk_usage(&data_dir.join("cache"));
+    // The compiled components are cached outside it (P8_CACHE_DIR), as a test run shares them.
+    let usage = disk_usage(&data_dir);
     assert!(
         usage < 50 << 20,
         "the data directory holds {} MiB",
@@ -198,26 +198,33 @@ fn hostile_files_fail_alone_within_memory_and_disk() {
         memo["ingest_message"].as_str().unwrap().contains("chunks"),
         "{memo}"
     );
+    // Every hostile file ends with a reason, its work done or refused; the bombs say which
+    // limit stopped them or what was cut.
+    let mut problems = Vec::new();
     for name in &hostile {
         let r = row(name);
+        let status = r["ingest_status"].as_str().unwrap_or_default();
         let reason = r["ingest_message"]
             .as_str()
             .or(r["error_message"].as_str())
             .unwrap_or_default();
-        assert!(!reason.is_empty(), "{name} has no reason: {r}");
-        // Each hostile file is either refused with a reason, kept as stored with one (silence:
-        // no speech), or ingested with its output cut at a cap, said so.
-        match r["ingest_status"].as_str() {
-            Some("not_ingestible" | "stored") => {}
-            Some("ingested" | "untranscribed") => assert!(
-                reason.contains("cut")
-                    || reason.contains("cap")
-                    || reason.contains("only the first"),
-                "{name} was ingested without saying what was cut: {reason}"
-            ),
-            other => panic!("{name}: ingest status {other:?}: {r}"),
+        eprintln!("{name}: {status}: {reason}");
+        if reason.is_empty() {
+            problems.push(format!("{name} has no reason: {r}"));
+        }
+        if !matches!(status, "ingested" | "not_ingestible" | "stored" | "untranscribed") {
+            problems.push(format!("{name}: ingestion ended as {status:?}: {reason}"));
+        }
+        let bomb = ["shared-string-fanout.xlsx", "double-flate.pdf", "zip-bomb.docx"];
+        if bomb.contains(&name.as_str())
+            && !["cut", "cap", "limit", "only the first", "declared"]
+                .iter()
+                .any(|w| reason.contains(w))
+        {
+            problems.push(format!("{name} does not say what stopped it: {reason}"));
         }
     }
+    assert!(problems.is_empty(), "{problems:#?}");
     let silence = row("ten-hours-of-silence.flac");
     assert!(
         silence["ingest_message"]
@@ -304,6 +311,7 @@ async fn one_tenants_hostile_files_never_stop_anothers() {
         .env("P8_DATA_DIR", data.path())
         .env("P8_PROVIDERS_DIR", providers_dir())
         .env("P8_EXTRACTORS_DIR", extractors_dir())
+        .env("P8_CACHE_DIR", workspace().join("target/test-cache"))
         .env("P8_ENCRYPTION_KEY", "09".repeat(32))
         .env("P8_LOG_FORMAT", "text")
         .args([
@@ -331,15 +339,25 @@ async fn one_tenants_hostile_files_never_stop_anothers() {
                 )
             })
     };
+    // Up first: once it answers, it must go on answering.
     let started = Instant::now();
+    loop {
+        assert!(server.try_wait().unwrap().is_none(), "p8sync serve exited");
+        let up = http.get(&health).send().await;
+        if up.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never came up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let mut answered = 0;
     let (alice_files, mallory_files) = loop {
         assert!(
             server.try_wait().unwrap().is_none(),
             "p8sync serve exited while working through the hostile files"
         );
-        if started.elapsed() > Duration::from_secs(5) {
-            // Once it is up, it must answer every time, whatever the workers are parsing.
+        {
+            // It answers every time, whatever the workers are parsing.
             let r = http
                 .get(&health)
                 .timeout(Duration::from_secs(3))

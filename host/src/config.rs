@@ -253,8 +253,14 @@ impl RuntimeSettings {
             allow_private: env_bool("P8_ALLOW_PRIVATE_NETWORKS")?.unwrap_or(false),
             ..NetworkSettings::default()
         };
+        // Precompiled components depend only on the component and the engine, so several data
+        // directories (tenants' test instances, CI runs) may share one cache.
+        let cache_dir = match std::env::var("P8_CACHE_DIR") {
+            Ok(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
+            _ => data_dir.join("cache").join("components"),
+        };
         Ok(RuntimeSettings {
-            cache_dir: Some(data_dir.join("cache").join("components")),
+            cache_dir: Some(cache_dir),
             limits,
             network,
             overrides: OperatorOverrides::from_env(),

@@ -54,6 +54,8 @@ pub const SETTINGS: &[(&str, Kind)] = &[
     // The command line's global settings.
     ("P8_DATA_DIR", Kind::Text),
     ("P8_PROVIDERS_DIR", Kind::Text),
+    ("P8_EXTRACTORS_DIR", Kind::Text),
+    ("P8_CACHE_DIR", Kind::Text),
     ("P8_NO_MIGRATE", Kind::Boolean),
     ("P8_LOG_FORMAT", Kind::Text),
     ("RUST_LOG", Kind::Text),
@@ -79,6 +81,11 @@ pub const SETTINGS: &[(&str, Kind)] = &[
     ("P8_PROVIDER_TIMEOUT_SECS", Kind::Integer),
     ("P8_PROVIDER_INSTANCES", Kind::Integer),
     ("P8_ALLOW_PRIVATE_NETWORKS", Kind::Boolean),
+    // The extractor sandbox.
+    ("P8_EXTRACT_MEMORY_MB", Kind::Integer),
+    ("P8_EXTRACT_MEMORY_BUDGET_MB", Kind::Integer),
+    ("P8_EXTRACT_TIMEOUT_SECS", Kind::Integer),
+    ("P8_EXTRACT_MAX_DECOMPRESSED_MB", Kind::Integer),
     // `serve`.
     ("P8_LISTEN", Kind::Text),
     ("P8_SCHEDULER_TICK_SECS", Kind::Integer),
@@ -105,6 +112,10 @@ pub const SETTINGS: &[(&str, Kind)] = &[
     ("P8_INGEST_CHUNK_OVERLAP", Kind::Integer),
     ("P8_INGEST_SCRATCH_DIR", Kind::Text),
     ("P8_INGEST_ROUTES", Kind::List),
+    ("P8_INGEST_MAX_CHARS", Kind::Integer),
+    ("P8_INGEST_MAX_RESOURCES", Kind::Integer),
+    ("P8_INGEST_MAX_AUDIO_SECS", Kind::Integer),
+    ("P8_INGEST_MAX_AUDIO_CHUNKS", Kind::Integer),
     ("P8_TRANSCRIPTION_URL", Kind::Text),
     ("P8_TRANSCRIPTION_API_KEY", Kind::Text),
     ("P8_TRANSCRIPTION_MODEL", Kind::Text),

@@ -383,14 +383,13 @@ impl Extractors {
         let size = handle.metadata()?.len();
         let extractor = extractor.clone();
         let limits = self.limits.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let result = extractor.call(handle, size, input, output, &limits);
             drop(permit);
             result
         })
         .await
-        .map_err(|e| ExtractFailure::Crashed(format!("the extraction thread failed: {e}")))?;
-        result
+        .map_err(|e| ExtractFailure::Crashed(format!("the extraction thread failed: {e}")))?
     }
 }
 
@@ -765,14 +764,9 @@ fn check_info(info: types::ExtractorInfo) -> Result<ExtractorInfo, String> {
     })
 }
 
-/// Where extractors are when nothing is configured: `P8_EXTRACTORS_DIR`, next to the binary
-/// (an install), or the workspace's `target/extractors` (a checkout).
+/// Where extractors are when nothing is configured (`--extractors-dir`, `P8_EXTRACTORS_DIR`):
+/// next to the binary (an install), or the workspace's `target/extractors` (a checkout).
 pub fn default_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("P8_EXTRACTORS_DIR")
-        && !dir.trim().is_empty()
-    {
-        return PathBuf::from(dir);
-    }
     let mut candidates = Vec::new();
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()

@@ -466,37 +466,7 @@ impl Provider {
         bytes: &[u8],
     ) -> Result<Provider, LoadError> {
         let path_buf = path.to_path_buf();
-        match bytes.get(..8) {
-            Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
-            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
-                return Err(LoadError::CoreModule { path: path_buf });
-            }
-            Some([0, b'a', b's', b'm', ..]) => {
-                return Err(LoadError::Invalid {
-                    path: path_buf,
-                    reason: "unknown WebAssembly version or layer".into(),
-                });
-            }
-            _ => return Err(LoadError::NotWasm { path: path_buf }),
-        }
-        let sha256 = sha256_hex(bytes);
-        let cached = runtime
-            .cache
-            .as_ref()
-            .and_then(|c| c.load(&runtime.engine, &sha256));
-        let (component, cache) = match cached {
-            Some(c) => (c, CacheOutcome::Hit),
-            None => {
-                let c = Component::new(&runtime.engine, bytes).map_err(|e| LoadError::Invalid {
-                    path: path_buf.clone(),
-                    reason: format!("{e:#}"),
-                })?;
-                if let Some(cache) = &runtime.cache {
-                    cache.store(&c, &sha256);
-                }
-                (c, CacheOutcome::Compiled)
-            }
-        };
+        let (component, sha256, cache) = compile_component(&runtime, path, bytes)?;
         let wit_version = exported_version(&runtime, &component, path)?;
         let instance_pre =
             runtime
@@ -832,20 +802,96 @@ impl Provider {
 }
 
 /// The `p8:provider/provider` version a component exports, if this host supports it.
+/// Check that `bytes` are a WebAssembly component, then load its precompiled artifact from the
+/// cache or compile it (and cache the result). Shared by providers and extractors.
+pub(crate) fn compile_component(
+    runtime: &RuntimeInner,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Component, String, CacheOutcome), LoadError> {
+    let path_buf = path.to_path_buf();
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+            return Err(LoadError::CoreModule { path: path_buf });
+        }
+        Some([0, b'a', b's', b'm', ..]) => {
+            return Err(LoadError::Invalid {
+                path: path_buf,
+                reason: "unknown WebAssembly version or layer".into(),
+            });
+        }
+        _ => return Err(LoadError::NotWasm { path: path_buf }),
+    }
+    let sha256 = sha256_hex(bytes);
+    let cached = runtime
+        .cache
+        .as_ref()
+        .and_then(|c| c.load(&runtime.engine, &sha256));
+    let (component, cache) = match cached {
+        Some(c) => (c, CacheOutcome::Hit),
+        None => {
+            let c = Component::new(&runtime.engine, bytes).map_err(|e| LoadError::Invalid {
+                path: path_buf.clone(),
+                reason: format!("{e:#}"),
+            })?;
+            if let Some(cache) = &runtime.cache {
+                cache.store(&c, &sha256);
+            }
+            (c, CacheOutcome::Compiled)
+        }
+    };
+    Ok((component, sha256, cache))
+}
+
 fn exported_version(
     runtime: &RuntimeInner,
     component: &Component,
     path: &Path,
 ) -> Result<semver::Version, LoadError> {
-    let prefix = format!("{}@", super::bindings::PROVIDER_INTERFACE);
-    let ty = component.component_type();
-    let names: Vec<String> = ty
-        .exports(&runtime.engine)
+    export_version(
+        &runtime.engine,
+        component,
+        super::bindings::PROVIDER_INTERFACE,
+        SUPPORTED_VERSIONS,
+    )
+    .map_err(|problem| match problem {
+        ExportProblem::Missing { exports } => LoadError::NotAProvider {
+            path: path.to_path_buf(),
+            exports,
+        },
+        ExportProblem::Unsupported { found, supported } => LoadError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        },
+    })
+}
+
+/// Why a component's export of an interface can't be used.
+pub(crate) enum ExportProblem {
+    /// It does not export the interface; `exports` lists what it does export.
+    Missing { exports: String },
+    /// It exports a version this host can't run.
+    Unsupported { found: String, supported: String },
+}
+
+/// The version of `interface` (`pkg:name/iface`) that `component` exports, if it is
+/// semver-compatible with one of `supported` (for 0.x, the same minor version).
+pub(crate) fn export_version(
+    engine: &wasmtime::Engine,
+    component: &Component,
+    interface: &str,
+    supported: &[&str],
+) -> Result<semver::Version, ExportProblem> {
+    let prefix = format!("{interface}@");
+    let names: Vec<String> = component
+        .component_type()
+        .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
     let Some(found) = names.iter().find_map(|n| n.strip_prefix(&prefix)) else {
-        return Err(LoadError::NotAProvider {
-            path: path.to_path_buf(),
+        return Err(ExportProblem::Missing {
             exports: if names.is_empty() {
                 "none".into()
             } else {
@@ -853,17 +899,16 @@ fn exported_version(
             },
         });
     };
-    let unsupported = || LoadError::UnsupportedVersion {
-        path: path.to_path_buf(),
+    let unsupported = || ExportProblem::Unsupported {
         found: found.to_string(),
-        supported: SUPPORTED_VERSIONS
+        supported: supported
             .iter()
             .map(|v| format!("{v} (and compatible)"))
             .collect::<Vec<_>>()
             .join(", "),
     };
     let version = semver::Version::parse(found).map_err(|_| unsupported())?;
-    let compatible = SUPPORTED_VERSIONS.iter().any(|s| {
+    let compatible = supported.iter().any(|s| {
         let s = semver::Version::parse(s).expect("supported versions are valid semver");
         s.major == version.major && (s.major > 0 || s.minor == version.minor)
     });
