@@ -338,7 +338,9 @@ impl Suite<'_> {
                     .root
                     .as_ref()
                     .ok_or("a local-file plan, but no root folder was given (--root)")?;
-                let file = local_root::open(root, &path).map_err(|e| e.to_string())?;
+                let file = local_root::open_async(root, &path)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Box::new(tokio::fs::File::from_std(file))
             }
             FetchPlan::Http(request) => self

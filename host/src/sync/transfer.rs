@@ -380,7 +380,7 @@ pub async fn transfer(
             let root = root.ok_or_else(|| {
                 TransferError::Unsupported("a local-file plan without a granted root".into())
             })?;
-            let file = local_root::open(root, &relative)?;
+            let file = local_root::open_async(root, &relative).await?;
             Box::new(tokio::fs::File::from_std(file))
         }
         FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),

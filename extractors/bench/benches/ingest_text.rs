@@ -1,10 +1,17 @@
-//! Text ingestion throughput: `extract` + `chunk` per format, in MB/s of input file.
+//! Text extraction throughput per format, in MB/s of input file, for each extractor's parser
+//! run natively and the same extractor run in the host's sandbox (the built component, a fresh
+//! instance per file, the host's caps), in one run; and the sandbox's fixed cost per file.
 //!
 //! Inputs are generated at start-up (1-4 MB each, pseudo-random prose so the zip formats
-//! don't compress to nothing): `cargo bench -p p8sync --bench ingest_text`.
+//! don't compress to nothing): `scripts/build-components.sh && cargo bench -p
+//! p8sync-extract-bench --bench ingest_text`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use p8sync::ingest::text::{ChunkOptions, ExtractOptions, Format, chunk, extract};
+use p8sync::extract::OutputKind;
+use p8sync_extract_bench::{Sandbox, native};
+use p8sync_extractor_html::Html;
+use p8sync_extractor_office::Office;
+use p8sync_extractor_pdf::Pdf;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -81,59 +88,6 @@ fn rels(entries: &[(&str, &str, &str)]) -> String {
 }
 
 const TARGET_BYTES: usize = 2 * 1024 * 1024;
-
-fn plain(prose: &mut Prose) -> String {
-    let mut text = String::new();
-    while text.len() < TARGET_BYTES {
-        text.push_str(&prose.paragraph());
-        text.push_str("\n\n");
-    }
-    text
-}
-
-fn markdown(prose: &mut Prose) -> String {
-    let mut text = String::new();
-    let mut section = 0;
-    while text.len() < TARGET_BYTES {
-        section += 1;
-        writeln!(text, "## Section {section}\n\n{}\n", prose.paragraph()).unwrap();
-        writeln!(text, "- {}\n- **{}**\n", prose.sentence(), prose.sentence()).unwrap();
-    }
-    text
-}
-
-fn csv(prose: &mut Prose) -> String {
-    let mut text = String::from("id,name,notes\n");
-    let mut row = 0;
-    while text.len() < TARGET_BYTES {
-        row += 1;
-        writeln!(
-            text,
-            "{row},\"{}\",\"{}\"",
-            prose.sentence(),
-            prose.sentence()
-        )
-        .unwrap();
-    }
-    text
-}
-
-fn json(prose: &mut Prose) -> String {
-    let mut text = String::from("[\n");
-    let mut row = 0;
-    while text.len() < TARGET_BYTES {
-        row += 1;
-        writeln!(
-            text,
-            "  {{\"id\": {row}, \"title\": \"{}\", \"body\": \"{}\"}},",
-            prose.sentence(),
-            prose.paragraph()
-        )
-        .unwrap();
-    }
-    text.push_str("  {}\n]\n");
-    text
-}
 
 fn html(prose: &mut Prose) -> String {
     let mut text = String::from(
@@ -272,65 +226,70 @@ fn pdf(path: &Path, prose: &mut Prose) {
 /// Writes one generated input file.
 type WriteInput = fn(&Path, &mut Prose);
 
-fn inputs(dir: &Path) -> Vec<(Format, PathBuf)> {
+/// A parser run natively on a file's bytes; characters of text.
+type Native = fn(&str, &[u8]) -> usize;
+
+fn html_file(path: &Path, prose: &mut Prose) {
+    std::fs::write(path, html(prose)).unwrap();
+}
+
+fn inputs(dir: &Path) -> Vec<(&'static str, PathBuf, Native)> {
     let mut prose = Prose(0x5EED_1234_ABCD_0001);
-    let mut files = Vec::new();
-    for (format, name, text) in [
-        (Format::Plain, "input.txt", plain(&mut prose)),
-        (Format::Markdown, "input.md", markdown(&mut prose)),
-        (Format::Csv, "input.csv", csv(&mut prose)),
-        (Format::Json, "input.json", json(&mut prose)),
-        (Format::Html, "input.html", html(&mut prose)),
-    ] {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        files.push((format, path));
-    }
-    let writers: [(Format, &str, WriteInput); 4] = [
-        (Format::Pdf, "input.pdf", pdf),
-        (Format::Docx, "input.docx", docx),
-        (Format::Xlsx, "input.xlsx", xlsx),
-        (Format::Pptx, "input.pptx", pptx),
+    let writers: [(&str, WriteInput, Native); 5] = [
+        ("html", html_file, native::<Html>),
+        ("pdf", pdf, native::<Pdf>),
+        ("docx", docx, native::<Office>),
+        ("xlsx", xlsx, native::<Office>),
+        ("pptx", pptx, native::<Office>),
     ];
-    for (format, name, write) in writers {
-        let path = dir.join(name);
-        write(&path, &mut prose);
-        files.push((format, path));
-    }
-    files
+    writers
+        .into_iter()
+        .map(|(format, write, parse)| {
+            let path = dir.join(format!("input.{format}"));
+            write(&path, &mut prose);
+            (format, path, parse)
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let extract_options = ExtractOptions::default();
-    let chunk_options = ChunkOptions::default();
-    let mut group = c.benchmark_group("extract+chunk");
+    let sandbox = Sandbox::new();
+    let mut group = c.benchmark_group("extract");
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    for (format, path) in inputs(dir.path()) {
-        let size = std::fs::metadata(&path).unwrap().len();
-        // Fail loudly on a generator bug rather than benchmark an error path.
-        let text = extract(format, &path, &extract_options).unwrap();
-        let chunks = chunk(&text, &chunk_options).len();
-        println!(
-            "{}: {size} byte file -> {} chars of text, {chunks} chunks",
-            format.as_str(),
-            text.chars().count()
-        );
-        group.throughput(Throughput::Bytes(size));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format.as_str()),
-            &path,
-            |b, path| {
-                b.iter(|| {
-                    let text = extract(format, path, &extract_options).unwrap();
-                    chunk(&text, &chunk_options)
-                })
-            },
-        );
+    for (format, path, parse) in inputs(dir.path()) {
+        let bytes = std::fs::read(&path).unwrap();
+        let extractor = sandbox.extractor(OutputKind::Text, format);
+        // Fail loudly on a generator bug rather than benchmark an error path, and check that
+        // both ways give the same text.
+        let chars = parse(format, &bytes);
+        let boxed = sandbox.text(&extractor, format, &path);
+        assert_eq!(chars, boxed, "{format}: native and sandboxed text differ");
+        println!("{format}: {} byte file -> {chars} chars of text", bytes.len());
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::new("native", format), &bytes, |b, bytes| {
+            b.iter(|| parse(format, bytes))
+        });
+        group.bench_with_input(BenchmarkId::new("sandboxed", format), &path, |b, path| {
+            b.iter(|| sandbox.text(&extractor, format, path))
+        });
     }
+    group.finish();
+
+    // The fixed cost of the sandbox per file: a page of one sentence.
+    let tiny = dir.path().join("tiny.html");
+    std::fs::write(&tiny, "<p>The keeper lit the lamp.</p>").unwrap();
+    let bytes = std::fs::read(&tiny).unwrap();
+    let extractor = sandbox.extractor(OutputKind::Text, "html");
+    let mut group = c.benchmark_group("per-file");
+    group.sample_size(50);
+    group.bench_function("native/tiny-html", |b| b.iter(|| native::<Html>("html", &bytes)));
+    group.bench_function("sandboxed/tiny-html", |b| {
+        b.iter(|| sandbox.text(&extractor, "html", &tiny))
+    });
     group.finish();
 }
 

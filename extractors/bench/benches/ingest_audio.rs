@@ -1,8 +1,13 @@
-//! Audio ingest throughput: `analyse` (decode, downmix, resample to 16 kHz, segment) plus writing
-//! every segment's WAV, on 10 minutes of 44.1 kHz stereo. Prints the real-time factor (audio
-//! seconds per wall second); the target is at least 200x.
+//! Audio throughput on 10 minutes of 44.1 kHz stereo, in one run:
+//! * `decode/native`: the audio extractor's decoder (decode, downmix, resample to 16 kHz) run
+//!   natively into memory;
+//! * `decode/sandboxed`: the same extractor, built, in the host's sandbox, samples counted;
+//! * `analyse/sandboxed`: the whole host pipeline, `analyse` (sandboxed decode into the scratch
+//!   file, energy profile, segments) plus cutting every segment's WAV.
 //!
-//! If `ffmpeg` is on PATH the same audio is also measured as a 128 kbps MP3.
+//! Prints the real-time factor (audio seconds per wall second) of each; the target is at least
+//! 200x. If `ffmpeg` is on PATH the same audio is also measured as a 128 kbps MP3.
+//! `scripts/build-components.sh && cargo bench -p p8sync-extract-bench --bench ingest_audio`.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -10,7 +15,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use p8sync::extract::{Input, OutputKind, PcmSink};
 use p8sync::ingest::audio::{SegmentOptions, analyse};
+use p8sync_extract_bench::Sandbox;
+use p8sync_extractor_audio::Audio;
+use p8sync_extractor_sdk::{Collector, Extract, Limits, Request};
 
 const SECS: usize = 600;
 const RATE: u32 = 44_100;
@@ -56,18 +65,69 @@ fn write_input(path: &Path) {
     std::fs::write(path, bytes).expect("write bench input");
 }
 
-/// The whole pipeline for one file; returns the audio duration in seconds.
-fn run(path: &Path, scratch: &Path) -> f64 {
-    let analysis = analyse(path, None, scratch, &SegmentOptions::default()).expect("analyse");
+/// Counts samples, keeps none.
+struct Count(u64);
+
+impl PcmSink for Count {
+    fn write(&mut self, samples: &[i16]) -> std::io::Result<()> {
+        self.0 += samples.len() as u64;
+        Ok(())
+    }
+}
+
+/// A way to process one file; returns the audio duration in seconds.
+type Run<'a> = dyn Fn(&Path) -> f64 + 'a;
+
+fn native_decode(path: &Path) -> f64 {
+    let bytes = std::fs::read(path).expect("input");
+    let limits = Limits::default();
+    let request = Request::new("wav", bytes.len() as u64, limits);
+    let mut out = Collector::new(&limits);
+    Audio::extract(
+        p8sync_extractor_sdk::Input::from_bytes(bytes),
+        &request,
+        &mut out,
+    )
+    .expect("decode");
+    out.samples.len() as f64 / 16_000.0
+}
+
+fn sandboxed_decode(sandbox: &Sandbox, path: &Path) -> f64 {
+    let extractor = sandbox.extractor(OutputKind::Pcm, "wav");
+    let input = Input {
+        format: "wav".into(),
+        mime_type: None,
+        name: "talk".into(),
+    };
+    let out = sandbox
+        .tokio
+        .block_on(sandbox.extractors.pcm(&extractor, path, input, Count(0)))
+        .expect("decode");
+    out.sink.0 as f64 / 16_000.0
+}
+
+/// The whole host pipeline for one file.
+fn sandboxed_analyse(sandbox: &Sandbox, path: &Path, scratch: &Path) -> f64 {
+    let analysis = sandbox
+        .tokio
+        .block_on(analyse(
+            &sandbox.extractors,
+            path,
+            None,
+            "talk",
+            scratch,
+            &SegmentOptions::default(),
+        ))
+        .expect("analyse");
     for segment in &analysis.segments {
         black_box(analysis.segment_wav(segment).expect("segment wav"));
     }
     analysis.duration_secs
 }
 
-fn report(name: &str, path: &Path, scratch: &Path) {
+fn report(name: &str, path: &Path, run: &Run<'_>) {
     let started = Instant::now();
-    let audio = run(path, scratch);
+    let audio = run(path);
     let wall = started.elapsed().as_secs_f64();
     println!(
         "ingest_audio/{name}: {audio:.0} s of audio in {wall:.2} s = {:.0}x real time",
@@ -94,12 +154,28 @@ fn bench(c: &mut Criterion) {
         println!("ingest_audio: ffmpeg not found, skipping the MP3 case");
     }
 
+    let sandbox = Sandbox::new();
+    let scratch = dir.path().join("scratch");
+    let runs: [(&str, Box<Run<'_>>); 3] = [
+        ("decode/native", Box::new(native_decode)),
+        (
+            "decode/sandboxed",
+            Box::new(|p: &Path| sandboxed_decode(&sandbox, p)),
+        ),
+        (
+            "analyse/sandboxed",
+            Box::new(|p: &Path| sandboxed_analyse(&sandbox, p, &scratch)),
+        ),
+    ];
     let mut group = c.benchmark_group("ingest_audio");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    for (name, path) in &inputs {
-        report(name, path, dir.path());
-        group.bench_function(*name, |b| b.iter(|| run(path, dir.path())));
+    for (input, path) in &inputs {
+        for (how, run) in &runs {
+            let name = format!("{how}/{input}");
+            report(&name, path, run.as_ref());
+            group.bench_function(&name, |b| b.iter(|| run(path)));
+        }
     }
     group.finish();
 }
