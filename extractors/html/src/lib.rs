@@ -5,14 +5,13 @@
 //! streamed out with one paragraph per block element; script, style and template contents are
 //! dropped. [`extract_html`] is the whole extractor as a plain function.
 
-mod decode;
 mod text;
 
 use p8sync_extractor_sdk::{
     Extract, ExtractError, Info, Input, OutputKind, Request, Sink, Summary, TextSink, Tidy,
 };
 
-pub use decode::decode_text;
+pub use p8sync_extractor_sdk::decode_text;
 pub use text::html_text;
 
 /// The `html` extractor.

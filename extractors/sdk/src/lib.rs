@@ -26,13 +26,15 @@
 //! | [`Info`], [`Request`], [`Limits`], [`Summary`], [`ExtractError`] | the contract's records as plain Rust |
 //! | [`Input`] | the file: `Read + Seek`, [`Input::read_all`] for formats that need it whole |
 //! | [`TextSink`], [`PcmSink`], [`Sink`] | where output goes; `false` means "the host has enough: stop and return `Ok`" |
-//! | [`Tidy`] | the text clean-up every document extractor's output goes through, streamed |
+//! | [`Tidy`], [`tidy`] | the text clean-up every document extractor's output goes through, streamed or whole |
+//! | [`decode_text`] | bytes to text (UTF-8, UTF-16 with a BOM, else Windows-1252), refusing binary data |
 //! | [`Collector`] | a native sink with the host's caps, for tests and benchmarks |
 //! | [`Budget`], [`BudgetReader`] | the `max-decompressed-bytes` budget shared by every compressed stream of a file |
 //! | [`log`] | log lines (the host tags them with the extractor and the file); [`log::stage`]: where the extractor is, for the host's messages when a cap stops it |
 //! | [`host`] (wasm32 only) | the host-backed [`host::HostReader`], [`host::TextOut`], [`host::PcmOut`] |
 
 mod budget;
+mod decode;
 mod input;
 pub mod log;
 mod sink;
@@ -43,9 +45,10 @@ mod types;
 pub mod host;
 
 pub use budget::{Budget, BudgetReader, mib};
+pub use decode::decode_text;
 pub use input::{Input, Source};
 pub use sink::{Collector, PcmSink, Sink, TextSink};
-pub use tidy::Tidy;
+pub use tidy::{Tidy, tidy};
 pub use types::{ExtractError, Info, Limits, OutputKind, Request, Summary};
 
 #[cfg(target_arch = "wasm32")]

@@ -70,6 +70,20 @@ impl<S: TextSink> Tidy<S> {
     }
 }
 
+/// Tidies a whole text at once: what [`Tidy`] does to a stream.
+pub fn tidy(text: &str) -> String {
+    struct Whole(String);
+    impl TextSink for Whole {
+        fn text(&mut self, text: &str) -> bool {
+            self.0.push_str(text);
+            true
+        }
+    }
+    let mut t = Tidy::new(Whole(String::with_capacity(text.len())));
+    t.text(text);
+    t.into_inner().0
+}
+
 /// Control characters that don't belong in text (tab, newlines and form feed are whitespace).
 fn is_junk_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{0C}')
@@ -140,6 +154,13 @@ mod tests {
             tidy_pieces(&["\r\n\n  a  \r\nb\u{A0}c\u{7}\n\n\n\n d\t\n\n"]),
             "  a\nb c\n\n d"
         );
+    }
+
+    #[test]
+    fn whole_texts_tidy_the_same() {
+        let text = "\r\n\n  a  \r\nb\u{A0}c\u{7}\n\n\n\n d\t\n\n";
+        assert_eq!(tidy(text), tidy_pieces(&[text]));
+        assert_eq!(tidy(" \n\t"), "");
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! with a human-readable reason; only [`ExtractError::Io`] is worth retrying.
 
 mod chunk;
-mod decode;
 
 use std::fs::File;
 use std::io::Read;
@@ -180,7 +179,8 @@ pub fn extract(
             options.max_bytes
         )));
     }
-    let mut text = decode::decode_text(&read_capped(file, options.max_bytes)?)?;
+    let mut text = p8sync_extractor_sdk::decode_text(&read_capped(file, options.max_bytes)?)
+        .map_err(|e| ExtractError::not_ingestible(e.message()))?;
     let truncated = cut_chars(&mut text, max_chars);
     Ok((text, truncated))
 }
@@ -202,7 +202,7 @@ pub fn cut_chars(text: &mut String, max: u64) -> bool {
 /// The text as it is stored: whitespace and control characters normalised; a text with
 /// nothing left is refused (`format` words the reason).
 pub fn finish(text: &str, format: &str) -> Result<String, ExtractError> {
-    let text = decode::tidy(text);
+    let text = p8sync_extractor_sdk::tidy(text);
     if text.is_empty() {
         let reason = match format {
             "pdf" => "no text layer; OCR is not supported",

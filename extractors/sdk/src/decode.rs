@@ -1,7 +1,7 @@
 //! Bytes to text: UTF-8 (BOM stripped), UTF-16 with a BOM, otherwise Windows-1252; refusing
-//! what looks like binary data. The same rules as the host's plain-text decoding.
+//! what looks like binary data. The host decodes plain-text files with this too.
 
-use p8sync_extractor_sdk::ExtractError;
+use crate::ExtractError;
 
 /// Share of control characters above which "text" is really binary data. Real text has
 /// almost none; random bytes land around 12%.
