@@ -212,10 +212,17 @@ fn hostile_files_fail_alone_within_memory_and_disk() {
         if reason.is_empty() {
             problems.push(format!("{name} has no reason: {r}"));
         }
-        if !matches!(status, "ingested" | "not_ingestible" | "stored" | "untranscribed") {
+        if !matches!(
+            status,
+            "ingested" | "not_ingestible" | "stored" | "untranscribed"
+        ) {
             problems.push(format!("{name}: ingestion ended as {status:?}: {reason}"));
         }
-        let bomb = ["shared-string-fanout.xlsx", "double-flate.pdf", "zip-bomb.docx"];
+        let bomb = [
+            "shared-string-fanout.xlsx",
+            "double-flate.pdf",
+            "zip-bomb.docx",
+        ];
         if bomb.contains(&name.as_str())
             && !["cut", "cap", "limit", "only the first", "declared"]
                 .iter()

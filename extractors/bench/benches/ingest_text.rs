@@ -268,7 +268,10 @@ fn bench(c: &mut Criterion) {
         let chars = parse(format, &bytes);
         let boxed = sandbox.text(&extractor, format, &path);
         assert_eq!(chars, boxed, "{format}: native and sandboxed text differ");
-        println!("{format}: {} byte file -> {chars} chars of text", bytes.len());
+        println!(
+            "{format}: {} byte file -> {chars} chars of text",
+            bytes.len()
+        );
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::new("native", format), &bytes, |b, bytes| {
             b.iter(|| parse(format, bytes))
@@ -286,7 +289,9 @@ fn bench(c: &mut Criterion) {
     let extractor = sandbox.extractor(OutputKind::Text, "html");
     let mut group = c.benchmark_group("per-file");
     group.sample_size(50);
-    group.bench_function("native/tiny-html", |b| b.iter(|| native::<Html>("html", &bytes)));
+    group.bench_function("native/tiny-html", |b| {
+        b.iter(|| native::<Html>("html", &bytes))
+    });
     group.bench_function("sandboxed/tiny-html", |b| {
         b.iter(|| sandbox.text(&extractor, "html", &tiny))
     });
