@@ -70,7 +70,7 @@ pub fn decode_audio<R: Read + Seek + Send + Sync + 'static>(
         }),
         Default::default(),
     );
-    log::stage("probing the container");
+    log::stage("the container");
     let mut probe_hint = Hint::new();
     for hint in hints.iter().map(|h| h.trim()).filter(|h| !h.is_empty()) {
         if hint.contains('/') {
@@ -106,7 +106,7 @@ pub fn decode_audio<R: Read + Seek + Send + Sync + 'static>(
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| classify(e, "unsupported codec"))?;
     let codec = decoder.codec_info().short_name.to_string();
-    log::stage(&format!("decoding the {codec} stream"));
+    log::stage(&format!("the {codec} stream"));
 
     let mut summary = Summary {
         codec: Some(codec.clone()),

@@ -51,9 +51,9 @@ p8sync_extractor_sdk::export!(Html);
 /// Extracts the visible text of the HTML page `bytes` into `out`, tidied. Fails with "no text"
 /// when nothing visible is left.
 pub fn extract_html(bytes: &[u8], out: &mut dyn TextSink) -> Result<Summary, ExtractError> {
-    p8sync_extractor_sdk::log::stage("decoding the page");
+    p8sync_extractor_sdk::log::stage("the page's bytes");
     let html = decode_text(bytes)?;
-    p8sync_extractor_sdk::log::stage("tokenizing the page");
+    p8sync_extractor_sdk::log::stage("the page's markup");
     let mut tidy = Tidy::new(out);
     html_text(&html, &mut tidy);
     if !tidy.has_text() {

@@ -102,9 +102,9 @@ fn extract_unguarded(
     out: &mut dyn TextSink,
 ) -> Result<(), ExtractError> {
     let budget = Budget::new(limits.max_decompressed_bytes);
-    stage("scanning the object streams");
+    stage("the object streams");
     decode::prescan_object_streams(bytes, &budget)?;
-    stage("loading the document");
+    stage("the document structure");
     let mut doc = Document::load_mem(bytes).map_err(|err| match err {
         pdf_extract::Error::Decryption(_) => encrypted(),
         err => ExtractError::not_ingestible(format!("the PDF is corrupt: {err}")),
@@ -114,7 +114,7 @@ fn extract_unguarded(
         // password; anything else needs a password we don't have.
         doc.decrypt("").map_err(|_| encrypted())?;
     }
-    stage("inflating the streams and checking the page tree and forms");
+    stage("the streams, the page tree and the forms");
     guard::prepare(&mut doc, &budget)?;
     if doc.get_pages().is_empty() {
         return Err(ExtractError::not_ingestible("the PDF has no pages"));
@@ -124,7 +124,7 @@ fn extract_unguarded(
         buf: String::new(),
         stopped: false,
     };
-    stage("extracting the text (pdf-extract)");
+    stage("the text of the pages");
     let result = {
         let mut output = PlainTextOutput::new(&mut writer);
         pdf_extract::output_doc(&doc, &mut output)

@@ -39,8 +39,9 @@ pub fn log(level: Level, message: &str) {
     }
 }
 
-/// Say what the extractor is working on now ("xl/sharedStrings.xml", "page 12"), so that when
-/// a cap stops it the host can say where. Cheap: the host keeps only the last one (cut to 200
+/// Say what the extractor is working on now, as a noun phrase that reads after "while reading"
+/// ("xl/sharedStrings.xml", "page 12", "the FLAC stream"), so that when a cap stops it the host
+/// can say where. Cheap: the host keeps only the last one (cut to 200
 /// bytes). A no-op natively.
 pub fn stage(what: &str) {
     #[cfg(target_arch = "wasm32")]
