@@ -367,7 +367,7 @@ async fn one_tenants_hostile_files_never_stop_anothers() {
             // It answers every time, whatever the workers are parsing.
             let r = http
                 .get(&health)
-                .timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(10))
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("/healthz did not answer: {e}"));

@@ -121,19 +121,28 @@ pub(super) async fn ingest(
         Err(failure) => return Ok(not_ingestible(&what, &failure.to_string())),
     };
     drop(path);
-    let text = match text::finish(&raw, &what) {
-        Ok(text) => text,
+    // Tidying and chunking ten million characters is CPU work too: off the async threads, so a
+    // huge document never holds up the API or the other jobs.
+    let chunking = ingestor.options.chunk.clone();
+    let label = what.clone();
+    let cut = tokio::task::spawn_blocking(move || {
+        let text = text::finish(&raw, &label)?;
+        drop(raw);
+        Ok::<_, ExtractError>(text::chunk(&text, &chunking))
+    })
+    .await
+    .map_err(|e| Failure::retry(format!("the chunking thread failed: {e}")))?;
+    let mut chunks = match cut {
+        Ok(chunks) => chunks,
         Err(ExtractError::NotIngestible { reason }) => return Ok(not_ingestible(&what, &reason)),
         Err(e @ ExtractError::Io(_)) => return Err(Failure::retry(e)),
     };
-    drop(raw);
     if truncated {
         notes.push(format!(
             "the text was cut at {} characters (P8_INGEST_MAX_CHARS)",
             limits.max_chars
         ));
     }
-    let mut chunks = text::chunk(&text, &ingestor.options.chunk);
     let max_resources = ingestor.options.max_resources;
     if chunks.len() > max_resources {
         notes.push(format!(
