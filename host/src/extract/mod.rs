@@ -438,6 +438,7 @@ impl Extractor {
             input_size: size,
             output,
             stage: None,
+            last_error: None,
             io_error: None,
             misuse: None,
         };
@@ -521,6 +522,7 @@ impl Extractor {
                 let detail = state
                     .log
                     .stderr_tail()
+                    .or(state.last_error)
                     .map(|t| format!(": {t}"))
                     .unwrap_or_default();
                 Err(ExtractFailure::Crashed(cut(format!(

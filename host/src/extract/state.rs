@@ -49,10 +49,21 @@ pub(super) struct ExtractState {
     pub(super) output: Output,
     /// What the guest last said it was working on.
     pub(super) stage: Option<String>,
+    /// The guest's last error-level log line (a panic hook's message), for a crash report.
+    pub(super) last_error: Option<String>,
     /// A host-side failure (reading the input, writing PCM) that ends the call.
     pub(super) io_error: Option<std::io::Error>,
     /// The guest used the wrong kind of output for what it declared.
     pub(super) misuse: Option<String>,
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
 }
 
 impl WasiView for ExtractState {
@@ -69,6 +80,9 @@ impl types::Host for ExtractState {}
 impl host::Host for ExtractState {
     fn log(&mut self, level: host::LogLevel, message: String) {
         use crate::runtime::bindings::p8::provider::host::LogLevel as L;
+        if matches!(level, host::LogLevel::Error) {
+            self.last_error = Some(cut(&message, MAX_STAGE * 2));
+        }
         let level = match level {
             host::LogLevel::Trace => L::Trace,
             host::LogLevel::Debug => L::Debug,
@@ -80,15 +94,7 @@ impl host::Host for ExtractState {
     }
 
     fn stage(&mut self, what: String) {
-        let mut what = what;
-        if what.len() > MAX_STAGE {
-            let mut end = MAX_STAGE;
-            while !what.is_char_boundary(end) {
-                end -= 1;
-            }
-            what.truncate(end);
-        }
-        self.stage = Some(what);
+        self.stage = Some(cut(&what, MAX_STAGE));
     }
 
     fn read(&mut self, offset: u64, len: u32) -> Vec<u8> {
