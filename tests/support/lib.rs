@@ -260,8 +260,13 @@ pub async fn postgres_database() -> (String, String) {
 }
 
 /// The `p8sync` binary of the target directory these tests were built in (`cargo test
-/// --workspace` builds it; with `-p p8sync-e2e` alone, `cargo build -p p8sync` first).
+/// --workspace` builds it; with `-p p8sync-e2e` alone, `cargo build -p p8sync` first), or the
+/// one `P8SYNC_TEST_BIN` names.
 pub fn p8sync_bin() -> PathBuf {
+    // Another build of the binary (a release one, to measure it) when asked.
+    if let Some(bin) = std::env::var_os("P8SYNC_TEST_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().unwrap();
     // <target>/debug/deps/<test>-<hash>
     let bin = exe
