@@ -150,7 +150,9 @@ fn hostile_files_fail_alone_within_memory_and_disk() {
     let data_dir = data.path().join("data");
     let hostile = hostile_folder(tree.path());
 
+    let started = std::time::Instant::now();
     let first = p8sync(&data_dir, &[OsStr::new("sync"), tree.path().as_os_str()]);
+    let took = started.elapsed();
     let said = format!("stdout:\n{}\nstderr:\n{}", first.stdout, first.stderr);
     assert_eq!(first.signal, None, "killed by a signal\n{said}");
     assert!(
@@ -165,6 +167,13 @@ fn hostile_files_fail_alone_within_memory_and_disk() {
     );
     // The compiled components are cached outside it (P8_CACHE_DIR), as a test run shares them.
     let usage = disk_usage(&data_dir);
+    eprintln!(
+        "first sync: exit {:?}, peak RSS {} MiB, data directory {} MiB, {:.1} s",
+        first.code,
+        first.max_rss_kib / 1024,
+        usage >> 20,
+        took.as_secs_f64()
+    );
     assert!(
         usage < 50 << 20,
         "the data directory holds {} MiB",
