@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build-components.sh
 cargo build --quiet -p p8sync
-P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test conformance --test guide -- records
+P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test e2e -- records_against
 git status --short tests/cassettes

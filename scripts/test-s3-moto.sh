@@ -25,4 +25,4 @@ for _ in $(seq 1 50); do
 done
 echo "==> moto on port $port"
 export P8_TEST_S3_ENDPOINT="http://127.0.0.1:$port" P8_TEST_S3_ACCESS_KEY=test P8_TEST_S3_SECRET=test
-cargo test -p p8sync-e2e --test blob --test sync_engine "$@"
+cargo test -p p8sync-e2e --test e2e "$@" -- blob:: sync_engine::

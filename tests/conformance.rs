@@ -4,7 +4,7 @@
 //! misbehaving test component fail, each with the reason that fits.
 //!
 //! Cassettes live in `tests/cassettes/<provider>.json`. `P8_RECORD_CASSETTES=1 cargo test -p
-//! p8sync-e2e --test conformance` records them again (scripts/record-cassettes.sh).
+//! p8sync-e2e --test e2e -- records_against` records them again (scripts/record-cassettes.sh).
 
 use p8sync::conformance::cassette::{Body, Cassette};
 use p8sync::conformance::{self, Mode, Options, Outcome, Report, TestCredential};

@@ -5,7 +5,7 @@
 //! template's cassette for the shipped-provider check is recorded against the fake and
 //! replays offline.
 //!
-//! `P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test guide` writes
+//! `P8_RECORD_CASSETTES=1 cargo test -p p8sync-e2e --test e2e -- guide::` writes
 //! `tests/cassettes/example.json` again.
 
 use p8sync::config::ProviderOverrides;

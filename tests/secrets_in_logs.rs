@@ -1,9 +1,12 @@
 //! Tokens never reach a log line, even with every target at trace level, and the host (not the
-//! guest) attaches them.
+//! guest) attaches them. These tests capture the process's logs at trace level, so they have a
+//! test binary of their own: every other end-to-end test is in `e2e`, which logs nothing.
 
+use p8sync::oauth::Grant;
 use p8sync::runtime::types::ListRequest;
 use p8sync::runtime::{CallContext, Runtime, StaticToken};
 use p8sync::secret::Secret;
+use p8sync_e2e::drive_sync::*;
 use p8sync_e2e::*;
 use std::sync::Arc;
 
@@ -26,14 +29,8 @@ async fn tokens_are_injected_by_the_host_and_never_logged() {
     let rt = Runtime::new(with_api_base(settings(), "test_http_echo", &server.base())).unwrap();
     let provider = load_test(&rt, "http-echo").await;
 
-    // Capture everything from here on, every target at trace level. (Installed after loading
-    // only because compiling at trace level is slow; loading handles no credentials.)
-    let logs = CapturedLogs::default();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .init();
+    // Capture everything from here on, every target at trace level.
+    let logs = CapturedLogs::global();
     let request = ListRequest {
         folder_id: None,
         recursive: true,
@@ -85,4 +82,57 @@ async fn tokens_are_injected_by_the_host_and_never_logged() {
         "part of the token appeared in the logs"
     );
     assert!(!err.to_string().contains("TEST-TOKEN"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// A whole Drive sync with a token refresh in the middle: neither the old nor the new tokens reach
+/// the logs or the database in clear.
+async fn drive_tokens_appear_in_neither_logs_nor_the_database() {
+    let d = drive().await;
+    let e = populate(&d.fake, 2);
+    let logs = CapturedLogs::global();
+    // A refresh happens during the run, so old and new tokens both pass through the host.
+    let (old_access, old_refresh) = d.fake.issue_tokens();
+    d.tokens
+        .save_grant(
+            user(),
+            PROVIDER,
+            &Grant {
+                access_token: Secret::new(old_access.clone()),
+                refresh_token: Some(Secret::new(old_refresh.clone())),
+                expires_at: Some(chrono::Utc::now()),
+                scopes: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    d.fake.set_rotate_refresh_tokens(true);
+    d.sync().await;
+    check(&d, &e).await;
+    assert_eq!(d.fake.counts().token_refresh, 1);
+    let (new_access, new_refresh) = d.tokens.tokens(user(), PROVIDER).await.unwrap().unwrap();
+    let new_refresh = new_refresh.unwrap();
+    assert_ne!(
+        new_refresh.expose(),
+        old_refresh,
+        "the rotated refresh token was saved"
+    );
+    let text = logs.text();
+    assert!(text.len() > 10_000, "trace logging captured too little");
+    // The whole database, as text.
+    let dump = database_dump(&d).await;
+    assert!(
+        dump.contains("google_drive"),
+        "the dump has the credential row"
+    );
+    for secret in [
+        old_access.as_str(),
+        old_refresh.as_str(),
+        new_access.expose(),
+        new_refresh.expose(),
+    ] {
+        assert!(!text.contains(secret), "a token reached the logs");
+        assert!(!dump.contains(secret), "a token is stored in clear");
+    }
 }

@@ -419,6 +419,7 @@ pub async fn read_object(
 }
 pub mod browser;
 pub mod conformance_checks;
+pub mod drive_sync;
 pub mod engine;
 pub mod example_api;
 pub mod fake_common;
@@ -432,6 +433,27 @@ pub mod webdav_server;
 pub struct CapturedLogs(pub Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl CapturedLogs {
+    /// The process's logs from now on, every target at trace level except the code generator's
+    /// (which sees wasm, never a credential, and is slow to trace), installed as the global
+    /// subscriber on first use. Only a test binary of its own may call this: every test in it
+    /// runs under the capture, and all of them share one buffer.
+    pub fn global() -> CapturedLogs {
+        static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = CapturedLogs::default();
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
+                     wasmtime_cranelift=info,wasmtime_internal_cranelift=info",
+                ))
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .init();
+            logs
+        })
+        .clone()
+    }
+
     /// Everything written so far, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()

@@ -74,7 +74,7 @@ impl Default for Sandbox {
 /// Run extractor `E` natively on `bytes` with the host's default caps; characters of text.
 pub fn native<E: Extract>(format: &str, bytes: &[u8]) -> usize {
     let limits = Limits::default();
-    let request = Request::new(format, bytes.len() as u64, limits.clone());
+    let request = Request::new(format, bytes.len() as u64, limits);
     let mut out = Collector::new(&limits);
     E::extract(
         p8sync_extractor_sdk::Input::from_bytes(bytes.to_vec()),
