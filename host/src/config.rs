@@ -212,6 +212,9 @@ pub struct RuntimeSettings {
     pub network: NetworkSettings,
     /// Operator overrides per provider.
     pub overrides: OperatorOverrides,
+    /// Write `/tmp/perf-<pid>.map` so `perf` can name the functions of compiled components
+    /// (`P8_PERF_MAP=1`; for profiling a component, off by default).
+    pub perf_map: bool,
 }
 
 /// The items of a list setting (`a, b,c`), trimmed, without empty ones.
@@ -264,6 +267,7 @@ impl RuntimeSettings {
             limits,
             network,
             overrides: OperatorOverrides::from_env(),
+            perf_map: env_bool("P8_PERF_MAP")?.unwrap_or(false),
         })
     }
 }

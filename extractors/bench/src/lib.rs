@@ -31,6 +31,8 @@ impl Sandbox {
         );
         let settings = RuntimeSettings {
             cache_dir: Some(workspace().join("target/bench-cache")),
+            // `P8_PERF_MAP=1 perf record cargo bench ...` names the components' functions.
+            perf_map: std::env::var_os("P8_PERF_MAP").is_some(),
             ..RuntimeSettings::default()
         };
         let runtime = p8sync::runtime::Runtime::new(settings).expect("runtime");

@@ -273,12 +273,12 @@ impl CappedString {
 /// OOXML escapes characters XML can't carry as `_xHHHH_` (`_x000D_` is a carriage return,
 /// `_x005F_` a literal underscore).
 fn unescape_x(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains("_x") {
+    if find_x(s).is_none() {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(at) = rest.find("_x") {
+    while let Some(at) = find_x(rest) {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
         let code = tail
@@ -300,6 +300,21 @@ fn unescape_x(s: &str) -> std::borrow::Cow<'_, str> {
     }
     out.push_str(rest);
     std::borrow::Cow::Owned(out)
+}
+
+/// Where `_x` first occurs in `s`: a byte scan, much cheaper than a substring search for the
+/// strings of every cell.
+fn find_x(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(n) = bytes[from..].iter().position(|&b| b == b'_') {
+        let at = from + n;
+        if bytes.get(at + 1) == Some(&b'x') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// How a cell style shows numbers.
@@ -488,17 +503,11 @@ fn sheet_text(
                                 current_row = Some(row);
                             }
                             // A line is a row: line breaks and tabs inside a cell would break that.
-                            let clean: String = text
-                                .chars()
-                                .map(|c| {
-                                    if matches!(c, '\t' | '\n' | '\r') {
-                                        ' '
-                                    } else {
-                                        c
-                                    }
-                                })
-                                .collect();
-                            out.push_str(&clean);
+                            if text.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r')) {
+                                out.push_str(&text.replace(['\t', '\n', '\r'], " "));
+                            } else {
+                                out.push_str(&text);
+                            }
                         }
                     }
                     in_v = false;

@@ -44,6 +44,15 @@ mod types;
 #[cfg(target_arch = "wasm32")]
 pub mod host;
 
+/// Talc instead of dlmalloc in components (the `talc` feature): see `Cargo.toml` for why.
+#[cfg(all(
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    feature = "talc"
+))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub use budget::{Budget, BudgetReader, mib};
 pub use decode::decode_text;
 pub use input::{Input, Source};

@@ -89,6 +89,27 @@ fn is_junk_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{0C}')
 }
 
+impl<S: TextSink> Tidy<S> {
+    /// Append visible text (no whitespace or control characters) to the current line.
+    fn visible(&mut self, out: &mut String, text: &str) {
+        if !self.line_has_text {
+            if self.started {
+                out.push_str(if self.breaks >= 2 { "\n\n" } else { "\n" });
+            }
+            self.line_has_text = true;
+            self.started = true;
+        }
+        out.push_str(&self.pending);
+        self.pending.clear();
+        out.push_str(text);
+    }
+}
+
+/// Visible ASCII: copied as it is, a run at a time.
+fn is_visible_ascii(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b)
+}
+
 impl<S: TextSink> TextSink for Tidy<S> {
     fn text(&mut self, text: &str) -> bool {
         if self.stopped {
@@ -96,10 +117,25 @@ impl<S: TextSink> TextSink for Tidy<S> {
         }
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        for c in text.chars() {
-            if std::mem::take(&mut self.after_cr) && c == '\n' {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if std::mem::take(&mut self.after_cr) && bytes[i] == b'\n' {
+                i += 1;
                 continue;
             }
+            // Most text is runs of visible ASCII: those go through whole, not char by char.
+            if is_visible_ascii(bytes[i]) {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|&b| !is_visible_ascii(b))
+                    .map_or(bytes.len(), |n| i + n);
+                self.visible(&mut out, &text[i..end]);
+                i = end;
+                continue;
+            }
+            let c = text[i..].chars().next().expect("i is at a char boundary");
+            i += c.len_utf8();
             match c {
                 '\r' => {
                     self.after_cr = true;
@@ -112,18 +148,7 @@ impl<S: TextSink> TextSink for Tidy<S> {
                         self.pending.push(if c == '\u{A0}' { ' ' } else { c });
                     }
                 }
-                c => {
-                    if !self.line_has_text {
-                        if self.started {
-                            out.push_str(if self.breaks >= 2 { "\n\n" } else { "\n" });
-                        }
-                        self.line_has_text = true;
-                        self.started = true;
-                    }
-                    out.push_str(&self.pending);
-                    self.pending.clear();
-                    out.push(c);
-                }
+                c => self.visible(&mut out, c.encode_utf8(&mut [0; 4])),
             }
         }
         let go_on = out.is_empty() || self.inner.text(&out);

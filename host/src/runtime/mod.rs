@@ -157,6 +157,9 @@ fn build_engine(settings: &RuntimeSettings) -> Result<(Engine, bool), StartError
         let mut cfg = Config::new();
         cfg.wasm_component_model(true);
         cfg.epoch_interruption(true);
+        if settings.perf_map {
+            cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         cfg
     };
     let mut cfg = base();
