@@ -8,6 +8,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use p8sync::extract::OutputKind;
+use p8sync::ingest::text::{ChunkOptions, chunk};
 use p8sync_extract_bench::{Sandbox, native};
 use p8sync_extractor_html::Html;
 use p8sync_extractor_office::Office;
@@ -255,6 +256,7 @@ fn inputs(dir: &Path) -> Vec<(&'static str, PathBuf, Native)> {
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::new();
+    let chunking = ChunkOptions::default();
     let mut group = c.benchmark_group("extract");
     group
         .sample_size(10)
@@ -266,7 +268,7 @@ fn bench(c: &mut Criterion) {
         // Fail loudly on a generator bug rather than benchmark an error path, and check that
         // both ways give the same text.
         let chars = parse(format, &bytes);
-        let boxed = sandbox.text(&extractor, format, &path);
+        let boxed = sandbox.text(&extractor, format, &path).chars().count();
         assert_eq!(chars, boxed, "{format}: native and sandboxed text differ");
         println!(
             "{format}: {} byte file -> {chars} chars of text",
@@ -279,6 +281,13 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sandboxed", format), &path, |b, path| {
             b.iter(|| sandbox.text(&extractor, format, path))
         });
+        // What ingestion does with a file, and what the host's native extraction before the
+        // sandbox was measured doing (`extract+chunk` in the issue-5 benchmark): extract, chunk.
+        group.bench_with_input(
+            BenchmarkId::new("sandboxed+chunk", format),
+            &path,
+            |b, path| b.iter(|| chunk(&sandbox.text(&extractor, format, path), &chunking).len()),
+        );
     }
     group.finish();
 

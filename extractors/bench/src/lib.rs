@@ -52,8 +52,8 @@ impl Sandbox {
             .unwrap_or_else(|| panic!("no extractor for {format}"))
     }
 
-    /// Extract the text of `path` in the sandbox; its length in characters.
-    pub fn text(&self, extractor: &Arc<Extractor>, format: &str, path: &Path) -> usize {
+    /// Extract the text of `path` in the sandbox.
+    pub fn text(&self, extractor: &Arc<Extractor>, format: &str, path: &Path) -> String {
         let input = Input {
             format: format.into(),
             mime_type: None,
@@ -63,7 +63,7 @@ impl Sandbox {
             .tokio
             .block_on(self.extractors.text(extractor, path, input))
             .unwrap_or_else(|e| panic!("{format}: {e}"));
-        out.text.chars().count()
+        out.text
     }
 }
 

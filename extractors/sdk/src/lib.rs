@@ -33,6 +33,7 @@
 //! | [`log`] | log lines (the host tags them with the extractor and the file); [`log::stage`]: where the extractor is, for the host's messages when a cap stops it |
 //! | [`host`] (wasm32 only) | the host-backed [`host::HostReader`], [`host::TextOut`], [`host::PcmOut`] |
 
+pub mod alloc;
 mod budget;
 mod decode;
 mod input;
@@ -44,14 +45,15 @@ mod types;
 #[cfg(target_arch = "wasm32")]
 pub mod host;
 
-/// Talc instead of dlmalloc in components (the `talc` feature): see `Cargo.toml` for why.
+/// The components' allocator (the `size-classes` feature; see [`alloc`] for why).
 #[cfg(all(
     target_arch = "wasm32",
     not(target_feature = "atomics"),
-    feature = "talc"
+    feature = "size-classes"
 ))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: alloc::SizeClasses<std::alloc::System> =
+    alloc::SizeClasses::new(std::alloc::System);
 
 pub use budget::{Budget, BudgetReader, mib};
 pub use decode::decode_text;

@@ -105,9 +105,55 @@ impl<S: TextSink> Tidy<S> {
     }
 }
 
-/// Visible ASCII: copied as it is, a run at a time.
-fn is_visible_ascii(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b)
+/// Printable ASCII and tab: the bulk of most text, handled a run at a time.
+fn is_plain(b: u8) -> bool {
+    matches!(b, b'\t' | 0x20..=0x7e)
+}
+
+impl<S: TextSink> Tidy<S> {
+    /// Whitespace inside a line, kept until visible text follows, at most
+    /// `MAX_PENDING_WHITESPACE` bytes of it.
+    fn hold(&mut self, whitespace: &str) {
+        let room = MAX_PENDING_WHITESPACE.saturating_sub(self.pending.len());
+        // ASCII whitespace only, so any byte count is a char boundary.
+        self.pending
+            .push_str(&whitespace[..whitespace.len().min(room)]);
+    }
+
+    /// A run of printable ASCII and tabs: leading whitespace held, the text up to its last
+    /// visible character passed on whole, trailing whitespace held.
+    fn plain(&mut self, out: &mut String, run: &str) {
+        let body = run.trim_start_matches([' ', '\t']);
+        self.hold(&run[..run.len() - body.len()]);
+        let content = body.trim_end_matches([' ', '\t']);
+        if !content.is_empty() {
+            self.visible(out, content);
+        }
+        self.hold(&body[content.len()..]);
+    }
+}
+
+impl<S: TextSink> Tidy<S> {
+    /// One character, by the rules.
+    fn one(&mut self, out: &mut String, c: char) {
+        if std::mem::take(&mut self.after_cr) && c == '\n' {
+            return;
+        }
+        match c {
+            '\r' => {
+                self.after_cr = true;
+                self.end_line();
+            }
+            '\n' => self.end_line(),
+            c if is_junk_control(c) || c == '\u{0C}' => {}
+            c if c.is_whitespace() => {
+                if self.pending.len() < MAX_PENDING_WHITESPACE {
+                    self.pending.push(if c == '\u{A0}' { ' ' } else { c });
+                }
+            }
+            c => self.visible(out, c.encode_utf8(&mut [0; 4])),
+        }
+    }
 }
 
 impl<S: TextSink> TextSink for Tidy<S> {
@@ -120,36 +166,28 @@ impl<S: TextSink> TextSink for Tidy<S> {
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            if std::mem::take(&mut self.after_cr) && bytes[i] == b'\n' {
-                i += 1;
+            if !is_plain(bytes[i]) {
+                let c = text[i..].chars().next().expect("i is at a char boundary");
+                i += c.len_utf8();
+                self.one(&mut out, c);
                 continue;
             }
-            // Most text is runs of visible ASCII: those go through whole, not char by char.
-            if is_visible_ascii(bytes[i]) {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|&b| !is_visible_ascii(b))
-                    .map_or(bytes.len(), |n| i + n);
-                self.visible(&mut out, &text[i..end]);
-                i = end;
-                continue;
-            }
-            let c = text[i..].chars().next().expect("i is at a char boundary");
-            i += c.len_utf8();
-            match c {
-                '\r' => {
-                    self.after_cr = true;
-                    self.end_line();
+            // Most text is runs of printable ASCII: those go through whole, not char by char.
+            let end = bytes[i..]
+                .iter()
+                .position(|&b| !is_plain(b))
+                .map_or(bytes.len(), |n| i + n);
+            let run = &text[i..end];
+            self.after_cr = false;
+            if run.len() <= MAX_PENDING_WHITESPACE {
+                self.plain(&mut out, run);
+            } else {
+                // Long enough to hold an over-long whitespace run: every run capped on its own.
+                for c in run.chars() {
+                    self.one(&mut out, c);
                 }
-                '\n' => self.end_line(),
-                c if is_junk_control(c) || c == '\u{0C}' => {}
-                c if c.is_whitespace() => {
-                    if self.pending.len() < MAX_PENDING_WHITESPACE {
-                        self.pending.push(if c == '\u{A0}' { ' ' } else { c });
-                    }
-                }
-                c => self.visible(&mut out, c.encode_utf8(&mut [0; 4])),
             }
+            i = end;
         }
         let go_on = out.is_empty() || self.inner.text(&out);
         self.out = out;
@@ -203,6 +241,53 @@ mod tests {
         t.text(" \n\t\r\n \u{0C}\u{1b}");
         assert!(!t.has_text());
         assert_eq!(t.into_inner().text, "");
+    }
+
+    /// Every character through the careful path, one at a time: the reference for the fast one.
+    fn char_by_char(text: &str) -> String {
+        let mut t = Tidy::new(Collector::new(&Limits::default()));
+        for c in text.chars() {
+            let mut out = String::new();
+            t.one(&mut out, c);
+            t.inner.text(&out);
+        }
+        t.into_inner().text
+    }
+
+    #[test]
+    fn runs_and_single_characters_agree() {
+        const ALPHABET: [&str; 10] = [
+            "ab", " ", "\t", "\r", "\n", "é", "\u{A0}", "\u{7}", "c d", "  ",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2_000 {
+            let len = next() % 40;
+            let text: String = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            // Cut into pieces at char boundaries, as a streaming extractor would.
+            let mut pieces = Vec::new();
+            let mut rest = text.as_str();
+            while !rest.is_empty() {
+                let mut at = (next() as usize % (rest.len() + 1)).max(1);
+                while !rest.is_char_boundary(at) {
+                    at += 1;
+                }
+                pieces.push(&rest[..at]);
+                rest = &rest[at..];
+            }
+            assert_eq!(
+                tidy_pieces(&pieces),
+                char_by_char(&text),
+                "{text:?} as {pieces:?}"
+            );
+        }
     }
 
     #[test]
