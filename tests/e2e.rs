@@ -20,6 +20,7 @@ mod onedrive;
 mod registry;
 mod sandbox;
 mod schedule_store;
+mod scope_changes;
 mod sdk_http;
 mod serve;
 mod store;

@@ -54,22 +54,16 @@ async fn configs_round_trip(store: Arc<dyn Store>) {
     let mine = store.configs(Some(user())).await.unwrap();
     assert_eq!(mine, vec![c.clone()]);
 
-    store.set_cursor(c.id, Some("cursor-42")).await.unwrap();
-    assert_eq!(
-        store
-            .config(c.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .change_cursor
-            .as_deref(),
-        Some("cursor-42")
-    );
-    store.set_cursor(c.id, None).await.unwrap();
-    assert_eq!(
-        store.config(c.id).await.unwrap().unwrap().change_cursor,
-        None
-    );
+    store
+        .set_cursor(c.id, Some("cursor-42"), Some("scope-1"))
+        .await
+        .unwrap();
+    let saved = store.config(c.id).await.unwrap().unwrap();
+    assert_eq!(saved.change_cursor.as_deref(), Some("cursor-42"));
+    assert_eq!(saved.cursor_scope.as_deref(), Some("scope-1"));
+    store.set_cursor(c.id, None, None).await.unwrap();
+    let cleared = store.config(c.id).await.unwrap().unwrap();
+    assert_eq!((cleared.change_cursor, cleared.cursor_scope), (None, None));
 
     assert!(store.delete_config(c.id).await.unwrap());
     assert!(!store.delete_config(c.id).await.unwrap());

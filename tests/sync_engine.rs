@@ -329,6 +329,8 @@ async fn changes_feed(postgres: bool) {
             "version": version.to_string(),
             "oldest": oldest.to_string(),
         });
+        // The test provider takes its files from its settings; that is not a change of scope.
+        config.cursor_scope = Some(p8sync::sync::plan::scope(config));
     };
     let cursor = |f: &Fixture, id| {
         let store = f.store.clone();

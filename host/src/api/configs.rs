@@ -107,6 +107,15 @@ pub struct ConfigFilter {
     pub user: Option<UserId>,
 }
 
+/// How to run a config now.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunOptions {
+    /// List everything instead of reading the change feed (forgets the saved change cursor).
+    #[serde(default)]
+    pub full: bool,
+}
+
 /// A queued run.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct QueuedRun {
@@ -282,7 +291,7 @@ pub async fn delete(
 
 /// `POST /sync/configs/{id}/run`: queue a run now; a replica starts it at its next tick.
 #[utoipa::path(post, path = "/sync/configs/{id}/run", tag = "configs",
-    params(("id" = String, Path, format = Uuid)),
+    params(("id" = String, Path, format = Uuid), RunOptions),
     responses((status = 202, body = QueuedRun), (status = 404, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody, description = "disabled, or the credential needs a new login")),
     security(("bearer" = [])))]
@@ -290,6 +299,7 @@ pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
     IdPath(id): IdPath<ConfigId>,
+    ApiQuery(options): ApiQuery<RunOptions>,
 ) -> ApiResult<(StatusCode, Json<QueuedRun>)> {
     let config = owned_config(&state, &caller, id).await?;
     if !config.enabled {
@@ -309,6 +319,10 @@ pub async fn run(
             "the {} credential needs a new login before anything can sync: open /auth/{}/login",
             config.provider, config.provider
         )));
+    }
+    if options.full {
+        // Without a cursor the run lists everything, and saves a new cursor when it succeeds.
+        state.store.set_cursor(id, None, None).await?;
     }
     let log_id = state
         .store

@@ -33,6 +33,10 @@ pub struct SyncArgs {
     /// Show what would be transferred, change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// List everything, even when a change cursor is saved (a sync whose filters changed does
+    /// this by itself).
+    #[arg(long)]
+    full: bool,
     /// Leave ingestion to `p8sync ingest run` (or a service); by default new and changed
     /// files are ingested after each config's sync.
     #[arg(long)]
@@ -142,6 +146,7 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     let options = SyncOptions {
         transfers: args.transfers,
         dry_run: args.dry_run,
+        full: args.full,
         progress: bar.clone().map(|bar| {
             Arc::new(move |p: crate::sync::Progress| {
                 bar.set_message(format!("{}/{} files", p.files_done, p.files_total));

@@ -83,6 +83,9 @@ pub struct SyncConfig {
     pub provider_config: serde_json::Value,
     /// The change-feed cursor saved after the last complete sync.
     pub change_cursor: Option<String>,
+    /// The scope (`sync::plan::scope`) the cursor was read under: another scope means one full
+    /// listing before the cursor is trusted again.
+    pub cursor_scope: Option<String>,
     /// Remove objects when their remote file is deleted.
     pub mirror_deletes: bool,
     /// Skip files larger than this.
@@ -111,6 +114,7 @@ impl SyncConfig {
             exclude_file_types: vec![],
             provider_config: serde_json::Value::Object(Default::default()),
             change_cursor: None,
+            cursor_scope: None,
             mirror_deletes: false,
             max_file_size: None,
             schedule: None,
@@ -180,6 +184,9 @@ string_enum!(
         Deleted => "deleted",
         /// Left out on purpose (too large, not exportable).
         Skipped => "skipped",
+        /// Left out by the config's filters after it was recorded (the filters changed, or the
+        /// file moved); its object is kept unless the config mirrors deletions.
+        Excluded => "excluded",
     }
 );
 
@@ -422,8 +429,13 @@ pub trait Store:
     async fn configs(&self, user: Option<UserId>) -> Result<Vec<SyncConfig>, StoreError>;
     /// Remove a config with its files and logs; `false` when there was none.
     async fn delete_config(&self, id: ConfigId) -> Result<bool, StoreError>;
-    /// Save (or clear) a config's change cursor.
-    async fn set_cursor(&self, id: ConfigId, cursor: Option<&str>) -> Result<(), StoreError>;
+    /// Save (or clear) a config's change cursor, with the scope it was read under.
+    async fn set_cursor(
+        &self,
+        id: ConfigId,
+        cursor: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// A config's files, ordered by remote id.
     async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError>;
     /// Insert or replace one file's state (by id), atomically. What ingestion recorded

@@ -52,6 +52,8 @@ pub struct SyncOptions {
     pub retry: RetryPolicy,
     /// Plan only: report what would happen, write nothing.
     pub dry_run: bool,
+    /// List everything even when a change cursor is saved (`sync --full`).
+    pub full: bool,
     /// Told after each file.
     pub progress: Option<ProgressFn>,
     /// What one run may gather and one transfer may take.
@@ -64,6 +66,7 @@ impl Default for SyncOptions {
             transfers: 4,
             retry: RetryPolicy::default(),
             dry_run: false,
+            full: false,
             progress: None,
             limits: SyncLimits::default(),
         }
@@ -380,6 +383,14 @@ impl SyncEngine {
                 message: e.to_string(),
             })
         };
+        // The scope is the config's as written: planning may hand the included folders to the
+        // provider, which then lists only those.
+        let scope = plan::scope(config);
+        let pushed_includes = if planned.include_folders.is_empty() {
+            config.include_folders.clone()
+        } else {
+            Vec::new()
+        };
         let config = &planned;
         if !self.options.dry_run {
             self.blob.check().await?;
@@ -394,7 +405,9 @@ impl SyncEngine {
             .iter()
             .map(|f| (f.remote_id.clone(), f.clone()))
             .collect();
-        let planned = self.plan_run(config, &provider, &cx, recorded).await;
+        let planned = self
+            .plan_run(config, &provider, &cx, recorded, &scope, &pushed_includes)
+            .await;
         if let Some(stop) = stopped(&cx) {
             return Err(stop);
         }
@@ -422,6 +435,27 @@ impl SyncEngine {
                 Action::Skip { entry, reason } => {
                     tracing::debug!(file = %entry.id, "filtered out: {reason}");
                     report.files_skipped += 1;
+                }
+                Action::Exclude {
+                    entry,
+                    file,
+                    reason,
+                } => {
+                    tracing::info!(file = %file.remote_id, "no longer in scope: {reason}");
+                    report.files_skipped += 1;
+                    if !self.options.dry_run {
+                        self.record_excluded(config, entry.map(|e| *e), file, reason)
+                            .await?;
+                    }
+                }
+                Action::Restore(mut file) => {
+                    report.files_unchanged += 1;
+                    if !self.options.dry_run {
+                        file.status = FileStatus::Synced;
+                        file.error_message = None;
+                        file.last_sync_at = Some(Utc::now());
+                        self.store.put_file(&file).await?;
+                    }
                 }
                 Action::Deleted(file) => {
                     report.files_deleted += 1;
@@ -491,7 +525,9 @@ impl SyncEngine {
             && !report.failures.iter().any(|f| f.retryable)
             && let Some(cursor) = &next_cursor
         {
-            self.store.set_cursor(config.id, Some(cursor)).await?;
+            self.store
+                .set_cursor(config.id, Some(cursor), Some(&scope))
+                .await?;
         }
         report.message = format!(
             "{} {} files ({}), {} unchanged, {} failed, {} deleted, {} skipped",
@@ -519,9 +555,22 @@ impl SyncEngine {
         provider: &Provider,
         cx: &CallContext,
         recorded: Vec<SyncFile>,
+        scope: &str,
+        pushed_includes: &[String],
     ) -> Result<(Vec<Action>, Vec<SkippedEntry>, Option<String>), SyncError> {
         let feed = provider.has(Capability::ChangesFeed);
-        if feed && let Some(cursor) = &config.change_cursor {
+        let cursor = config.change_cursor.as_ref().filter(|_| {
+            let same_scope = config.cursor_scope.as_deref() == Some(scope);
+            if !same_scope {
+                tracing::info!(
+                    config = %config.id,
+                    "the config's filters or settings changed since its change cursor was saved: \
+                     listing everything once"
+                );
+            }
+            same_scope && !self.options.full
+        });
+        if feed && let Some(cursor) = cursor {
             match self.read_changes(provider, cx, cursor).await {
                 Ok((changed, removed, skipped, next)) => {
                     let actions = plan::plan_changes(config, changed, &removed, recorded);
@@ -565,7 +614,7 @@ impl SyncEngine {
             .filter(|f| !skipped.contains(f.remote_id.as_str()))
             .collect();
         Ok((
-            plan::plan(config, listing.entries, recorded),
+            plan::plan(config, listing.entries, recorded, pushed_includes),
             listing.skipped,
             start,
         ))
@@ -815,14 +864,46 @@ impl SyncEngine {
         }
     }
 
-    async fn record_deleted(
+    /// Record a file the config's filters now leave out: `excluded`, with why. Its object (and
+    /// what ingestion made of it) is kept, unless the config mirrors deletions.
+    async fn record_excluded(
         &self,
         config: &SyncConfig,
+        entry: Option<Entry>,
         mut file: SyncFile,
+        reason: String,
     ) -> Result<(), SyncError> {
-        if config.mirror_deletes
-            && let Some(uri) = &file.s3_uri
-        {
+        let remove = config.mirror_deletes && file.s3_uri.is_some();
+        if remove {
+            self.delete_object(config, &mut file).await?;
+        }
+        file.status = FileStatus::Excluded;
+        // Where it is now; its revision and checksum stay those of the object kept, so a file
+        // that comes back into scope unchanged is restored without a transfer.
+        if let Some(entry) = entry {
+            let mut path = entry.path;
+            path.push(entry.name.clone());
+            file.remote_path = Some(path.join("/"));
+            file.remote_name = Some(entry.name);
+        }
+        file.error_message = Some(reason);
+        file.last_sync_at = Some(Utc::now());
+        if remove {
+            // The job removes what ingestion made of it, as for a deleted file.
+            self.store.put_file_and_enqueue(&file).await?;
+        } else {
+            self.store.put_file(&file).await?;
+        }
+        Ok(())
+    }
+
+    /// Delete a recorded file's object and forget its URI.
+    async fn delete_object(
+        &self,
+        config: &SyncConfig,
+        file: &mut SyncFile,
+    ) -> Result<(), SyncError> {
+        if let Some(uri) = &file.s3_uri {
             let key = ObjectKey::for_file(
                 config,
                 file.id,
@@ -833,6 +914,17 @@ impl SyncEngine {
             );
             self.blob.delete(&key).await?;
             file.s3_uri = None;
+        }
+        Ok(())
+    }
+
+    async fn record_deleted(
+        &self,
+        config: &SyncConfig,
+        mut file: SyncFile,
+    ) -> Result<(), SyncError> {
+        if config.mirror_deletes {
+            self.delete_object(config, &mut file).await?;
         }
         file.status = FileStatus::Deleted;
         file.last_sync_at = Some(Utc::now());

@@ -18,7 +18,20 @@ pub enum Action {
     Unchanged(SyncFile),
     /// Recorded, and gone from the provider.
     Deleted(SyncFile),
-    /// Listed, but filtered out or too large.
+    /// Recorded, and now left out by the config's filters: record it `excluded`, with why.
+    Exclude {
+        /// The entry as listed (`None`: not listed, because the provider itself left out the
+        /// folders that are not included).
+        entry: Option<Box<Entry>>,
+        /// What is recorded.
+        file: SyncFile,
+        /// Why it is out of scope.
+        reason: String,
+    },
+    /// Recorded `excluded`, back in scope, its content unchanged and its object kept: mark it
+    /// synced again without a transfer.
+    Restore(SyncFile),
+    /// Listed, but filtered out or too large (and not recorded, or recorded as excluded).
     Skip {
         /// The entry.
         entry: Box<Entry>,
@@ -113,9 +126,11 @@ pub fn filter(config: &SyncConfig, entry: &Entry) -> Option<String> {
 /// Whether a recorded, synced file still matches the listed entry: by revision when both have
 /// one, then by checksum, then by size and modified time.
 pub fn unchanged(file: &SyncFile, entry: &Entry) -> bool {
-    if file.status != FileStatus::Synced {
-        return false;
-    }
+    file.status == FileStatus::Synced && same_content(file, entry)
+}
+
+/// Whether what is recorded of a file describes the content listed now.
+fn same_content(file: &SyncFile, entry: &Entry) -> bool {
     if let (Some(a), Some(b)) = (&file.remote_revision, &entry.revision) {
         return a == b;
     }
@@ -137,17 +152,37 @@ pub fn timestamp(
     chrono::DateTime::from_timestamp(t.seconds, t.nanoseconds / 1000 * 1000)
 }
 
-/// What to do with one listed file, given its record: skip it (a file that is now filtered out
-/// is left as it was recorded), leave it, or transfer it.
+/// What to do with one listed file, given its record: exclude it (recorded, now filtered out),
+/// skip it (filtered out, nothing to change), leave it, restore it, or transfer it.
 fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Action {
     if let Some(reason) = filter(config, &entry) {
-        return Action::Skip {
-            entry: Box::new(entry),
-            reason,
+        return match existing {
+            Some(file)
+                if file.status != FileStatus::Deleted
+                    && !(file.status == FileStatus::Excluded
+                        && file.error_message.as_deref() == Some(reason.as_str())) =>
+            {
+                Action::Exclude {
+                    entry: Some(Box::new(entry)),
+                    file,
+                    reason,
+                }
+            }
+            _ => Action::Skip {
+                entry: Box::new(entry),
+                reason,
+            },
         };
     }
     match existing {
         Some(file) if unchanged(&file, &entry) => Action::Unchanged(file),
+        Some(file)
+            if file.status == FileStatus::Excluded
+                && file.s3_uri.is_some()
+                && same_content(&file, &entry) =>
+        {
+            Action::Restore(file)
+        }
         existing => Action::Transfer {
             entry: Box::new(entry),
             existing,
@@ -155,9 +190,43 @@ fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Ac
     }
 }
 
+/// What decides which files a config takes in (its filters and the provider's own settings),
+/// as a short fingerprint. A change cursor is saved with the scope it was read under: under
+/// another scope it would miss files that were out of scope before and in scope now, so a run
+/// whose scope differs lists everything once instead.
+pub fn scope(config: &SyncConfig) -> String {
+    use sha2::Digest;
+    let folders = |list: &[String]| -> Vec<Vec<String>> {
+        let mut v: Vec<Vec<String>> = list.iter().map(|p| split_path(p)).collect();
+        v.sort();
+        v
+    };
+    let types = |list: &[String]| {
+        let mut v = normalise_types(list);
+        v.sort();
+        v
+    };
+    let canonical = serde_json::json!({
+        "include_folders": folders(&config.include_folders),
+        "exclude_folders": folders(&config.exclude_folders),
+        "include_file_types": types(&config.include_file_types),
+        "exclude_file_types": types(&config.exclude_file_types),
+        "max_file_size": config.max_file_size,
+        "provider_config": config.provider_config,
+    });
+    let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Plan a sync from a complete listing. Never call this with a listing that failed: an empty
-/// listing means every recorded file is deleted.
-pub fn plan(config: &SyncConfig, listing: Vec<Entry>, recorded: Vec<SyncFile>) -> Vec<Action> {
+/// listing means every recorded file is deleted, except those outside `pushed_includes`, the
+/// included folders the provider applied itself (it did not list them, so they are excluded).
+pub fn plan(
+    config: &SyncConfig,
+    listing: Vec<Entry>,
+    recorded: Vec<SyncFile>,
+    pushed_includes: &[String],
+) -> Vec<Action> {
     let mut recorded: HashMap<String, SyncFile> = recorded
         .into_iter()
         .map(|f| (f.remote_id.clone(), f))
@@ -183,7 +252,29 @@ pub fn plan(config: &SyncConfig, listing: Vec<Entry>, recorded: Vec<SyncFile>) -
         .filter(|f| f.status != FileStatus::Deleted)
         .collect();
     gone.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-    actions.extend(gone.into_iter().map(Action::Deleted));
+    let includes: Vec<Vec<String>> = pushed_includes.iter().map(|p| split_path(p)).collect();
+    actions.extend(gone.into_iter().filter_map(|file| {
+        let folder = file
+            .remote_path
+            .as_deref()
+            .map(|p| split_path(p.rsplit_once('/').map_or("", |(dir, _)| dir)));
+        let outside = !includes.is_empty()
+            && folder.is_some_and(|folder| !includes.iter().any(|p| under(&folder, p)));
+        const REASON: &str = "not under an included folder";
+        match () {
+            _ if !outside => Some(Action::Deleted(file)),
+            _ if file.status == FileStatus::Excluded
+                && file.error_message.as_deref() == Some(REASON) =>
+            {
+                None
+            }
+            _ => Some(Action::Exclude {
+                entry: None,
+                file,
+                reason: REASON.into(),
+            }),
+        }
+    }));
     actions
 }
 
@@ -226,4 +317,46 @@ pub fn plan_changes(
         }
     }
     actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ids::UserId;
+
+    fn config() -> SyncConfig {
+        SyncConfig::new(UserId(uuid::Uuid::nil()), "local", "c")
+    }
+
+    #[test]
+    fn scope_ignores_spelling_and_order_but_not_meaning() {
+        let mut a = config();
+        a.include_folders = vec!["Work/".into(), " Documents".into()];
+        a.include_file_types = vec![".PDF".into(), "txt".into()];
+        let mut b = config();
+        b.include_folders = vec!["Documents".into(), "Work".into()];
+        b.include_file_types = vec!["txt".into(), "pdf".into()];
+        assert_eq!(scope(&a), scope(&b));
+
+        let base = scope(&config());
+        let changes: [fn(&mut SyncConfig); 6] = [
+            |c| c.include_folders = vec!["Work".into()],
+            |c| c.exclude_folders = vec!["Work".into()],
+            |c| c.include_file_types = vec!["pdf".into()],
+            |c| c.exclude_file_types = vec!["pdf".into()],
+            |c| c.max_file_size = Some(10),
+            |c| c.provider_config = serde_json::json!({"shared_drives": "true"}),
+        ];
+        for change in changes {
+            let mut c = config();
+            change(&mut c);
+            assert_ne!(scope(&c), base, "{c:?}");
+        }
+        // What doesn't decide which files are in scope doesn't change it.
+        let mut c = config();
+        c.name = "renamed".into();
+        c.sync_interval_hours = 1;
+        c.mirror_deletes = true;
+        assert_eq!(scope(&c), base);
+    }
 }

@@ -213,6 +213,7 @@ fn check_root(root: &Path, roots: &LocalRoots) -> Result<(), ConfigProblem> {
 /// move its next run to follow `schedule` as it is now, not as it was.
 pub fn carry_over(config: &mut SyncConfig, existing: &SyncConfig, schedule: &Schedule) {
     config.change_cursor = existing.change_cursor.clone();
+    config.cursor_scope = existing.cursor_scope.clone();
     config.last_sync_at = existing.last_sync_at;
     config.next_sync_at = existing
         .last_sync_at

@@ -100,6 +100,7 @@ fn config_row(row: &SqliteRow) -> Result<SyncConfig, StoreError> {
         provider_config: json_col(row, "provider_config", T)?
             .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
         change_cursor: get(row, "change_cursor")?,
+        cursor_scope: get(row, "cursor_scope")?,
         mirror_deletes: get(row, "mirror_deletes")?,
         max_file_size: get(row, "max_file_size")?,
         schedule: get(row, "schedule")?,
@@ -321,9 +322,9 @@ impl Store for SqliteStore {
             r#"INSERT INTO "SyncConfig" (id, name, provider, userid, enabled, sync_interval_hours,
                  last_sync_at, next_sync_at, include_folders, exclude_folders, include_file_types,
                  exclude_file_types, provider_config, change_cursor, mirror_deletes, max_file_size,
-                 schedule, schedule_timezone)
+                 schedule, schedule_timezone, cursor_scope)
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18)
+                 ?17, ?18, ?19)
                ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                  userid = excluded.userid, enabled = excluded.enabled,
                  sync_interval_hours = excluded.sync_interval_hours,
@@ -332,6 +333,7 @@ impl Store for SqliteStore {
                  include_file_types = excluded.include_file_types,
                  exclude_file_types = excluded.exclude_file_types,
                  provider_config = excluded.provider_config, change_cursor = excluded.change_cursor,
+                 cursor_scope = excluded.cursor_scope,
                  mirror_deletes = excluded.mirror_deletes, max_file_size = excluded.max_file_size,
                  schedule = excluded.schedule, schedule_timezone = excluded.schedule_timezone,
                  updated_at = CURRENT_TIMESTAMP"#,
@@ -354,6 +356,7 @@ impl Store for SqliteStore {
         .bind(c.max_file_size)
         .bind(&c.schedule)
         .bind(&c.schedule_timezone)
+        .bind(&c.cursor_scope)
         .execute(&self.pool)
         .await
         .map_err(query_err("saving a sync config"))?;
@@ -414,10 +417,16 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn set_cursor(&self, id: ConfigId, cursor: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(r#"UPDATE "SyncConfig" SET change_cursor = ?2, updated_at = CURRENT_TIMESTAMP WHERE id = ?1"#)
+    async fn set_cursor(
+        &self,
+        id: ConfigId,
+        cursor: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(r#"UPDATE "SyncConfig" SET change_cursor = ?2, cursor_scope = ?3, updated_at = CURRENT_TIMESTAMP WHERE id = ?1"#)
             .bind(id.to_string())
             .bind(cursor)
+            .bind(scope)
             .execute(&self.pool)
             .await
             .map_err(query_err("saving a change cursor"))?;
