@@ -172,3 +172,96 @@ conformance!(
     files_upsert_and_cascade,
     logs_finish_moves_the_schedule
 );
+
+/// Migration 0007 rebuilds SQLite's `SyncFile` to allow `excluded`: on a database written by
+/// the migrations before it, every file row and the ingestion job that references one survive
+/// (dropping the old table must not cascade), and the new status is accepted.
+#[tokio::test]
+async fn sqlite_upgrade_keeps_files_and_their_jobs() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let pool = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    let migrations = p8sync_e2e::workspace().join("migrations/sqlite");
+    let migrator = sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .unwrap();
+    migrator.run_to(6, &pool).await.unwrap();
+    let config = SyncConfig::new(user(), "local", "before the upgrade");
+    let (id, userid) = (config.id.to_string(), config.userid.to_string());
+    let file_id = "00000000-0000-4000-8000-0000000000f1";
+    sqlx::query(
+        r#"INSERT INTO "SyncConfig" (id, name, provider, userid, change_cursor)
+           VALUES (?1, 'old', 'local', ?2, 'cursor-1')"#,
+    )
+    .bind(&id)
+    .bind(&userid)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, status, s3_uri,
+             remote_revision, ingest_status)
+           VALUES (?1, ?2, ?3, 'r1', 'a/b.txt', 'synced', 's3://bucket/key', 'rev-7', 'ingested')"#,
+    )
+    .bind(file_id)
+    .bind(&id)
+    .bind(&userid)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        r#"INSERT INTO "IngestJob" (file_id, config_id, userid, run_after) VALUES (?1, ?2, ?3, 0)"#,
+    )
+    .bind(file_id)
+    .bind(&id)
+    .bind(&userid)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = p8sync::store::sqlite::SqliteStore::open(&path)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let stored = store.config(config.id).await.unwrap().unwrap();
+    assert_eq!(stored.change_cursor.as_deref(), Some("cursor-1"));
+    assert_eq!(
+        stored.cursor_scope, None,
+        "an old cursor has no scope: one full listing"
+    );
+    let mut files = store.files(config.id).await.unwrap();
+    assert_eq!(files.len(), 1);
+    let mut file = files.remove(0);
+    assert_eq!(
+        (
+            file.remote_path.as_deref(),
+            file.s3_uri.as_deref(),
+            file.remote_revision.as_deref()
+        ),
+        (Some("a/b.txt"), Some("s3://bucket/key"), Some("rev-7"))
+    );
+    assert_eq!(file.status, FileStatus::Synced);
+    let pool = sqlx::SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    let jobs: i64 = sqlx::query_scalar(r#"SELECT count(*) FROM "IngestJob""#)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1, "the ingestion job outlived the rebuild");
+    file.status = FileStatus::Excluded;
+    store.put_file(&file).await.unwrap();
+    assert_eq!(
+        store.files(config.id).await.unwrap()[0].status,
+        FileStatus::Excluded
+    );
+}
