@@ -499,3 +499,110 @@ fn extractors_lists_the_built_ins_and_refuses_what_is_not_one() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("no extractors are installed"));
 }
+
+/// `sync --dry-run` says what would happen to each file and why (new, changed, unchanged,
+/// filtered out), in text and JSON, and changes nothing: no rows, no run log, and for a folder
+/// synced for the first time, no config.
+#[test]
+fn a_dry_run_explains_every_file_and_changes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("keep.txt"), "same").unwrap();
+    std::fs::write(root.path().join("edit.txt"), "old").unwrap();
+    std::fs::write(root.path().join("scan.pdf"), "%PDF").unwrap();
+    let pc = serde_json::json!({"root": root.path()}).to_string();
+    let add = p8sync_env(
+        data.path(),
+        &[
+            "config",
+            "add",
+            "--provider",
+            "local",
+            "--name",
+            "explained",
+            "--exclude-file-types",
+            r#"["pdf"]"#,
+            "--provider-config",
+            &pc,
+        ],
+        &[],
+    );
+    let id = text(&add).0.trim().to_string();
+    assert!(add.status.success(), "{}", text(&add).1);
+    let first = p8sync_env(data.path(), &["sync", "--config", &id], &[]);
+    assert!(first.status.success(), "{}", text(&first).1);
+
+    std::fs::write(root.path().join("edit.txt"), "new and longer").unwrap();
+    std::fs::write(root.path().join("fresh.txt"), "hello").unwrap();
+    let state = || {
+        let files = text(&p8sync_env(
+            data.path(),
+            &["files", "--config", &id, "--json"],
+            &[],
+        ))
+        .0;
+        let logs = text(&p8sync_env(data.path(), &["logs", "--json"], &[])).0;
+        let configs = text(&p8sync_env(data.path(), &["config", "list"], &[])).0;
+        (files, logs, configs)
+    };
+    let before = state();
+
+    let out = p8sync_env(data.path(), &["sync", "--config", &id, "--dry-run"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let line = |verdict: &str, name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(verdict) && l.contains(name))
+            .unwrap_or_else(|| panic!("no `{verdict} {name}` line in:\n{stdout}"))
+            .to_string()
+    };
+    line("new", "fresh.txt");
+    line("changed", "edit.txt");
+    line("unchanged", "keep.txt");
+    assert!(
+        line("skipped", "scan.pdf").contains("file type `pdf` is excluded"),
+        "{stdout}"
+    );
+
+    let out = p8sync_env(
+        data.path(),
+        &["sync", "--config", &id, "--dry-run", "--json"],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: std::collections::BTreeMap<String, String> = report["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("edit.txt", "changed"),
+        ("fresh.txt", "new"),
+        ("keep.txt", "unchanged"),
+        ("scan.pdf", "skipped"),
+    ]
+    .into_iter()
+    .map(|(p, v)| (p.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(verdicts, expected);
+
+    // A folder never synced before: explained, but no config is created for it.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("x.txt"), "x").unwrap();
+    let out = p8sync_env(
+        data.path(),
+        &["sync", other.path().to_str().unwrap(), "--dry-run"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(text(&out).0.contains("x.txt"), "{}", text(&out).0);
+
+    assert_eq!(state(), before, "a dry run changed nothing");
+}

@@ -119,7 +119,7 @@ impl Cli {
 pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     let store = cli.store().await?;
     let configs = if let Some(folder) = &args.folder {
-        vec![folder_config(store.as_ref(), folder).await?]
+        vec![folder_config(store.as_ref(), folder, args.dry_run).await?]
     } else if let Some(id) = args.config {
         vec![
             store.config(id).await?.with_context(|| {
@@ -231,8 +231,13 @@ fn progress_bar(json: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// The zero-set-up config for a local folder: created on first use, reused after.
-async fn folder_config(store: &dyn Store, folder: &std::path::Path) -> Result<SyncConfig> {
+/// The zero-set-up config for a local folder: created on first use (unless this is a dry run,
+/// which changes nothing), reused after.
+async fn folder_config(
+    store: &dyn Store,
+    folder: &std::path::Path,
+    dry_run: bool,
+) -> Result<SyncConfig> {
     let root = folder.canonicalize().with_context(|| {
         format!(
             "cannot sync {}: the folder does not exist",
@@ -250,7 +255,9 @@ async fn folder_config(store: &dyn Store, folder: &std::path::Path) -> Result<Sy
     }
     let mut c = fresh;
     c.provider_config = serde_json::json!({ "root": name });
-    store.put_config(&c).await?;
+    if !dry_run {
+        store.put_config(&c).await?;
+    }
     Ok(c)
 }
 
@@ -269,6 +276,12 @@ fn print_report(
         return Ok(());
     }
     println!("{}: {}", config.name, report.message);
+    for d in &report.decisions {
+        match &d.reason {
+            Some(reason) => println!("  {:<9} {}: {reason}", d.verdict.as_str(), d.path),
+            None => println!("  {:<9} {}", d.verdict.as_str(), d.path),
+        }
+    }
     for f in &report.failures {
         println!("  failed {}: {}", f.remote_id, f.error);
     }

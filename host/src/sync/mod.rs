@@ -229,6 +229,9 @@ pub struct SyncReport {
     pub message: String,
     /// The failures.
     pub failures: Vec<FileFailure>,
+    /// In a dry run, what would happen to each file and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<plan::Decision>,
 }
 
 /// A sync that could not run at all.
@@ -413,6 +416,16 @@ impl SyncEngine {
         }
         let (actions, provider_skips, next_cursor) = planned?;
         let skipped = provider_skips.len() as u64;
+        let provider_skips_explained: Vec<plan::Decision> = provider_skips
+            .iter()
+            .filter(|_| self.options.dry_run)
+            .map(|s| plan::Decision {
+                path: s.name.clone(),
+                remote_id: s.id.clone(),
+                verdict: plan::Verdict::Skipped,
+                reason: Some(s.reason.clone()),
+            })
+            .collect();
         if !self.options.dry_run {
             self.record_skips(config, provider_skips, previous).await?;
         }
@@ -427,7 +440,14 @@ impl SyncEngine {
             bytes: 0,
             message: String::new(),
             failures: Vec::new(),
+            decisions: Vec::new(),
         };
+        if self.options.dry_run {
+            report.decisions = provider_skips_explained
+                .into_iter()
+                .chain(actions.iter().map(plan::explain))
+                .collect();
+        }
         let mut transfers = Vec::new();
         for action in actions {
             match action {

@@ -40,6 +40,144 @@ pub enum Action {
     },
 }
 
+/// What a run would do with one file, and why: a line of `sync --dry-run`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    /// The file's path at the provider.
+    pub path: String,
+    /// The provider's id for it.
+    pub remote_id: String,
+    /// What would happen.
+    pub verdict: Verdict,
+    /// Why, where there is more to say than the verdict.
+    pub reason: Option<String>,
+}
+
+/// What a run does with one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Not recorded yet: transferred.
+    New,
+    /// Recorded, and different now: transferred again.
+    Changed,
+    /// Recorded and the same: nothing to do.
+    Unchanged,
+    /// Excluded before, in scope again and unchanged: marked synced, no transfer.
+    Restored,
+    /// Recorded, now out of the config's scope: marked excluded.
+    Excluded,
+    /// Out of scope (or refused by the provider), not recorded: left alone.
+    Skipped,
+    /// Gone from the provider: marked deleted.
+    Deleted,
+}
+
+impl Verdict {
+    /// The verdict as a word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::New => "new",
+            Verdict::Changed => "changed",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Restored => "restored",
+            Verdict::Excluded => "excluded",
+            Verdict::Skipped => "skipped",
+            Verdict::Deleted => "deleted",
+        }
+    }
+}
+
+fn entry_path(entry: &Entry) -> String {
+    entry
+        .path
+        .iter()
+        .chain(std::iter::once(&entry.name))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn file_path(file: &SyncFile) -> String {
+    file.remote_path
+        .clone()
+        .unwrap_or_else(|| file.remote_id.clone())
+}
+
+/// What `action` does to its file, and why.
+pub fn explain(action: &Action) -> Decision {
+    let decision = |path: String, id: &str, verdict, reason: Option<String>| Decision {
+        path,
+        remote_id: id.to_string(),
+        verdict,
+        reason,
+    };
+    match action {
+        Action::Transfer {
+            entry,
+            existing: None,
+        } => decision(entry_path(entry), &entry.id, Verdict::New, None),
+        Action::Transfer {
+            entry,
+            existing: Some(file),
+        } => decision(
+            entry_path(entry),
+            &entry.id,
+            if file.status == FileStatus::Synced {
+                Verdict::Changed
+            } else {
+                Verdict::New
+            },
+            Some(why_transfer(file, entry)),
+        ),
+        Action::Unchanged(file) => {
+            decision(file_path(file), &file.remote_id, Verdict::Unchanged, None)
+        }
+        Action::Restore(file) => decision(
+            file_path(file),
+            &file.remote_id,
+            Verdict::Restored,
+            Some("back in scope, unchanged".into()),
+        ),
+        Action::Exclude {
+            entry,
+            file,
+            reason,
+        } => decision(
+            entry.as_deref().map_or_else(|| file_path(file), entry_path),
+            &file.remote_id,
+            Verdict::Excluded,
+            Some(reason.clone()),
+        ),
+        Action::Skip { entry, reason } => decision(
+            entry_path(entry),
+            &entry.id,
+            Verdict::Skipped,
+            Some(reason.clone()),
+        ),
+        Action::Deleted(file) => decision(file_path(file), &file.remote_id, Verdict::Deleted, None),
+    }
+}
+
+/// Why a recorded file is transferred again.
+fn why_transfer(file: &SyncFile, entry: &Entry) -> String {
+    if file.status != FileStatus::Synced {
+        return format!("recorded as {}", file.status.as_str());
+    }
+    if let (Some(a), Some(b)) = (&file.remote_revision, &entry.revision) {
+        return format!("revision {a} -> {b}");
+    }
+    if let (Some(a), Some(b)) = (&file.remote_checksum, provider_checksum(entry)) {
+        return format!("checksum {a} -> {b}");
+    }
+    let size = |s: Option<i64>| s.map_or("?".to_string(), |s| s.to_string());
+    format!(
+        "size {} -> {} bytes, or modified time changed",
+        size(file.remote_size),
+        size(entry.size.map(|s| s as i64))
+    )
+}
+
 /// The checksum the provider reported, as `algorithm:value` (the form `SyncFile` records).
 pub fn provider_checksum(entry: &Entry) -> Option<String> {
     entry.checksums.iter().find_map(|c| {
