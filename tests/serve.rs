@@ -369,3 +369,103 @@ async fn sigterm_past_the_grace_period_closes_the_run_and_releases_the_lease() {
         "the config is no longer due: {after:?}"
     );
 }
+
+/// `p8sync sync --all-due` from cron next to `p8sync serve` on one Postgres, both started over
+/// 20 due configs: each config runs exactly once, because both take the same leases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_all_due_and_serve_run_each_config_once() {
+    const DUE: usize = 20;
+    let (url, _name) = postgres_database().await;
+    let pg = PostgresStore::connect(&url).await.unwrap();
+    pg.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(pg);
+    let user: UserId = "5c1b2f3e-0000-4000-8000-000000000002".parse().unwrap();
+    let roots = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..DUE {
+        let root = roots.path().join(format!("r{i}"));
+        std::fs::create_dir(&root).unwrap();
+        for j in 0..3 {
+            std::fs::write(root.join(format!("f{j}.txt")), format!("{i}.{j}")).unwrap();
+        }
+        let mut c = SyncConfig::new(user, "local", &format!("due {i}"));
+        c.provider_config = serde_json::json!({"root": root});
+        store.put_config(&c).await.unwrap();
+        ids.push(c.id);
+    }
+    let data = tempfile::tempdir().unwrap();
+    let env = |c: &mut tokio::process::Command| {
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &url)
+            .env("P8_DATA_DIR", data.path())
+            .env("P8_PROVIDERS_DIR", providers_dir())
+            .env("P8_ENCRYPTION_KEY", hex::encode(KEY));
+    };
+    let mut warm = tokio::process::Command::new(p8sync_bin());
+    env(&mut warm);
+    assert!(warm.arg("providers").status().await.unwrap().success());
+
+    let mut serve = tokio::process::Command::new(p8sync_bin());
+    env(&mut serve);
+    let port = free_port();
+    let mut serve = serve
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tick-secs",
+            "1",
+            "--concurrency",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut cron = tokio::process::Command::new(p8sync_bin());
+    env(&mut cron);
+    let cron = cron
+        .args(["sync", "--all-due", "--no-ingest", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        cron.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cron.stderr)
+    );
+
+    // Wait for every config to have run once, then a little longer for any second run.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let runs = || async {
+        let rows: Vec<(uuid::Uuid, i64)> =
+            sqlx::query_as(r#"SELECT config_id, count(*) FROM p8."SyncLog" GROUP BY config_id"#)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        rows.into_iter().collect::<HashMap<_, _>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while runs().await.len() < DUE {
+        assert!(
+            Instant::now() < deadline,
+            "not every config ran: {:?}",
+            runs().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sigterm(&serve, "-TERM");
+    serve.wait().await.unwrap();
+    let runs = runs().await;
+    for id in &ids {
+        assert_eq!(
+            runs.get(&id.0),
+            Some(&1),
+            "config {id} ran {:?} times",
+            runs.get(&id.0)
+        );
+    }
+}

@@ -21,10 +21,15 @@ pub struct SyncArgs {
     /// Sync this config (by id) instead.
     #[arg(long, conflicts_with_all = ["folder", "user", "all_due"])]
     config: Option<ConfigId>,
-    /// Sync every enabled config of this user.
+    /// Sync this user's enabled configs that are due (with `--all`, every enabled one).
     #[arg(long, conflicts_with_all = ["folder", "all_due"])]
     user: Option<UserId>,
-    /// Sync every enabled config whose next sync is due.
+    /// With `--user`: every enabled config of the user, due or not.
+    #[arg(long, requires = "user")]
+    all: bool,
+    /// Sync every enabled config whose next sync is due, taking each config's lease as
+    /// `p8sync serve` does, so both can run at once (from cron, next to the service) without a
+    /// config running twice.
     #[arg(long, conflicts_with = "folder")]
     all_due: bool,
     /// Files transferred at once.
@@ -126,14 +131,17 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
                 format!("no sync config with id {id}; see `p8sync config list`")
             })?,
         ]
-    } else if args.user.is_some() || args.all_due {
+    } else if args.user.is_some() {
         let now = chrono::Utc::now();
         store
             .configs(args.user)
             .await?
             .into_iter()
-            .filter(|c| c.enabled && (!args.all_due || c.next_sync_at.is_none_or(|t| t <= now)))
+            .filter(|c| c.enabled && (args.all || c.next_sync_at.is_none_or(|t| t <= now)))
             .collect()
+    } else if args.all_due {
+        // Claimed one at a time below, under a lease.
+        Vec::new()
     } else {
         bail!(
             "give a folder to sync, or --config ID, --user ID or --all-due (see p8sync sync --help)"
@@ -167,19 +175,78 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
     }
     let ingestor = match args.no_ingest || args.dry_run {
         true => None,
-        false => Some(cli.ingestor(store, &runtime).await?),
+        false => Some(cli.ingestor(store.clone(), &runtime).await?),
     };
     let mut failed = Vec::new();
+    let mut ran = 0usize;
+    let several = configs.len() > 1 || args.all_due;
+    let finish = Finish {
+        ingestor: ingestor.as_ref(),
+        bar: bar.as_ref(),
+        json: args.json,
+        several,
+    };
     for config in &configs {
+        ran += 1;
         let outcome = engine.run(config).await;
+        finish.one(config, outcome, &mut failed).await?;
+    }
+    if args.all_due {
+        let owner = format!("{}/{}", crate::config::replica_name(), uuid::Uuid::new_v4());
+        let lease = std::time::Duration::from_secs(60);
+        let mut seen = std::collections::HashSet::new();
+        // Bounded: a config is run at most once per invocation, even if it is due again after
+        // its run (a dry run does not move its schedule).
+        while let Some(claim) = store.claim_due_config(&owner, lease).await? {
+            let config = claim.config;
+            if !seen.insert(config.id) {
+                store.release_config(config.id, &owner).await?;
+                break;
+            }
+            ran += 1;
+            match crate::scheduler::sync_held(&store, &engine, &config, &owner, lease).await {
+                Some(outcome) => finish.one(&config, outcome, &mut failed).await?,
+                None => eprintln!(
+                    "{}: another replica took the config over while it ran; it records the outcome",
+                    config.name
+                ),
+            }
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 => bail!("{}", failed[0]),
+        n => bail!("{n} of {ran} configs had failures: {}", failed.join("; ")),
+    }
+}
+
+/// What happens after each config's run: ingestion, the report, and its failures noted.
+struct Finish<'a> {
+    ingestor: Option<&'a crate::ingest::Ingestor>,
+    bar: Option<&'a indicatif::ProgressBar>,
+    json: bool,
+    /// More than one config may run: one config's error does not stop the others.
+    several: bool,
+}
+
+impl Finish<'_> {
+    async fn one(
+        &self,
+        config: &SyncConfig,
+        outcome: Result<SyncReport, crate::sync::SyncError>,
+        failed: &mut Vec<String>,
+    ) -> Result<()> {
         match outcome {
             Ok(report) => {
-                let ingested = match &ingestor {
+                let ingested = match self.ingestor {
                     Some(ingestor) => Some(ingestor.drain().await?),
                     None => None,
                 };
-                let print = || print_report(config, &report, ingested.as_ref(), args.json);
-                match &bar {
+                let print = || print_report(config, &report, ingested.as_ref(), self.json);
+                match self.bar {
                     Some(bar) => bar.suspend(print)?,
                     None => print()?,
                 }
@@ -193,24 +260,13 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
                     ));
                 }
             }
-            Err(e) if configs.len() > 1 => {
+            Err(e) if self.several => {
                 eprintln!("error: {e}");
                 failed.push(format!("{}: {e}", config.name));
             }
             Err(e) => return Err(e.into()),
         }
-    }
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    match failed.len() {
-        0 => Ok(()),
-        1 => bail!("{}", failed[0]),
-        n => bail!(
-            "{n} of {} configs had failures: {}",
-            configs.len(),
-            failed.join("; ")
-        ),
+        Ok(())
     }
 }
 

@@ -140,22 +140,42 @@ struct Leased {
     cut_off: CancellationToken,
 }
 
+/// Sync `config`, which the claim `token` holds, renewing its lease while the sync runs, and
+/// let go after. `None` when the lease was lost: another replica holds the config now, and its
+/// run records the outcome. What `serve` does with each config it claims, and `sync --all-due`.
+pub async fn sync_held(
+    store: &Arc<dyn Store>,
+    engine: &SyncEngine,
+    config: &crate::store::SyncConfig,
+    token: &str,
+    lease: Duration,
+) -> Option<Result<crate::sync::SyncReport, crate::sync::SyncError>> {
+    let what = format!("config {}", config.id);
+    let heartbeat = crate::store::hold_lease(lease, &what, || {
+        store.renew_config_lease(config.id, token, lease)
+    });
+    let outcome = tokio::select! {
+        result = engine.run(config) => Some(result),
+        () = heartbeat => None,
+    };
+    if let Err(e) = store.release_config(config.id, token).await {
+        tracing::warn!(config = %config.id, "releasing the config: {e}");
+    }
+    outcome
+}
+
 impl Leased {
     /// Sync the config, renewing its lease while the sync runs, and let go after.
     async fn sync(self, config: crate::store::SyncConfig) {
-        let what = format!("config {}", config.id);
-        let heartbeat = crate::store::hold_lease(self.lease, &what, || {
-            self.store
-                .renew_config_lease(config.id, &self.token, self.lease)
-        });
         tokio::select! {
-            result = self.engine.run(&config) => match result {
-                Ok(report) => tracing::info!(config = %config.id, "{}", report.message),
-                Err(e) => tracing::warn!(config = %config.id, "sync failed: {e}"),
-            },
-            () = heartbeat => {
-                // Another replica holds it now; its run will record the outcome.
-                tracing::warn!(config = %config.id, "lost the lease; stopped this sync");
+            outcome = sync_held(&self.store, &self.engine, &config, &self.token, self.lease) => {
+                match outcome {
+                    Some(Ok(report)) => tracing::info!(config = %config.id, "{}", report.message),
+                    Some(Err(e)) => tracing::warn!(config = %config.id, "sync failed: {e}"),
+                    // Another replica holds it now; its run will record the outcome.
+                    None => tracing::warn!(config = %config.id, "lost the lease; stopped this sync"),
+                }
+                return;
             }
             () = self.cut_off.cancelled() => {
                 // Still this replica's: close the run it leaves behind. The config stays due,
