@@ -150,6 +150,30 @@ fn list_prints_what_the_local_provider_sees() {
         stdout.contains("2 files (23 B), 1 folders, 0 skipped"),
         "{stdout}"
     );
+    let header = stdout.lines().next().unwrap();
+    for col in ["KIND", "SIZE", "MODIFIED", "TYPE", "PATH", "ID"] {
+        assert!(header.contains(col), "{header}");
+    }
+
+    // A folder by path, as configs name folders: only what is in it.
+    let out = p8sync(
+        data.path(),
+        &providers_dir(),
+        &[
+            "list",
+            "--provider",
+            "local",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--folder",
+            "notes/",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("notes/todo.md"), "{stdout}");
+    assert!(!stdout.contains("hello.txt"), "{stdout}");
+    assert!(stdout.contains("1 files (18 B), 0 folders"), "{stdout}");
 
     let out = p8sync(
         data.path(),
@@ -605,4 +629,50 @@ fn a_dry_run_explains_every_file_and_changes_nothing() {
     assert!(text(&out).0.contains("x.txt"), "{}", text(&out).0);
 
     assert_eq!(state(), before, "a dry run changed nothing");
+}
+
+/// `p8sync show` finds a file by path or by id and prints its record, its object and the text
+/// ingestion made of it; an unknown file is refused with a pointer to `p8sync files`.
+#[test]
+fn show_prints_a_file_with_what_ingestion_made_of_it() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("Work")).unwrap();
+    std::fs::write(
+        root.path().join("Work/notes.txt"),
+        "The harbour light was lit at dusk.",
+    )
+    .unwrap();
+    let folder = root.path().to_str().unwrap();
+    let out = p8sync_env(data.path(), &["sync", folder], &[]);
+    assert!(out.status.success(), "{}", text(&out).1);
+
+    let out = p8sync_env(data.path(), &["show", "Work/notes.txt"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for line in [
+        "path       Work/notes.txt",
+        "status     synced",
+        "resources  1",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    assert!(stdout.contains("harbour light was lit"), "{stdout}");
+
+    let out = p8sync_env(data.path(), &["show", "Work/notes.txt", "--json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = json["file"]["id"].as_str().unwrap().to_string();
+    assert_eq!(json["resources"].as_array().unwrap().len(), 1);
+    let by_id = p8sync_env(data.path(), &["show", &id], &[]);
+    assert!(text(&by_id).0.contains("Work/notes.txt"));
+
+    let out = p8sync_env(data.path(), &["show", "nowhere.txt"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out)
+            .1
+            .contains("no synced file has the id or path \"nowhere.txt\""),
+        "{}",
+        text(&out).1
+    );
 }

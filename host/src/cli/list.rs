@@ -18,9 +18,16 @@ pub struct ListArgs {
     /// The folder to grant a `local-root` provider (read-only).
     #[arg(long)]
     root: Option<PathBuf>,
-    /// List this folder (by provider id) instead of the root.
-    #[arg(long)]
+    /// Sign in as this user, with the credential stored for them (`p8sync auth`, the API's
+    /// login), as a sync of theirs would.
+    #[arg(long, conflicts_with = "token_env")]
+    user: Option<crate::store::ids::UserId>,
+    /// Only what is in this folder, by path as configs name folders (`Work/Reports`).
+    #[arg(long, conflicts_with = "folder_id")]
     folder: Option<String>,
+    /// List this folder (by the provider's id for it) instead of the root.
+    #[arg(long)]
+    folder_id: Option<String>,
     /// Only the folder's direct children, not the whole tree.
     #[arg(long)]
     no_recursive: bool,
@@ -80,6 +87,27 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
     let runtime = cli.runtime()?;
     let registry = cli.registry(&runtime).await?;
     let provider = registry.get(&args.provider)?;
+    if let Some(user) = args.user {
+        let store = cli.store().await?;
+        let tokens = cli.tokens(store).await?;
+        let config = crate::store::SyncConfig::new(user, &args.provider, "list");
+        cx.credentials =
+            crate::sync::auth::credentials_for(&config, &provider, Some(tokens.as_ref())).await?;
+    }
+    // A folder by path: the whole tree is listed and what is outside the folder left out, so
+    // it works the same for every provider.
+    let folder: Option<Vec<String>> = args.folder.as_ref().map(|p| {
+        p.split('/')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+    let wanted = |e: &crate::runtime::types::Entry| match &folder {
+        None => true,
+        Some(f) if args.no_recursive => e.path == *f,
+        Some(f) => e.path.len() >= f.len() && e.path[..f.len()] == f[..],
+    };
 
     let mut cursor = None;
     let mut rows = Vec::new();
@@ -87,13 +115,13 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for _ in 0..args.max_pages {
         let request = ListRequest {
-            folder_id: args.folder.clone(),
-            recursive: !args.no_recursive,
+            folder_id: args.folder_id.clone(),
+            recursive: !args.no_recursive || folder.is_some(),
             cursor: cursor.clone(),
             page_size_hint: 1000,
         };
         let page = provider.list(&cx, &request).await?;
-        for e in &page.entries {
+        for e in page.entries.iter().filter(|e| wanted(e)) {
             match e.kind {
                 EntryKind::File => {
                     files += 1;
@@ -111,6 +139,13 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
                     },
                     e.size.map(human_bytes).unwrap_or_else(|| "-".into()),
                     format_time(&e.modified),
+                    e.mime_type.clone().unwrap_or_else(|| "-".into()),
+                    e.path
+                        .iter()
+                        .chain(std::iter::once(&e.name))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("/"),
                     e.id.clone(),
                 ]);
             }
@@ -136,7 +171,7 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
         }
     }
     if !args.json {
-        print_table(&["KIND", "SIZE", "MODIFIED", "ID"], &rows);
+        print_table(&["KIND", "SIZE", "MODIFIED", "TYPE", "PATH", "ID"], &rows);
         println!(
             "{files} files ({}), {folders} folders, {skipped} skipped",
             human_bytes(bytes)

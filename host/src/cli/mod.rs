@@ -7,6 +7,7 @@ mod ingest;
 mod list;
 mod providers;
 mod serve;
+mod show;
 mod sync;
 mod user;
 
@@ -90,6 +91,11 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// The recorded state of a config's files.
     Files(sync::FilesArgs),
+    /// One file (by id or path): its record, its object, and what ingestion made of it (the
+    /// text chunks, or the audio with its chunks and transcript).
+    ///
+    /// Example: p8sync show Work/notes.txt
+    Show(show::ShowArgs),
     /// Sync runs, newest first.
     Logs(sync::LogsArgs),
     /// Manage sync configs.
@@ -122,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::List(args) => list::run(&cli, args).await,
         Command::Sync(args) => sync::run_sync(&cli, args).await,
         Command::Files(args) => sync::run_files(&cli, args).await,
+        Command::Show(args) => show::run(&cli, args).await,
         Command::Logs(args) => sync::run_logs(&cli, args).await,
         Command::Config(cmd) => config::run(&cli, cmd).await,
         Command::Auth(cmd) => auth::run(&cli, cmd).await,
