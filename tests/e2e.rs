@@ -26,3 +26,4 @@ mod serve;
 mod store;
 mod sync_engine;
 mod webdav;
+mod workflow;
