@@ -67,7 +67,7 @@ fn tone_wav() -> Vec<u8> {
     let samples: Vec<i16> = (0..rate * 3)
         .map(|i| {
             let t = f64::from(i) / f64::from(rate);
-            let on = (t * 4.0) as u32 % 2 == 0;
+            let on = ((t * 4.0) as u32).is_multiple_of(2);
             let a = if on { 9000.0 } else { 600.0 };
             (a * (t * 2.0 * std::f64::consts::PI * 220.0).sin()) as i16
         })
