@@ -629,6 +629,37 @@ fn a_dry_run_explains_every_file_and_changes_nothing() {
     assert!(text(&out).0.contains("x.txt"), "{}", text(&out).0);
 
     assert_eq!(state(), before, "a dry run changed nothing");
+
+    // Narrowed by updating the config: the file now out of scope is excluded, and `files` says
+    // why.
+    let narrowed = p8sync_env(
+        data.path(),
+        &[
+            "config",
+            "add",
+            "--provider",
+            "local",
+            "--name",
+            "explained",
+            "--exclude-file-types",
+            r#"["pdf", "txt"]"#,
+            "--provider-config",
+            &pc,
+        ],
+        &[],
+    );
+    assert_eq!(text(&narrowed).0.trim(), id, "the same config, updated");
+    let out = p8sync_env(data.path(), &["sync", "--config", &id], &[]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let files = text(&p8sync_env(data.path(), &["files", "--config", &id], &[])).0;
+    let keep = files
+        .lines()
+        .find(|l| l.contains("keep.txt"))
+        .unwrap_or_else(|| panic!("keep.txt is not listed:\n{files}"));
+    assert!(
+        keep.contains("excluded") && keep.contains("file type `txt` is excluded"),
+        "{keep}"
+    );
 }
 
 /// `p8sync show` finds a file by path or by id and prints its record, its object and the text
