@@ -4,6 +4,7 @@ use super::{Cli, human_bytes, print_table};
 use crate::runtime::types::{EntryKind, ListRequest, Timestamp};
 use crate::runtime::{CallContext, StaticToken};
 use crate::secret::Secret;
+use crate::sync::plan;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -96,17 +97,11 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
     }
     // A folder by path: the whole tree is listed and what is outside the folder left out, so
     // it works the same for every provider.
-    let folder: Option<Vec<String>> = args.folder.as_ref().map(|p| {
-        p.split('/')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    });
+    let folder = args.folder.as_deref().map(plan::split_path);
     let wanted = |e: &crate::runtime::types::Entry| match &folder {
         None => true,
         Some(f) if args.no_recursive => e.path == *f,
-        Some(f) => e.path.len() >= f.len() && e.path[..f.len()] == f[..],
+        Some(f) => plan::under(&e.path, f),
     };
 
     let mut cursor = None;
@@ -140,12 +135,7 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
                     e.size.map(human_bytes).unwrap_or_else(|| "-".into()),
                     format_time(&e.modified),
                     e.mime_type.clone().unwrap_or_else(|| "-".into()),
-                    e.path
-                        .iter()
-                        .chain(std::iter::once(&e.name))
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("/"),
+                    plan::entry_path(e),
                     e.id.clone(),
                 ]);
             }

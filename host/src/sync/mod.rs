@@ -416,19 +416,22 @@ impl SyncEngine {
         }
         let (actions, provider_skips, next_cursor) = planned?;
         let skipped = provider_skips.len() as u64;
-        let provider_skips_explained: Vec<plan::Decision> = provider_skips
-            .iter()
-            .filter(|_| self.options.dry_run)
-            .map(|s| plan::Decision {
-                path: s.name.clone(),
-                remote_id: s.id.clone(),
-                verdict: plan::Verdict::Skipped,
-                reason: Some(s.reason.clone()),
-            })
-            .collect();
-        if !self.options.dry_run {
+        // A dry run explains every file; a real run records what the provider skipped.
+        let decisions = if self.options.dry_run {
+            provider_skips
+                .iter()
+                .map(|s| plan::Decision {
+                    path: s.name.clone(),
+                    remote_id: s.id.clone(),
+                    verdict: plan::Verdict::Skipped,
+                    reason: Some(s.reason.clone()),
+                })
+                .chain(actions.iter().map(plan::explain))
+                .collect()
+        } else {
             self.record_skips(config, provider_skips, previous).await?;
-        }
+            Vec::new()
+        };
         let mut report = SyncReport {
             success: true,
             log_id: None,
@@ -440,14 +443,8 @@ impl SyncEngine {
             bytes: 0,
             message: String::new(),
             failures: Vec::new(),
-            decisions: Vec::new(),
+            decisions,
         };
-        if self.options.dry_run {
-            report.decisions = provider_skips_explained
-                .into_iter()
-                .chain(actions.iter().map(plan::explain))
-                .collect();
-        }
         let mut transfers = Vec::new();
         for action in actions {
             match action {
@@ -901,9 +898,7 @@ impl SyncEngine {
         // Where it is now; its revision and checksum stay those of the object kept, so a file
         // that comes back into scope unchanged is restored without a transfer.
         if let Some(entry) = entry {
-            let mut path = entry.path;
-            path.push(entry.name.clone());
-            file.remote_path = Some(path.join("/"));
+            file.remote_path = Some(plan::entry_path(&entry));
             file.remote_name = Some(entry.name);
         }
         file.error_message = Some(reason);
@@ -1008,9 +1003,7 @@ fn listed_bytes(transfers: &[(Box<Entry>, Option<SyncFile>)]) -> u64 {
 
 /// Copy what the provider says about a file into its record.
 fn describe(file: &mut SyncFile, entry: &Entry) {
-    let mut path = entry.path.clone();
-    path.push(entry.name.clone());
-    file.remote_path = Some(path.join("/"));
+    file.remote_path = Some(plan::entry_path(entry));
     file.remote_name = Some(entry.name.clone());
     file.remote_type = entry.mime_type.clone();
     file.remote_size = entry.size.map(|s| s as i64);

@@ -88,7 +88,8 @@ impl Verdict {
     }
 }
 
-fn entry_path(entry: &Entry) -> String {
+/// An entry's path at the provider: its folders and its name, `/`-separated.
+pub fn entry_path(entry: &Entry) -> String {
     entry
         .path
         .iter()
@@ -212,7 +213,8 @@ fn normalise_types(list: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn split_path(p: &str) -> Vec<String> {
+/// A folder path as configs write it (`Work/Reports/`), as segments.
+pub fn split_path(p: &str) -> Vec<String> {
     p.split('/')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -221,7 +223,7 @@ fn split_path(p: &str) -> Vec<String> {
 }
 
 /// Whether `folder` is `prefix` or inside it, segment by segment.
-fn under(folder: &[String], prefix: &[String]) -> bool {
+pub fn under(folder: &[String], prefix: &[String]) -> bool {
     prefix.len() <= folder.len() && folder.iter().zip(prefix).all(|(a, b)| a == b)
 }
 
