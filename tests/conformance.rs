@@ -10,6 +10,7 @@ use p8sync::conformance::cassette::{Body, Cassette};
 use p8sync::conformance::{self, Mode, Options, Outcome, Report, TestCredential};
 use p8sync::secret::Secret;
 use p8sync_e2e::conformance_checks::assert_checks_pass;
+use p8sync_e2e::fake_box::FakeBox;
 use p8sync_e2e::fake_drive::FakeDrive;
 use p8sync_e2e::fake_dropbox::FakeDropbox;
 use p8sync_e2e::fake_onedrive::FakeOneDrive;
@@ -274,6 +275,26 @@ async fn webdav_records_against_a_real_server_and_replays_offline() {
         (conformance::run(o).await.unwrap(), pass.to_string())
     };
     check_recording("webdav", "webdav", dir.path(), live, &secret).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn box_records_against_the_fake_and_replays_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, token) = {
+        let fake = FakeBox::start().await;
+        let root = fake.root_id();
+        let docs = fake.add_folder(&root, "Docs");
+        let deep = fake.add_folder(&docs, "Deep");
+        fake.add_file(&docs, "a.txt", "alpha\n".repeat(3));
+        fake.add_file(&docs, "b.txt", "bravo\n");
+        fake.add_file(&deep, "c.md", "# charlie\n");
+        fake.add_file(&root, "top.bin", "x".repeat(5000));
+        fake.set_max_page(3);
+        let (token, _) = fake.issue_tokens();
+        let path = dir.path().join("box.json");
+        record("box", "box", fake.overrides(), &token, &path).await
+    };
+    check_recording("box", "box", dir.path(), live, &token).await;
 }
 
 /// Every provider this repository ships passes, offline, from its checked-in cassette (the

@@ -33,6 +33,8 @@ enum Answer {
     Trickle { length: usize, every: Duration },
     /// 429 with this `Retry-After`.
     RateLimited(&'static str),
+    /// 202 Accepted with `Retry-After: 0` and no body (Box: the file is not ready yet).
+    NotReady,
 }
 
 /// A server that answers each request by its path, and counts the paths asked for.
@@ -84,6 +86,10 @@ impl Server {
                                 body.len(),
                             );
                             let _ = socket.write_all((head + body).as_bytes()).await;
+                        }
+                        Answer::NotReady => {
+                            let head = reply("202 Accepted", "retry-after: 0\r\n", 0);
+                            let _ = socket.write_all(head.as_bytes()).await;
                         }
                         Answer::Trickle { length, every } => {
                             let head = reply("200 OK", "", length);
@@ -415,6 +421,36 @@ async fn an_absurd_retry_after_on_a_download_waits_only_the_cap() {
     assert_eq!(server.times("/files/f"), 2);
     // It did wait (the cap), not just the 10 ms backoff.
     assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+/// A download answered `202 Accepted` ("not ready yet, come back later", as Box does) has no
+/// file in its empty body: it is tried again, and the file stored is the one that came after
+/// (taking the empty body for the file would fail it as shorter than listed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_answered_202_is_tried_again_not_stored_empty() {
+    let server = Server::start(|path, n| match (path, n) {
+        ("/entries", _) => {
+            Answer::Body(serde_json::json!([{"id": "f", "name": "f.txt", "size": 5}]).to_string())
+        }
+        ("/files/f", 0) => Answer::NotReady,
+        ("/files/f", _) => Answer::Body("hello".into()),
+        _ => Answer::Body(String::new()),
+    })
+    .await;
+    let objects = tempfile::tempdir().unwrap();
+    let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::new(objects.path()));
+    let (engine, store, _db) = echo_engine(&server, blob.clone(), options()).await;
+    let config = SyncConfig::new(user(), "test_http_echo", "not ready");
+    store.put_config(&config).await.unwrap();
+    let report = engine.run(&config).await.unwrap();
+    assert!(report.success, "{report:?}");
+    assert_eq!(server.times("/files/f"), 2, "asked again after the 202");
+    let row = rows(&store, &config).await.remove("f").unwrap();
+    assert_eq!(row.local_size, Some(5), "{row:?}");
+    assert_eq!(
+        read_object(blob.as_ref(), &key(&config, &row)).await,
+        b"hello"
+    );
 }
 
 /// The transcription client takes `Retry-After: 1e30` (finite, but past any Duration; it

@@ -4,6 +4,7 @@
 
 mod api;
 mod blob;
+mod box_provider;
 mod cli_settings;
 mod conformance;
 mod data_plane;

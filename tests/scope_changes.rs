@@ -10,6 +10,7 @@ use p8sync::oauth::{Grant, Keyring};
 use p8sync::store::ids::UserId;
 use p8sync::store::{FileStatus, SyncConfig};
 use p8sync_e2e::engine::{self, Harness, Setup, WithFake};
+use p8sync_e2e::fake_box::FakeBox;
 use p8sync_e2e::fake_drive::FakeDrive;
 use p8sync_e2e::fake_dropbox::FakeDropbox;
 use p8sync_e2e::fake_onedrive::FakeOneDrive;
@@ -204,6 +205,35 @@ async fn states<F>(d: &Drive<F>) -> BTreeMap<String, (FileStatus, Option<String>
         .collect()
 }
 
+impl Fake for FakeBox {
+    const PROVIDER: &'static str = "box";
+    const COMPONENT: &'static str = "box";
+    async fn start() -> Self {
+        FakeBox::start().await
+    }
+    fn overrides(&self) -> ProviderOverrides {
+        FakeBox::overrides(self)
+    }
+    fn grant(&self) -> Grant {
+        FakeBox::grant(self)
+    }
+    fn folder(&self, name: &str) -> String {
+        self.add_folder(&self.root_id(), name)
+    }
+    fn file(&self, folder: &str, _: &str, name: &str, bytes: Vec<u8>) -> String {
+        self.add_file(folder, name, bytes)
+    }
+    fn edit(&self, id: &str, bytes: Vec<u8>) {
+        self.update_content(id, bytes);
+    }
+    fn downloads(&self) -> u64 {
+        self.counts().content
+    }
+    fn reset_counts(&self) {
+        FakeBox::reset_counts(self);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_drive() {
     widening_and_narrowing_each_filter_keeps_the_sync_correct::<FakeDrive>().await;
@@ -350,4 +380,9 @@ async fn widening_and_narrowing_each_filter_keeps_the_sync_correct<F: Fake>() {
     let r = d.h.run(options).await.unwrap();
     assert_eq!((r.files_synced, r.files_unchanged), (0, 8), "{}", r.message);
     assert_eq!(d.fake.downloads(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r#box() {
+    widening_and_narrowing_each_filter_keeps_the_sync_correct::<FakeBox>().await;
 }

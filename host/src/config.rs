@@ -32,10 +32,38 @@ pub struct ProviderOverrides {
     pub client_id: Option<String>,
     /// `P8_<PROVIDER>_CLIENT_SECRET`: the OAuth client secret (host only).
     pub client_secret: Option<crate::secret::Secret>,
+    /// `P8_<PROVIDER>_CLIENT_AUTH`: how the host authenticates the client at the token
+    /// endpoint, `body` (the default) or `basic`.
+    pub client_auth: Option<ClientAuth>,
     /// `P8_<PROVIDER>_MAX_RPS`: the most requests per second this process sends for the
     /// provider, across all its syncs (so one big account can't use up an API quota that
     /// everyone shares).
     pub max_rps: Option<u32>,
+}
+
+/// How an OAuth client authenticates at a token endpoint (RFC 6749 section 2.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body: what Google, Microsoft, Dropbox and
+    /// Box all document, and the only way Box takes.
+    #[default]
+    Body,
+    /// HTTP Basic with the id and secret, for a server that takes only that.
+    Basic,
+}
+
+impl std::str::FromStr for ClientAuth {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "body" | "client_secret_post" => Ok(ClientAuth::Body),
+            "basic" | "client_secret_basic" => Ok(ClientAuth::Basic),
+            other => Err(format!(
+                "`{other}` is not a client authentication: use `body` or `basic`"
+            )),
+        }
+    }
 }
 
 impl ProviderOverrides {
@@ -67,6 +95,7 @@ pub const PROVIDER_SETTINGS: &[&str] = &[
     "SCOPES",
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "CLIENT_AUTH",
     "MAX_RPS",
 ];
 
@@ -114,6 +143,10 @@ impl OperatorOverrides {
                     "CLIENT_SECRET" => {
                         entry.client_secret = Some(crate::secret::Secret::new(value.clone()))
                     }
+                    "CLIENT_AUTH" => match value.parse() {
+                        Ok(a) => entry.client_auth = Some(a),
+                        Err(e) => tracing::warn!("{key}: {e}; ignored"),
+                    },
                     "MAX_RPS" => match value.parse::<u32>() {
                         Ok(r) if r > 0 => entry.max_rps = Some(r),
                         _ => tracing::warn!(

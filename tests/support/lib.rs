@@ -422,6 +422,7 @@ pub mod conformance_checks;
 pub mod drive_sync;
 pub mod engine;
 pub mod example_api;
+pub mod fake_box;
 pub mod fake_common;
 pub mod fake_drive;
 pub mod fake_dropbox;

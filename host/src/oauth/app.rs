@@ -2,6 +2,7 @@
 //! operator), the client id and secret (from the environment), and the token calls, made with
 //! the `oauth2` crate over the host's own HTTP client.
 
+use crate::config::ClientAuth;
 use crate::runtime::Provider;
 use crate::runtime::types::{AuthMethod, Oauth2Spec};
 use crate::secret::Secret;
@@ -9,9 +10,9 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
 };
 use std::time::Duration;
 
@@ -123,6 +124,7 @@ pub struct OAuthApp {
     userinfo_url: Option<String>,
     scopes: Vec<String>,
     extra: Vec<(String, String)>,
+    client_auth: ClientAuth,
     http: reqwest::Client,
 }
 
@@ -192,6 +194,7 @@ impl OAuthApp {
                 revoke_url: overrides.revoke_url,
                 userinfo_url: overrides.userinfo_url,
                 scopes: overrides.scopes,
+                client_auth: overrides.client_auth,
             },
         )
     }
@@ -217,6 +220,7 @@ impl OAuthApp {
                 o.scopes
             },
             extra: spec.extra_authorize_params.clone(),
+            client_auth: o.client_auth.unwrap_or_default(),
             http: token_http_client(),
         };
         app.client(None)?;
@@ -249,7 +253,11 @@ impl OAuthApp {
     fn client(&self, redirect: Option<&str>) -> Result<Client, OAuthError> {
         let mut client = BasicClient::new(ClientId::new(self.client_id.clone()))
             .set_auth_uri(AuthUrl::new(self.auth_url.clone()).map_err(self.bad_url("authorize"))?)
-            .set_token_uri(TokenUrl::new(self.token_url.clone()).map_err(self.bad_url("token"))?);
+            .set_token_uri(TokenUrl::new(self.token_url.clone()).map_err(self.bad_url("token"))?)
+            .set_auth_type(match self.client_auth {
+                ClientAuth::Body => AuthType::RequestBody,
+                ClientAuth::Basic => AuthType::BasicAuth,
+            });
         if let Some(secret) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
         }
@@ -319,12 +327,25 @@ impl OAuthApp {
             return Ok(false);
         };
         // Built before the request: the serializer is not `Send`, and the API awaits this.
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token.expose())
-            .finish();
-        let response = self
-            .http
-            .post(url)
+        // The client authenticates as at the token endpoint (RFC 7009 section 2.1; Box
+        // requires it).
+        let secret = self.client_secret.as_ref().map(|s| s.expose().to_string());
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("token", token.expose());
+            if self.client_auth == ClientAuth::Body {
+                form.append_pair("client_id", &self.client_id);
+                if let Some(s) = &secret {
+                    form.append_pair("client_secret", s);
+                }
+            }
+            form.finish()
+        };
+        let mut request = self.http.post(url);
+        if self.client_auth == ClientAuth::Basic {
+            request = request.basic_auth(&self.client_id, secret);
+        }
+        let response = request
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
@@ -364,7 +385,9 @@ impl OAuthApp {
         }
         let body: serde_json::Value =
             serde_json::from_slice(&bounded_body(response).await?).ok()?;
+        // `login` is Box's name for the account's email.
         body.get("email")
+            .or_else(|| body.get("login"))
             .or_else(|| body.get("sub"))
             .and_then(|v| v.as_str())
             .map(str::to_string)
@@ -484,6 +507,8 @@ pub struct OverriddenEndpoints {
     pub userinfo_url: Option<String>,
     /// The scopes.
     pub scopes: Vec<String>,
+    /// How the client authenticates at the token endpoint (default: in the body).
+    pub client_auth: Option<ClientAuth>,
 }
 
 fn describe_vars(vars: &[(String, String)]) -> String {

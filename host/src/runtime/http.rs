@@ -83,10 +83,10 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Whether trying again later may work (429, 5xx, timeouts).
+    /// Whether trying again later may work (202 "not ready", 429, 5xx, timeouts).
     pub fn is_transient(&self) -> bool {
         match self {
-            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::Status { status, .. } => *status == 202 || *status == 429 || *status >= 500,
             FetchError::Transport(_) => true,
             FetchError::Credential(e) => {
                 e.kind == super::credentials::CredentialErrorKind::Unavailable
@@ -205,7 +205,10 @@ pub(crate) async fn open_plan(
             }
             continue;
         }
-        if !status.is_success() {
+        // 202 (Box: "not ready yet, come back after Retry-After") and 204 carry no file:
+        // storing their empty body would record an empty file.
+        let no_content = matches!(status.as_u16(), 202 | 204);
+        if !status.is_success() || no_content {
             let retry_after = response
                 .headers()
                 .get(http::header::RETRY_AFTER)

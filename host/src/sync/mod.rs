@@ -449,6 +449,13 @@ impl SyncEngine {
         for action in actions {
             match action {
                 Action::Unchanged(_) => report.files_unchanged += 1,
+                Action::Moved { entry, mut file } => {
+                    report.files_unchanged += 1;
+                    if !self.options.dry_run {
+                        describe(&mut file, &entry);
+                        self.store.put_file(&file).await?;
+                    }
+                }
                 Action::Skip { entry, reason } => {
                     tracing::debug!(file = %entry.id, "filtered out: {reason}");
                     report.files_skipped += 1;

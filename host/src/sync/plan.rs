@@ -16,6 +16,14 @@ pub enum Action {
     },
     /// Recorded as synced and unchanged.
     Unchanged(SyncFile),
+    /// Recorded as synced, the same content, listed under another name or in another folder:
+    /// the record follows it, without a transfer.
+    Moved {
+        /// The entry as listed now.
+        entry: Box<Entry>,
+        /// What is recorded.
+        file: SyncFile,
+    },
     /// Recorded, and gone from the provider.
     Deleted(SyncFile),
     /// Recorded, and now left out by the config's filters: record it `excluded`, with why.
@@ -63,6 +71,9 @@ pub enum Verdict {
     Changed,
     /// Recorded and the same: nothing to do.
     Unchanged,
+    /// Recorded, the same content under another name or folder: the record is updated, no
+    /// transfer.
+    Moved,
     /// Excluded before, in scope again and unchanged: marked synced, no transfer.
     Restored,
     /// Recorded, now out of the config's scope: marked excluded.
@@ -80,6 +91,7 @@ impl Verdict {
             Verdict::New => "new",
             Verdict::Changed => "changed",
             Verdict::Unchanged => "unchanged",
+            Verdict::Moved => "moved",
             Verdict::Restored => "restored",
             Verdict::Excluded => "excluded",
             Verdict::Skipped => "skipped",
@@ -134,6 +146,12 @@ pub fn explain(action: &Action) -> Decision {
         Action::Unchanged(file) => {
             decision(file_path(file), &file.remote_id, Verdict::Unchanged, None)
         }
+        Action::Moved { entry, file } => decision(
+            entry_path(entry),
+            &entry.id,
+            Verdict::Moved,
+            Some(format!("was `{}`", file_path(file))),
+        ),
         Action::Restore(file) => decision(
             file_path(file),
             &file.remote_id,
@@ -315,7 +333,18 @@ fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Ac
         };
     }
     match existing {
-        Some(file) if unchanged(&file, &entry) => Action::Unchanged(file),
+        Some(file) if unchanged(&file, &entry) => {
+            if file.remote_path.as_deref() == Some(entry_path(&entry).as_str())
+                && file.remote_name.as_deref() == Some(entry.name.as_str())
+            {
+                Action::Unchanged(file)
+            } else {
+                Action::Moved {
+                    entry: Box::new(entry),
+                    file,
+                }
+            }
+        }
         Some(file)
             if file.status == FileStatus::Excluded
                 && file.s3_uri.is_some()
@@ -498,5 +527,49 @@ mod tests {
         c.sync_interval_hours = 1;
         c.mirror_deletes = true;
         assert_eq!(scope(&c), base);
+    }
+
+    #[test]
+    fn a_file_listed_elsewhere_with_the_same_content_moves_without_a_transfer() {
+        let c = config();
+        let mut entry = crate::runtime::types::Entry {
+            id: "f1".into(),
+            name: "q3.pdf".into(),
+            path: vec!["Work".into()],
+            parent_ids: vec![],
+            kind: EntryKind::File,
+            mime_type: None,
+            size: Some(3),
+            modified: None,
+            created: None,
+            checksums: vec![],
+            revision: Some("r1".into()),
+            export_as: None,
+            metadata_json: None,
+        };
+        let mut recorded = SyncFile::new(&c, "f1");
+        recorded.status = FileStatus::Synced;
+        recorded.remote_revision = Some("r1".into());
+        recorded.remote_path = Some("Work/q3.pdf".into());
+        recorded.remote_name = Some("q3.pdf".into());
+        let plan_one = |entry: &crate::runtime::types::Entry| {
+            plan_changes(&c, vec![entry.clone()], &[], vec![recorded.clone()])
+        };
+        assert!(matches!(plan_one(&entry)[..], [Action::Unchanged(_)]));
+        entry.path = vec!["Archive".into()];
+        let moved = plan_one(&entry);
+        assert!(matches!(moved[..], [Action::Moved { .. }]), "{moved:?}");
+        let d = explain(&moved[0]);
+        assert_eq!(
+            (d.verdict, d.path.as_str()),
+            (Verdict::Moved, "Archive/q3.pdf")
+        );
+        assert_eq!(d.reason.as_deref(), Some("was `Work/q3.pdf`"));
+        // Renamed in place: moved too. New content: a transfer, wherever it is.
+        entry.path = vec!["Work".into()];
+        entry.name = "q3 final.pdf".into();
+        assert!(matches!(plan_one(&entry)[..], [Action::Moved { .. }]));
+        entry.revision = Some("r2".into());
+        assert!(matches!(plan_one(&entry)[..], [Action::Transfer { .. }]));
     }
 }

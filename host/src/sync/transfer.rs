@@ -161,7 +161,7 @@ impl TransferError {
             TransferError::Deadline(_) => true,
             TransferError::Http(FetchError::Refused(_)) => false,
             TransferError::Http(FetchError::Status { status, .. }) => {
-                *status == 408 || *status == 429 || *status >= 500
+                matches!(*status, 202 | 408 | 429) || *status >= 500
             }
             _ => true,
         }

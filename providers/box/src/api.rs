@@ -119,12 +119,14 @@ impl Api {
                 call,
             ));
         }
-        serde_json::from_slice(&response.body).map(Some).map_err(|e| {
-            ProviderError::Permanent(format!(
-                "{what}: Box answered HTTP {} with a body that is not the expected JSON: {e}",
-                response.status
-            ))
-        })
+        serde_json::from_slice(&response.body)
+            .map(Some)
+            .map_err(|e| {
+                ProviderError::Permanent(format!(
+                    "{what}: Box answered HTTP {} with a body that is not the expected JSON: {e}",
+                    response.status
+                ))
+            })
     }
 }
 
@@ -169,7 +171,10 @@ pub fn map_error(
     call: Call,
 ) -> ProviderError {
     let e = BoxError::parse(body);
-    let message = format!("{what}: {}", error::http_detail(status, &e.code, &e.message));
+    let message = format!(
+        "{what}: {}",
+        error::http_detail(status, &e.code, &e.message)
+    );
     match status {
         401 => ProviderError::Unauthorized(format!("{message} (Box rejected the access token)")),
         // 202 on a download: Box is still preparing the file; it says when to come back.
@@ -244,7 +249,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            m(403, None, &body(403, "access_denied_insufficient_permissions"), Call::Item),
+            m(
+                403,
+                None,
+                &body(403, "access_denied_insufficient_permissions"),
+                Call::Item
+            ),
             ProviderError::Forbidden(_)
         ));
         assert!(matches!(

@@ -57,7 +57,11 @@ pub fn describe(item: &Item, path: &[String]) -> Described {
         "file" => EntryKind::File,
         "folder" => EntryKind::Folder,
         "web_link" => return skip("a web link (a bookmark to a web address) has no file content"),
-        other => return skip(&format!("Box reported an item of unknown type `{other:.40}`")),
+        other => {
+            return skip(&format!(
+                "Box reported an item of unknown type `{other:.40}`"
+            ));
+        }
     };
     if item.is_gone() {
         return skip("the item is in the trash");
@@ -153,7 +157,11 @@ fn time_of(item: &Item, value: Option<&str>) -> Option<Timestamp> {
 
 /// What the host stores beside the entry: Box's version and where a person opens the item.
 fn metadata(item: &Item) -> String {
-    let kind = if item.kind == "folder" { "folder" } else { "file" };
+    let kind = if item.kind == "folder" {
+        "folder"
+    } else {
+        "file"
+    };
     serde_json::json!({
         "file_version": item.file_version.as_ref().and_then(|v| v.id.clone()),
         "etag": item.etag,
@@ -211,16 +219,22 @@ mod tests {
     #[test]
     fn odd_items_are_skipped_with_reasons() {
         let link = item(json!({"type": "web_link", "id": "3", "name": "Docs"}));
-        assert!(matches!(describe(&link, &[]), Described::Skipped(s) if s.reason.contains("web link")));
+        assert!(
+            matches!(describe(&link, &[]), Described::Skipped(s) if s.reason.contains("web link"))
+        );
         let mut v = file();
         v["size"] = json!(-4);
-        assert!(matches!(describe(&item(v), &[]), Described::Skipped(s) if s.reason.contains("negative")));
+        assert!(
+            matches!(describe(&item(v), &[]), Described::Skipped(s) if s.reason.contains("negative"))
+        );
         let mut v = file();
         v["name"] = json!("..");
         assert!(matches!(describe(&item(v), &[]), Described::Skipped(_)));
         let mut v = file();
         v["item_status"] = json!("trashed");
-        assert!(matches!(describe(&item(v), &[]), Described::Skipped(s) if s.reason.contains("trash")));
+        assert!(
+            matches!(describe(&item(v), &[]), Described::Skipped(s) if s.reason.contains("trash"))
+        );
     }
 
     #[test]

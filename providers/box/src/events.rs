@@ -174,7 +174,10 @@ pub fn changes(text: &str, settings: &Settings) -> Result<ChangePage, ProviderEr
             continue;
         };
         if let Some(sequence) = item.sequence() {
-            if sequences.get(&item.id).is_some_and(|&known| sequence < known) {
+            if sequences
+                .get(&item.id)
+                .is_some_and(|&known| sequence < known)
+            {
                 log::debug(format!("dropping a late event for `{}`", item.id));
                 continue;
             }
@@ -296,6 +299,10 @@ fn walk_folders(
                 other => other?,
             };
             requests += api.requests - before;
+            if let Some(e) = found.interrupted {
+                // The host calls again from the same position.
+                return Err(e);
+            }
             for e in found.entries {
                 let id = e.id.clone();
                 out.record(&id, Outcome::Changed(Box::new(e)));

@@ -4,6 +4,7 @@
 use crate::api::{self, Api};
 use crate::settings::{MAX_PAGE_SIZE, Settings, valid_id};
 use crate::walk::{Budget, Walk};
+use p8sync_provider_sdk::log;
 use p8sync_provider_sdk::page::page_size;
 use p8sync_provider_sdk::types::{ListRequest, Page, ProviderError};
 use std::time::Duration;
@@ -43,6 +44,13 @@ pub fn list(request: &ListRequest, settings: &Settings) -> Result<Page, Provider
         }
         other => other?,
     };
+    if let Some(e) = &found.interrupted {
+        // The next call starts with the request that failed; the host retries it.
+        log::info(format!(
+            "ending this page early: {}",
+            p8sync_provider_sdk::error::message(e)
+        ));
+    }
     api::log_requests(&api, "list");
     Ok(Page {
         entries: found.entries,

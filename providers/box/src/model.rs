@@ -169,8 +169,8 @@ mod tests {
 
     #[test]
     fn markers() {
-        let page: ItemsPage = serde_json::from_value(json!({"entries": [], "next_marker": ""}))
-            .unwrap();
+        let page: ItemsPage =
+            serde_json::from_value(json!({"entries": [], "next_marker": ""})).unwrap();
         assert_eq!(page.next(), None);
         let page: ItemsPage =
             serde_json::from_value(json!({"entries": [], "next_marker": "JV9IRGZm"})).unwrap();

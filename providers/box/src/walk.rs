@@ -68,6 +68,10 @@ pub struct Found {
     pub entries: Vec<Entry>,
     /// Items left out, with reasons.
     pub skipped: Vec<SkippedEntry>,
+    /// The error that stopped the step after it had read something: what was read is kept
+    /// (the walk stands before the failed request), so a flaky server never makes a long walk
+    /// start its call over and over.
+    pub interrupted: Option<ProviderError>,
 }
 
 impl Walk {
@@ -110,7 +114,9 @@ impl Walk {
 
     /// Walk on within `budget`. The walk's first folder answering 404 is `not_found` (the
     /// caller says what that means); a folder that disappears midway fails the step (it is
-    /// tried again), because reading it as empty would delete what it holds.
+    /// tried again), because reading it as empty would delete what it holds. A request that
+    /// fails after others succeeded ends the step with what they found (see
+    /// [`Found::interrupted`]).
     pub fn step(&mut self, api: &mut Api, budget: Budget) -> Result<Found, ProviderError> {
         let started = Instant::now();
         let mut found = Found::default();
@@ -155,12 +161,17 @@ impl Walk {
             }
             requests += 1;
             let what = format!("listing the folder `{}` ({})", shown(&top.path), top.id);
-            let page = match api.items(&top.id, top.marker.as_deref(), budget.page_size, &what)? {
-                Some(page) => page,
-                None if depth == 1 && !top.started => {
+            let page = match api.items(&top.id, top.marker.as_deref(), budget.page_size, &what) {
+                Err(e) if requests > 1 => {
+                    found.interrupted = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+                Ok(Some(page)) => page,
+                Ok(None) if depth == 1 && !top.started => {
                     return Err(ProviderError::NotFound(format!("{what}: HTTP 404")));
                 }
-                None => {
+                Ok(None) => {
                     return Err(ProviderError::Transient(format!(
                         "{what}: the folder disappeared during the listing (HTTP 404); the \
                          listing is tried again"
@@ -179,7 +190,9 @@ impl Walk {
                 let item = match serde_json::from_value::<Item>(raw) {
                     Ok(item) if !item.id.is_empty() => item,
                     Ok(_) => {
-                        found.skipped.push(unreadable(&top.path, "an item without an id"));
+                        found
+                            .skipped
+                            .push(unreadable(&top.path, "an item without an id"));
                         continue;
                     }
                     Err(e) => {
