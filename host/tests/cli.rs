@@ -86,7 +86,7 @@ fn an_unknown_provider_names_the_available_ones() {
         &[
             "list",
             "--provider",
-            "box",
+            "sharefile",
             "--root",
             root.path().to_str().unwrap(),
         ],
@@ -94,7 +94,7 @@ fn an_unknown_provider_names_the_available_ones() {
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("unknown provider `box`; available providers: dropbox, example, google_drive, local, onedrive, webdav"),
+        stderr.contains("unknown provider `sharefile`; available providers: box, dropbox, example, google_drive, local, onedrive, webdav"),
         "{stderr}"
     );
 }
@@ -306,9 +306,9 @@ fn bad_input_gets_a_clear_message() {
             "the object store is not usable: cannot use the bucket `archive` at http://127.0.0.1:9",
         ),
         (
-            vec!["config", "add", "--provider", "box", "--name", "x"],
+            vec!["config", "add", "--provider", "sharefile", "--name", "x"],
             vec![],
-            "unknown provider `box`; available providers: dropbox, example, google_drive, local, onedrive, webdav",
+            "unknown provider `sharefile`; available providers: box, dropbox, example, google_drive, local, onedrive, webdav",
         ),
         (
             vec![

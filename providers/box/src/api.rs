@@ -3,7 +3,7 @@
 //! The host adds `Authorization` to every request on the API host; nothing here sees a token.
 //! Error messages name the call, never the URL.
 
-use crate::model::{EventsPage, ITEM_FIELDS, Item, ItemsPage};
+use crate::model::{EventsPage, ITEM_FIELDS, Item, ItemsPage, LIST_FIELDS};
 use crate::settings::Settings;
 use p8sync_provider_sdk::http::{self, Request};
 use p8sync_provider_sdk::types::{ProviderError, RateLimit};
@@ -52,7 +52,7 @@ impl Api {
     ) -> Result<Option<ItemsPage>, ProviderError> {
         let limit = limit.to_string();
         let mut query = vec![
-            ("fields", ITEM_FIELDS),
+            ("fields", LIST_FIELDS),
             ("usemarker", "true"),
             ("limit", limit.as_str()),
         ];

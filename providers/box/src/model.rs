@@ -5,8 +5,13 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The fields the provider asks Box for on every item (Box returns only what is asked, plus
-/// `type`, `id` and `etag`).
+/// The fields the provider asks Box for on the items of a folder listing (Box returns only
+/// what is asked, plus `type`, `id` and `etag`). The walk knows each folder's path, so the
+/// listing leaves out `path_collection`, which would repeat it on every item.
+pub const LIST_FIELDS: &str = "type,id,name,etag,sequence_id,size,sha1,file_version,item_status,\
+                               created_at,modified_at,content_created_at,content_modified_at,\
+                               parent";
+/// The fields asked for when one item is looked up: the listing's and where the item is.
 pub const ITEM_FIELDS: &str = "type,id,name,etag,sequence_id,size,sha1,file_version,item_status,\
                                created_at,modified_at,content_created_at,content_modified_at,\
                                parent,path_collection";
