@@ -19,6 +19,7 @@ mod ingest_store;
 mod local_provider;
 mod onedrive;
 mod registry;
+mod rekey;
 mod sandbox;
 mod schedule_store;
 mod scope_changes;

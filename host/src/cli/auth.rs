@@ -37,6 +37,23 @@ pub enum AuthCommand {
     Revoke(RevokeArgs),
     /// Delete a credential here without contacting the provider.
     Delete(DeleteArgs),
+    /// Seal every stored credential and login under way under the current key
+    /// (P8_ENCRYPTION_KEY), so the keys in P8_ENCRYPTION_PREVIOUS_KEYS can be dropped.
+    ///
+    /// Prints what it moved; exits with an error while anything is left under another key.
+    Rekey(RekeyArgs),
+}
+
+/// Options of `auth rekey`.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// Also seal rows that hold their tokens unencrypted (written by Percolate or by hand,
+    /// not by p8sync). They are refused until then: only do this for rows you trust.
+    #[arg(long)]
+    adopt_unsealed: bool,
+    /// Print the counts as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `auth set`.
@@ -152,6 +169,7 @@ pub(super) async fn run(cli: &Cli, command: &AuthCommand) -> Result<()> {
         AuthCommand::Status(args) => status(cli, args).await,
         AuthCommand::Revoke(args) => revoke(cli, args).await,
         AuthCommand::Delete(args) => delete(cli, args).await,
+        AuthCommand::Rekey(args) => rekey(cli, args).await,
     }
 }
 
@@ -341,6 +359,39 @@ async fn delete(cli: &Cli, args: &DeleteArgs) -> Result<()> {
         bail!("there is no {} credential for user {user}", args.provider);
     }
     eprintln!("deleted the {} credential of user {user}", args.provider);
+    Ok(())
+}
+
+async fn rekey(cli: &Cli, args: &RekeyArgs) -> Result<()> {
+    let store = cli.store().await?;
+    let tokens = cli.tokens(store).await?;
+    let report = tokens.rekey(args.adopt_unsealed).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "key {}: {} credentials re-sealed, {} already under it, {} unencrypted rows sealed; {} logins under way re-sealed",
+            report.key_id, report.resealed, report.current, report.adopted, report.logins_resealed
+        );
+        for u in report.unsealed.iter().chain(&report.unreadable) {
+            println!("  {} of user {}: {}", u.provider, u.user, u.reason);
+        }
+    }
+    if !report.complete() {
+        bail!(
+            "{} credentials and {} logins under way could not be opened and keep their old key: keep P8_ENCRYPTION_PREVIOUS_KEYS until they are fixed (log in again, or delete them)",
+            report.unreadable.len(),
+            report.logins_unreadable
+        );
+    }
+    eprintln!(
+        "nothing is left under another key: P8_ENCRYPTION_PREVIOUS_KEYS can be emptied{}",
+        if report.unsealed.is_empty() {
+            ""
+        } else {
+            " (the unencrypted rows above stay refused)"
+        }
+    );
     Ok(())
 }
 

@@ -54,6 +54,11 @@ pub enum KeyError {
         /// The row's key id.
         key_id: String,
     },
+    /// The row holds its tokens without encryption: p8sync did not write it.
+    #[error(
+        "the credential is stored without encryption (a row p8sync did not write, such as one Percolate wrote); unsealed rows are refused, because anyone who can write a row could plant a working credential: if you trust it, seal it with `p8sync auth rekey --adopt-unsealed`, or log in again"
+    )]
+    Unsealed,
     /// The value does not open under its key: corrupt, or moved from another row.
     #[error(
         "a stored credential does not decrypt ({what}); it is corrupt or was tampered with: log in again"

@@ -91,7 +91,8 @@ pub(super) fn aad(id: CredentialId, column: &str) -> String {
     format!("{id}/{column}")
 }
 
-/// Open a token column: sealed under `key_id`, or plaintext in a row Percolate wrote.
+/// Open a token column sealed under the row's `key_id`. A row without one is refused: it was
+/// not written by p8sync (`p8sync auth rekey --adopt-unsealed` seals such rows on purpose).
 pub(super) fn open_column(
     keyring: &Keyring,
     record: &CredentialRecord,
@@ -100,7 +101,7 @@ pub(super) fn open_column(
 ) -> Result<Secret, KeyError> {
     match &record.key_id {
         Some(key) => keyring.open(key, value, &aad(record.id, column)),
-        None => Ok(Secret::new(value)),
+        None => Err(KeyError::Unsealed),
     }
 }
 

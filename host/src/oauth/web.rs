@@ -103,7 +103,7 @@ pub struct WebLogin {
     pub has_refresh_token: bool,
 }
 
-fn aad(state_hash: &str) -> String {
+pub(super) fn aad(state_hash: &str) -> String {
     format!("SyncOAuthState:{state_hash}:verifier")
 }
 

@@ -75,6 +75,16 @@ pub trait AccessStore: Send + Sync {
         &self,
         state_hash: &str,
     ) -> Result<Option<LoginStateRecord>, StoreError>;
+    /// Every login under way, expired ones included (for re-sealing after a key rotation).
+    async fn login_states(&self) -> Result<Vec<LoginStateRecord>, StoreError>;
+    /// Replace a login's sealed verifier and its key; `false` when the login is gone (taken or
+    /// swept meanwhile).
+    async fn reseal_login_state(
+        &self,
+        state_hash: &str,
+        verifier: &str,
+        key_id: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The prefix of every API key, so a leaked key is easy to recognise (and to scan for).

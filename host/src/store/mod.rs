@@ -374,7 +374,8 @@ pub struct CredentialRecord {
     pub provider_user_id: Option<String>,
     /// Anything else worth keeping about the grant.
     pub provider_metadata: Option<serde_json::Value>,
-    /// The key that sealed the tokens; `None` for a plaintext row imported from Percolate.
+    /// The key that sealed the tokens; `None` for a plaintext row p8sync did not write (one
+    /// Percolate wrote), which is refused until `p8sync auth rekey --adopt-unsealed` seals it.
     pub key_id: Option<String>,
     /// The scopes granted, space separated.
     pub scopes: Option<String>,

@@ -129,4 +129,32 @@ impl AccessStore for SqliteStore {
             .map(login_row)
             .transpose()
     }
+
+    async fn login_states(&self) -> Result<Vec<LoginStateRecord>, StoreError> {
+        sqlx::query(r#"SELECT * FROM "SyncOAuthState" ORDER BY expires_at"#)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err("listing the logins under way"))?
+            .iter()
+            .map(login_row)
+            .collect()
+    }
+
+    async fn reseal_login_state(
+        &self,
+        state_hash: &str,
+        verifier: &str,
+        key_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            r#"UPDATE "SyncOAuthState" SET verifier = ?2, key_id = ?3 WHERE state_hash = ?1"#,
+        )
+        .bind(state_hash)
+        .bind(verifier)
+        .bind(key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("re-sealing a login under way"))?;
+        Ok(done.rows_affected() > 0)
+    }
 }
