@@ -538,6 +538,10 @@ async fn a_key_is_required_and_errors_have_one_shape() {
         );
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(
+        doc.body["components"]["schemas"]["BindingCookie"].is_object(),
+        "the login's binding cookie is documented for apps"
+    );
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 
     let r = a.get("/providers", &a.alice).await;
@@ -728,12 +732,39 @@ async fn a_queued_run_is_the_run_that_happens_and_files_page_by_id() {
     assert_eq!(status, LogStatus::Success);
 }
 
+/// A login followed through the provider's consent: where the provider sends the browser
+/// back, and the login cookie the starting browser holds (`name=value`).
+struct Consented {
+    callback: String,
+    cookie: String,
+}
+
+impl Consented {
+    /// The callback, as the browser that started the login makes it.
+    async fn back(&self, a: &Api) -> Reply {
+        reply(
+            a.http
+                .get(&self.callback)
+                .header("cookie", &self.cookie)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+}
+
 /// Start a login as `key` at `path` and follow it as a browser would, over plain HTTP:
-/// p8sync's login, then the fake's consent (which approves at once). Returns the URL the
-/// provider sends the browser back to, on p8sync's callback.
-async fn consent(a: &Api, key: &Key, path: &str) -> String {
+/// p8sync's login, then the fake's consent (which approves at once).
+async fn consent(a: &Api, key: &Key, path: &str) -> Consented {
     let r = a.send(Method::GET, path, Some(key), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let set_cookie = r.headers["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Max-Age=600", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("p8sync_login_"), "{cookie}");
     let consent = r.headers["location"].to_str().unwrap().to_string();
     assert!(consent.starts_with(&a.fake.auth_url()), "{consent}");
     let consent_url = url::Url::parse(&consent).unwrap();
@@ -749,13 +780,12 @@ async fn consent(a: &Api, key: &Key, path: &str) -> String {
     assert_eq!(back.status(), StatusCode::FOUND);
     let callback = back.headers()["location"].to_str().unwrap().to_string();
     assert!(callback.starts_with(&a.base), "{callback}");
-    callback
+    Consented { callback, cookie }
 }
 
-/// A whole login: [`consent`], then the callback's reply.
+/// A whole login: [`consent`], then the callback's reply in the same browser.
 async fn log_in(a: &Api, key: &Key, path: &str) -> Reply {
-    let callback = consent(a, key, path).await;
-    reply(a.http.get(&callback).send().await.unwrap()).await
+    consent(a, key, path).await.back(a).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -858,13 +888,42 @@ async fn a_browser_login_stores_the_credential_sealed_and_is_single_use() {
 async fn the_callback_refuses_missing_reused_expired_and_forged_states() {
     let a = api().await;
     // A real login, whose callback URL is then replayed.
-    let callback = consent(&a, &a.alice, "/auth/google/login").await;
-    let first = reply(a.http.get(&callback).send().await.unwrap()).await;
+    let login = consent(&a, &a.alice, "/auth/google/login").await;
+    let first = login.back(&a).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    let replay = reply(a.http.get(&callback).send().await.unwrap()).await;
+    // The binding cookie is cleared once used.
+    assert!(
+        first.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let replay = login.back(&a).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert!(replay.text.contains("already used"), "{}", replay.text);
 
+    // A consent link handed on: the callback in a browser without the login's cookie (or
+    // with another login's) is refused, uses the login up, and stores nothing.
+    let before = a.store.credentials(Some(a.bob.user)).await.unwrap();
+    let other = consent(&a, &a.bob, "/auth/google/login").await;
+    let other_value = other.cookie.split_once('=').unwrap().1.to_string();
+    for with_other_cookie in [false, true] {
+        let handed_on = consent(&a, &a.bob, "/auth/google/login").await;
+        let mut request = a.http.get(&handed_on.callback);
+        if with_other_cookie {
+            let name = handed_on.cookie.split_once('=').unwrap().0;
+            request = request.header("cookie", format!("{name}={other_value}"));
+        }
+        let r = reply(request.send().await.unwrap()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.text.contains("started in another browser"), "{}", r.text);
+        // Used up: not even the right browser can finish it now.
+        let r = handed_on.back(&a).await;
+        assert!(r.text.contains("already used"), "{}", r.text);
+    }
+    assert!(a.store.credentials(Some(a.bob.user)).await.unwrap() == before);
+
+    let callback = login.callback.clone();
     let code = url::Url::parse(&callback)
         .unwrap()
         .query_pairs()
@@ -902,6 +961,7 @@ async fn the_callback_refuses_missing_reused_expired_and_forged_states() {
             app_redirect: None,
             sync_files: false,
             expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+            binding_hash: None,
         })
         .await
         .unwrap();
@@ -917,7 +977,21 @@ async fn the_callback_refuses_missing_reused_expired_and_forged_states() {
         .unwrap()
         .1
         .into_owned();
-    let r = attempt(format!("error=access_denied&state={state}")).await;
+    let cookie = r.headers["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let url = format!(
+        "{}/auth/google/callback?error=access_denied&state={state}",
+        a.base
+    );
+    let r = reply(
+        a.http
+            .get(url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text.contains("access_denied"), "{}", r.text);
     // None of that stored a credential for Bob.
@@ -948,6 +1022,95 @@ async fn disconnecting_revokes_at_the_provider_first() {
     );
     let r = a.delete("/auth/credentials/google_drive", &a.alice).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found", "credential");
+}
+
+/// A whole login in one browser: open `start`, approve on the consent page (at `auth_url`),
+/// and the text of the page it ends on, once it says `ends_with`.
+async fn sign_in(
+    browser: &p8sync_e2e::browser::Browser,
+    start: &str,
+    auth_url: &str,
+    ends_with: &str,
+) -> String {
+    let wait = std::time::Duration::from_secs(20);
+    browser.goto(start).await;
+    browser
+        .wait_until(wait, |url, text| {
+            url.starts_with(auth_url) && text.contains("Allow")
+        })
+        .await;
+    browser.click("#allow").await;
+    browser
+        .wait_until(wait, |_, text| text.contains(ends_with))
+        .await
+        .1
+}
+
+/// Login CSRF, in two real browsers: Alice's browser starts a login and its consent page is
+/// handed to Bob's browser, where Bob approves. The callback refuses it (Bob's browser has no
+/// cookie from Alice's login), nothing is stored and Alice's connected account is unchanged. A
+/// login to another account is never attached over the connected one, and the ordinary login
+/// in one browser still works end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_a_consent_page_handed_to_another_browser_is_refused() {
+    let a = api().await;
+    a.fake.set_consent_page(true);
+    a.credential_for(a.alice.user).await;
+    let id = CredentialId::derive(a.alice.user, "google_drive");
+    let alices_row = a.store.credential(id).await.unwrap().unwrap();
+    let alice = p8sync_e2e::browser::Browser::start().await;
+    let bearer = format!("Bearer {}", a.alice.key);
+    alice
+        .set_extra_headers(&[("Authorization", bearer.as_str())])
+        .await;
+    let wait = std::time::Duration::from_secs(20);
+    let start = format!("{}/auth/google/login?sync_files=true", a.base);
+    let auth_url = a.fake.auth_url();
+    alice.goto(&start).await;
+    let (consent_url, _) = alice
+        .wait_until(wait, |url, text| {
+            url.starts_with(&auth_url) && text.contains("Allow")
+        })
+        .await;
+
+    let bob = p8sync_e2e::browser::Browser::start().await;
+    bob.goto(&consent_url).await;
+    bob.wait_until(wait, |_, text| text.contains("Allow")).await;
+    bob.click("#allow").await;
+    let (url, text) = bob
+        .wait_until(wait, |_, text| text.contains("Sign-in failed"))
+        .await;
+    assert!(url.contains("/auth/google/callback"), "{url}");
+    assert!(text.contains("started in another browser"), "{text}");
+    assert!(text.contains("nothing was stored"), "{text}");
+    assert!(a.store.credential(id).await.unwrap().unwrap() == alices_row);
+    assert!(
+        a.store
+            .config(SyncConfig::new(a.alice.user, "google_drive", "default").id)
+            .await
+            .unwrap()
+            .is_none(),
+        "no config made"
+    );
+
+    // Alice, in her own browser, signs in to another Google account than the connected one:
+    // refused, not swapped in silently.
+    let text = sign_in(&alice, &start, &auth_url, "Sign-in failed").await;
+    assert!(
+        text.contains("user@example.com") && text.contains("alice@example.com is connected"),
+        "{text}"
+    );
+    assert!(a.store.credential(id).await.unwrap().unwrap() == alices_row);
+
+    // Disconnected first, the same login in the same browser goes through.
+    a.store.delete_credential(id).await.unwrap();
+    let text = sign_in(&alice, &start, &auth_url, "Connected").await;
+    assert!(
+        text.contains("Connected google_drive as user@example.com"),
+        "{text}"
+    );
+    let stored = a.store.credential(id).await.unwrap().unwrap();
+    assert_eq!(stored.provider_user_id.as_deref(), Some("user@example.com"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

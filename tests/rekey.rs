@@ -98,6 +98,7 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
             app_redirect: None,
             sync_files: false,
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(10),
+            binding_hash: None,
         })
         .await
         .unwrap();

@@ -238,6 +238,7 @@ async fn api_keys_and_logins_are_found_by_hash_and_logins_taken_once(store: Arc<
         app_redirect: Some("https://app.example.test/".into()),
         sync_files: true,
         expires_at: Utc::now() + chrono::Duration::minutes(10),
+        binding_hash: Some(hash_key("the browser's cookie")),
     };
     s.put_login_state(&login).await.unwrap();
     let taken = s

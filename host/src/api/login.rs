@@ -34,6 +34,21 @@ pub struct LoginParams {
 pub struct LoginStarted {
     /// The provider's consent page: open it in the user's browser within 10 minutes.
     pub authorize_url: String,
+    /// The cookie that binds the login to that browser: the callback refuses a browser that
+    /// does not send it back. The app must set it, for this server's origin, in the browser of
+    /// the user who asked (see the README: "Logins are bound to the browser").
+    pub binding_cookie: BindingCookie,
+}
+
+/// A login's binding cookie, as an app sets it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BindingCookie {
+    /// The cookie's name.
+    pub name: String,
+    /// Its value (a secret: never log it, never put it in a URL).
+    pub value: String,
+    /// The whole `Set-Cookie` value this server would send (path, lifetime, flags).
+    pub set_cookie: String,
 }
 
 /// What the provider sends back.
@@ -62,12 +77,60 @@ fn app_for(state: &AppState, provider: &str) -> ApiResult<OAuthApp> {
     })
 }
 
+/// The cookie binding a login to the browser that started it: HttpOnly (no script reads it),
+/// `SameSite=Lax` (sent on the provider's top-level redirect back, not on cross-site
+/// subrequests), gone with the login, and `__Host-` (HTTPS only, this host only) where the
+/// public URL is HTTPS.
+fn binding_cookie(state: &AppState, started: &web::Started) -> BindingCookie {
+    let https = state.settings.public_url.starts_with("https://");
+    let name = if https {
+        format!("__Host-{}", started.cookie_name)
+    } else {
+        started.cookie_name.clone()
+    };
+    let value = started.cookie_value.expose().to_string();
+    let set_cookie = format!(
+        "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        web::LOGIN_TTL.num_seconds(),
+        if https { "; Secure" } else { "" }
+    );
+    BindingCookie {
+        name,
+        value,
+        set_cookie,
+    }
+}
+
+/// The `Set-Cookie` that removes a login's binding cookie once the callback has used it.
+fn clear_cookie(state: &AppState, name: &str) -> String {
+    let https = state.settings.public_url.starts_with("https://");
+    format!(
+        "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        if https { "; Secure" } else { "" }
+    )
+}
+
+/// The binding cookie the browser sent for the login whose `state` came back: its name, and
+/// its value.
+fn sent_binding(headers: &axum::http::HeaderMap, login_state: &str) -> Option<(String, String)> {
+    let plain = web::cookie_name(login_state);
+    let host = format!("__Host-{plain}");
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == host || *k == plain)
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+}
+
 async fn begin(
     state: &AppState,
     caller: &Caller,
     path_provider: &str,
     params: LoginParams,
-) -> ApiResult<String> {
+) -> ApiResult<LoginStarted> {
     let provider = provider_id(path_provider);
     let app = app_for(state, provider)?;
     let app_redirect = params
@@ -81,7 +144,7 @@ async fn begin(
         "{}/auth/{path_provider}/callback",
         state.settings.public_url
     );
-    let url = web::start(
+    let started = web::start(
         tokens(state)?,
         &app,
         LoginRequest {
@@ -96,7 +159,10 @@ async fn begin(
         web::WebLoginError::Store(e) => ApiError::from(e),
         other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
     })?;
-    Ok(url.to_string())
+    Ok(LoginStarted {
+        authorize_url: started.url.to_string(),
+        binding_cookie: binding_cookie(state, &started),
+    })
 }
 
 /// `GET /auth/{provider}/login`: redirect to the provider's consent page.
@@ -112,11 +178,18 @@ pub async fn login(
     Path(provider): Path<String>,
     ApiQuery(params): ApiQuery<LoginParams>,
 ) -> ApiResult<Response> {
-    let url = begin(&state, &caller, &provider, params).await?;
-    let mut response = Redirect::to(&url).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    let started = begin(&state, &caller, &provider, params).await?;
+    let mut response = Redirect::to(&started.authorize_url).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    headers.insert(
+        header::SET_COOKIE,
+        started
+            .binding_cookie
+            .set_cookie
+            .parse()
+            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "a bad cookie"))?,
+    );
     Ok(response)
 }
 
@@ -131,8 +204,7 @@ pub async fn login_json(
     Path(provider): Path<String>,
     ApiQuery(params): ApiQuery<LoginParams>,
 ) -> ApiResult<Json<LoginStarted>> {
-    let authorize_url = begin(&state, &caller, &provider, params).await?;
-    Ok(Json(LoginStarted { authorize_url }))
+    Ok(Json(begin(&state, &caller, &provider, params).await?))
 }
 
 /// `GET /auth/{provider}/callback`: where the provider sends the browser back.
@@ -145,9 +217,30 @@ pub async fn login_json(
 pub async fn callback(
     State(state): State<AppState>,
     Path(path_provider): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Response {
-    let provider = provider_id(&path_provider).to_string();
+    let sent = params
+        .state
+        .as_deref()
+        .and_then(|s| sent_binding(&headers, s));
+    let mut response = finish_callback(&state, &path_provider, params, sent.clone()).await;
+    // The binding is used up with the login, whatever came of it.
+    if let Some((name, _)) = sent
+        && let Ok(v) = clear_cookie(&state, &name).parse()
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+async fn finish_callback(
+    state: &AppState,
+    path_provider: &str,
+    params: CallbackParams,
+    sent: Option<(String, String)>,
+) -> Response {
+    let provider = provider_id(path_provider).to_string();
     let Some(manager) = state.tokens.clone() else {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -159,6 +252,7 @@ pub async fn callback(
         state: params.state,
         code: params.code,
         error: params.error,
+        binding: sent.map(|(_, value)| value),
     };
     let finished = web::finish(
         &manager,
@@ -188,7 +282,7 @@ pub async fn callback(
     tracing::info!(%provider, user = %login.user, "connected an account in the browser");
     let mut note = String::new();
     if login.sync_files {
-        match default_config(&state, &login).await {
+        match default_config(state, &login).await {
             Ok(id) => note = format!(" Files sync into config {id}."),
             Err(e) => note = format!(" The default sync config was not created: {e}"),
         }

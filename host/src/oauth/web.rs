@@ -55,6 +55,22 @@ pub enum WebLoginError {
         "the sign-in could not be completed because the server's encryption key changed meanwhile; start the sign-in again"
     )]
     Sealed,
+    /// The callback came to a browser that did not start the login (no login cookie, or
+    /// another one): a consent link handed on to someone else.
+    #[error(
+        "this sign-in was started in another browser (or this browser's sign-in cookie is gone), so it can't be finished here; nothing was stored. Start the sign-in again in this browser"
+    )]
+    OtherBrowser,
+    /// The login signed in to another account than the one connected already.
+    #[error(
+        "this sign-in is for the account {new}, but {connected} is connected already; nothing was stored. To connect {new} instead, disconnect {connected} first"
+    )]
+    OtherAccount {
+        /// The account connected now.
+        connected: String,
+        /// The account this login signed in to.
+        new: String,
+    },
 }
 
 impl WebLoginError {
@@ -69,6 +85,8 @@ impl WebLoginError {
                 | WebLoginError::WrongProvider
                 | WebLoginError::Denied(_)
                 | WebLoginError::NoCode
+                | WebLoginError::OtherBrowser
+                | WebLoginError::OtherAccount { .. }
         )
     }
 }
@@ -107,16 +125,39 @@ pub(super) fn aad(state_hash: &str) -> String {
     format!("SyncOAuthState:{state_hash}:verifier")
 }
 
-/// Start a login: store its state and verifier, and return the provider's consent URL.
+/// A started login: the consent page, and the cookie that binds the login to the browser
+/// that goes there (the callback refuses any browser without it).
+#[derive(Debug)]
+pub struct Started {
+    /// The provider's consent page.
+    pub url: url::Url,
+    /// The cookie's name: one per login, so two logins in one browser don't collide.
+    pub cookie_name: String,
+    /// The cookie's value: random, known only to that browser (the store keeps its hash).
+    pub cookie_value: Secret,
+}
+
+/// The name of the cookie that binds the login whose `state` came back.
+pub fn cookie_name(state: &str) -> String {
+    cookie_name_for_hash(&hash_key(state))
+}
+
+fn cookie_name_for_hash(state_hash: &str) -> String {
+    format!("p8sync_login_{}", &state_hash[..16.min(state_hash.len())])
+}
+
+/// Start a login: store its state, verifier and browser binding, and return the provider's
+/// consent URL with the cookie to set in the browser that goes there.
 pub async fn start(
     tokens: &TokenManager,
     app: &OAuthApp,
     request: LoginRequest,
-) -> Result<url::Url, WebLoginError> {
+) -> Result<Started, WebLoginError> {
     let state = random_token();
     let verifier = PkceCodeVerifier::new(format!("{}{}", random_token(), random_token()));
     let url = app.authorize_url(&request.callback_url, &state, &verifier)?;
     let state_hash = hash_key(&state);
+    let binding = Secret::new(random_token());
     let keyring = tokens.keyring();
     let record = LoginStateRecord {
         verifier: keyring.seal(&Secret::new(verifier.secret().clone()), &aad(&state_hash)),
@@ -128,9 +169,15 @@ pub async fn start(
         app_redirect: request.app_redirect,
         sync_files: request.sync_files,
         expires_at: Utc::now() + LOGIN_TTL,
+        binding_hash: Some(hash_key(binding.expose())),
     };
+    let cookie_name = cookie_name_for_hash(&record.state_hash);
     tokens.store().put_login_state(&record).await?;
-    Ok(url)
+    Ok(Started {
+        url,
+        cookie_name,
+        cookie_value: binding,
+    })
 }
 
 /// What came back to the callback.
@@ -142,6 +189,8 @@ pub struct Callback {
     pub code: Option<String>,
     /// `error`, when the user declined.
     pub error: Option<String>,
+    /// The value of the browser's login cookie for this `state` ([`cookie_name`]), if any.
+    pub binding: Option<String>,
 }
 
 /// Finish a login for `provider`: take its state (once), exchange the code with the stored
@@ -166,6 +215,16 @@ pub async fn finish(
     if record.provider != provider {
         return Err(WebLoginError::WrongProvider);
     }
+    // Checked before anything else happens with the code: the state is used up either way.
+    let bound = match (&record.binding_hash, &callback.binding) {
+        (Some(want), Some(got)) => constant_time_eq(want, &hash_key(got)),
+        (Some(_), None) => false,
+        // A login stored before logins were bound (at most ten minutes around an upgrade).
+        (None, _) => true,
+    };
+    if !bound {
+        return Err(WebLoginError::OtherBrowser);
+    }
     if let Some(error) = callback.error {
         return Err(WebLoginError::Denied(error));
     }
@@ -187,6 +246,22 @@ pub async fn finish(
         )
         .await?;
     let account = app.account(&grant.access_token).await;
+    let connected = tokens
+        .store()
+        .credential(crate::store::ids::CredentialId::derive(
+            record.userid,
+            &record.provider,
+        ))
+        .await?
+        .and_then(|c| c.provider_user_id);
+    if let (Some(connected), Some(new)) = (connected, account.as_ref())
+        && !connected.eq_ignore_ascii_case(new)
+    {
+        return Err(WebLoginError::OtherAccount {
+            connected,
+            new: new.clone(),
+        });
+    }
     let saved = tokens
         .save_grant(record.userid, &record.provider, &grant, account)
         .await?;
@@ -199,4 +274,13 @@ pub async fn finish(
         sync_files: record.sync_files,
         has_refresh_token: saved.refresh_token.is_some(),
     })
+}
+
+/// Equality that takes as long whatever the inputs share, for comparing secrets' hashes.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

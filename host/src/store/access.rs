@@ -41,6 +41,9 @@ pub struct LoginStateRecord {
     pub app_redirect: Option<String>,
     /// Also create a default sync config for the provider.
     pub sync_files: bool,
+    /// Hex SHA-256 of the value the starting browser holds in its login cookie: the callback
+    /// must come with it. `None` only for rows written before logins were bound.
+    pub binding_hash: Option<String>,
     /// When it stops being accepted.
     pub expires_at: DateTime<Utc>,
 }

@@ -409,6 +409,12 @@ impl FakeDrive {
         self.with(|s| s.oauth.rotate = on);
     }
 
+    /// Show a consent page with an "Allow" link (`#allow`) instead of approving at once, so a
+    /// browser test can stop at the consent screen, or hand it to someone else.
+    pub fn set_consent_page(&self, on: bool) {
+        self.with(|s| s.oauth.consent_page = on);
+    }
+
     /// The query parameters of the last authorize request.
     pub fn last_authorize_params(&self) -> Option<Vec<(String, String)>> {
         self.with(|s| s.oauth.last_authorize.clone())

@@ -45,6 +45,8 @@ pub(crate) struct OAuthState {
     pub lifetime: Duration,
     pub rotate: bool,
     pub last_authorize: Option<Vec<(String, String)>>,
+    /// Show a consent page with an "Allow" link instead of approving at once.
+    pub consent_page: bool,
 }
 
 impl Default for OAuthState {
@@ -58,6 +60,7 @@ impl Default for OAuthState {
             lifetime: Duration::from_secs(3600),
             rotate: false,
             last_authorize: None,
+            consent_page: false,
         }
     }
 }
@@ -231,6 +234,20 @@ fn authorize_reply(s: &mut State, p: &Params) -> Reply {
         }
         q.append_pair("code", &code);
         q.append_pair("scope", scope);
+    }
+    if s.oauth.consent_page {
+        // Whoever has this page can approve: as at Google, the consent screen does not know
+        // which browser the app meant it for.
+        let href = url.to_string().replace('&', "&amp;").replace('"', "&quot;");
+        return Reply::bytes(
+            200,
+            "text/html; charset=utf-8",
+            format!(
+                "<!doctype html><title>Sign in - Google Accounts</title>\
+                 <p>p8sync wants to access your Google Account</p>\
+                 <a id=\"allow\" href=\"{href}\">Allow</a>"
+            ),
+        );
     }
     Reply::bytes(302, "text/html; charset=utf-8", "").header("location", url.to_string())
 }

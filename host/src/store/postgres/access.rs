@@ -27,6 +27,7 @@ fn login_row(row: &PgRow) -> Result<LoginStateRecord, StoreError> {
         callback_url: get(row, "callback_url")?,
         app_redirect: get(row, "app_redirect")?,
         sync_files: get(row, "sync_files")?,
+        binding_hash: get(row, "binding_hash")?,
         expires_at: ts(row, "expires_at")?.unwrap_or_default(),
     })
 }
@@ -96,8 +97,8 @@ impl AccessStore for PostgresStore {
         .map_err(query_err(DOING))?;
         sqlx::query(
             r#"INSERT INTO p8."SyncOAuthState" (state_hash, provider, userid, verifier, key_id,
-                 callback_url, app_redirect, sync_files, expires_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+                 callback_url, app_redirect, sync_files, expires_at, binding_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
         )
         .bind(&s.state_hash)
         .bind(&s.provider)
@@ -108,6 +109,7 @@ impl AccessStore for PostgresStore {
         .bind(&s.app_redirect)
         .bind(s.sync_files)
         .bind(naive(Some(s.expires_at)))
+        .bind(&s.binding_hash)
         .execute(&self.pool)
         .await
         .map_err(query_err(DOING))?;

@@ -30,6 +30,7 @@ fn login_row(row: &SqliteRow) -> Result<LoginStateRecord, StoreError> {
         callback_url: get(row, "callback_url")?,
         app_redirect: get(row, "app_redirect")?,
         sync_files: get(row, "sync_files")?,
+        binding_hash: get(row, "binding_hash")?,
         expires_at: get(row, "expires_at")?,
     })
 }
@@ -97,8 +98,8 @@ impl AccessStore for SqliteStore {
             .map_err(query_err(DOING))?;
         sqlx::query(
             r#"INSERT INTO "SyncOAuthState" (state_hash, provider, userid, verifier, key_id,
-                 callback_url, app_redirect, sync_files, created_at, expires_at)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"#,
+                 callback_url, app_redirect, sync_files, created_at, expires_at, binding_hash)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"#,
         )
         .bind(&s.state_hash)
         .bind(&s.provider)
@@ -110,6 +111,7 @@ impl AccessStore for SqliteStore {
         .bind(s.sync_files)
         .bind(now)
         .bind(s.expires_at)
+        .bind(&s.binding_hash)
         .execute(&self.pool)
         .await
         .map_err(query_err(DOING))?;
