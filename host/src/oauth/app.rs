@@ -125,7 +125,12 @@ pub struct OAuthApp {
     scopes: Vec<String>,
     extra: Vec<(String, String)>,
     client_auth: ClientAuth,
+    /// For the token endpoint (code exchange, refresh).
     http: reqwest::Client,
+    /// For the revocation endpoint.
+    revoke_http: reqwest::Client,
+    /// For the userinfo endpoint (only ever the operator's).
+    userinfo_http: reqwest::Client,
 }
 
 /// The environment variables that may hold a provider's client id and secret, best first.
@@ -135,8 +140,9 @@ pub fn client_vars(provider: &str) -> Vec<(String, String)> {
         format!("P8_{upper}_CLIENT_ID"),
         format!("P8_{upper}_CLIENT_SECRET"),
     )];
-    // Percolate's names for Google.
-    if provider.starts_with("google") {
+    // Percolate's names for Google, for the one provider they were meant for: a component
+    // calling itself `google_anything` must not be handed the operator's Google client.
+    if provider == "google_drive" {
         vars.push(("GOOGLE_CLIENT_ID".into(), "GOOGLE_CLIENT_SECRET".into()));
     }
     vars
@@ -147,14 +153,50 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// The client the host calls token endpoints with: no redirects (a token endpoint never
-/// redirects, and following one could send the client secret elsewhere), bounded time.
-pub fn token_http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// redirects, and following one could send the client secret elsewhere), no proxy from the
+/// environment, bounded time. With `checked`, names resolve only to public addresses (unless
+/// `allow_private`): for endpoints a component declared, which must not be a way to make the
+/// host post the operator's client secret into its own network.
+pub fn token_http_client(checked: bool, allow_private: bool) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30));
+    if checked {
+        builder = builder.dns_resolver(crate::runtime::http::checked_resolver(allow_private));
+    }
+    builder
         .build()
         .expect("a reqwest client with rustls builds")
+}
+
+/// An endpoint a component declared (not one the operator set) must be HTTPS and name a host,
+/// not an address: the host sends the client secret, codes and tokens there.
+fn check_declared(
+    provider: &str,
+    what: &'static str,
+    url: &str,
+    allow_private: bool,
+) -> Result<(), OAuthError> {
+    let bad = |reason: String| OAuthError::BadUrl {
+        provider: provider.to_string(),
+        what,
+        reason: format!(
+            "{reason}; the component declared it, so it must be an https:// URL on a public              name (the operator can set P8_{}_{}_URL instead)",
+            provider.to_ascii_uppercase(),
+            what.to_ascii_uppercase()
+        ),
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if parsed.scheme() != "https" {
+        return Err(bad(format!("`{}` is not HTTPS", parsed.scheme())));
+    }
+    match parsed.host() {
+        Some(url::Host::Domain(_)) => Ok(()),
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) if allow_private => Ok(()),
+        _ => Err(bad("it names an address, not a host".into())),
+    }
 }
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -195,6 +237,7 @@ impl OAuthApp {
                 userinfo_url: overrides.userinfo_url,
                 scopes: overrides.scopes,
                 client_auth: overrides.client_auth,
+                allow_private: provider.allows_private_networks(),
             },
         )
     }
@@ -206,6 +249,18 @@ impl OAuthApp {
         (client_id, client_secret): (String, Option<Secret>),
         o: OverriddenEndpoints,
     ) -> Result<Self, OAuthError> {
+        // What the component declared is checked; what the operator set is the operator's.
+        let declared_token = o.token_url.is_none();
+        if declared_token {
+            check_declared(provider, "token", &spec.token_url, o.allow_private)?;
+        }
+        let declared_revoke = o.revoke_url.is_none();
+        if declared_revoke && let Some(r) = &spec.revoke_url {
+            check_declared(provider, "revoke", r, o.allow_private)?;
+        }
+        if o.auth_url.is_none() {
+            check_declared(provider, "auth", &spec.authorize_url, true)?;
+        }
         let app = OAuthApp {
             provider: provider.to_string(),
             client_id,
@@ -221,7 +276,9 @@ impl OAuthApp {
             },
             extra: spec.extra_authorize_params.clone(),
             client_auth: o.client_auth.unwrap_or_default(),
-            http: token_http_client(),
+            http: token_http_client(declared_token, o.allow_private),
+            revoke_http: token_http_client(declared_revoke, o.allow_private),
+            userinfo_http: token_http_client(false, true),
         };
         app.client(None)?;
         Ok(app)
@@ -341,7 +398,7 @@ impl OAuthApp {
             }
             form.finish()
         };
-        let mut request = self.http.post(url);
+        let mut request = self.revoke_http.post(url);
         if self.client_auth == ClientAuth::Basic {
             request = request.basic_auth(&self.client_id, secret);
         }
@@ -374,7 +431,7 @@ impl OAuthApp {
     pub async fn account(&self, access_token: &Secret) -> Option<String> {
         let url = self.userinfo_url.as_deref()?;
         let response = self
-            .http
+            .userinfo_http
             .get(url)
             .bearer_auth(access_token.expose())
             .send()
@@ -509,6 +566,9 @@ pub struct OverriddenEndpoints {
     pub scopes: Vec<String>,
     /// How the client authenticates at the token endpoint (default: in the body).
     pub client_auth: Option<ClientAuth>,
+    /// Whether declared endpoints may resolve to loopback and private addresses
+    /// (`P8_ALLOW_PRIVATE_NETWORKS`, as for the component's own requests).
+    pub allow_private: bool,
 }
 
 fn describe_vars(vars: &[(String, String)]) -> String {
@@ -547,6 +607,61 @@ fn grant(response: &oauth2::basic::BasicTokenResponse) -> Grant {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn declared_endpoints_must_be_https_on_a_public_name() {
+        let ok = |url: &str, private: bool| check_declared("x", "token", url, private).is_ok();
+        assert!(ok("https://oauth2.googleapis.com/token", false));
+        assert!(!ok("http://oauth2.googleapis.com/token", false));
+        assert!(!ok("https://127.0.0.1/token", false));
+        assert!(!ok("https://[::1]:8443/token", false));
+        assert!(!ok("https://169.254.169.254/latest", false));
+        assert!(ok("https://10.0.0.5/token", true));
+        assert!(!ok("file:///etc/passwd", true));
+        let e = check_declared("evil", "token", "http://collector.example/t", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("P8_EVIL_TOKEN_URL"), "{e}");
+    }
+
+    /// A declared endpoint whose name resolves to loopback is not reached: the client secret
+    /// never leaves for the operator's own network.
+    #[tokio::test]
+    async fn the_declared_endpoints_client_refuses_private_addresses() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://localhost:{port}/token");
+        let checked = token_http_client(true, false).post(&url).send().await;
+        assert!(checked.is_err(), "a loopback address was reached");
+        // The operator's own endpoints (overrides) may be anywhere.
+        let served = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        });
+        let operator = token_http_client(false, false).post(&url).send().await;
+        assert!(operator.is_ok(), "{operator:?}");
+        served.await.unwrap();
+    }
+
+    #[test]
+    fn googles_fallback_names_serve_only_google_drive() {
+        assert_eq!(client_vars("google_drive").len(), 2);
+        for other in ["google_drive_evil", "google", "googlephotos", "box"] {
+            assert_eq!(client_vars(other).len(), 1, "{other}");
+        }
+    }
+
     use super::*;
 
     #[test]

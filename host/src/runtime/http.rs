@@ -670,6 +670,12 @@ struct BlockedAddress {
     kind: &'static str,
 }
 
+/// A client whose names resolve only to public addresses (unless `allow_private`), for requests
+/// to hosts a component named: the host's own OAuth calls to a component's declared endpoints.
+pub(crate) fn checked_resolver(allow_private: bool) -> Arc<dyn reqwest::dns::Resolve> {
+    Arc::new(CheckedResolver { allow_private })
+}
+
 /// Resolves names and drops loopback/private/internal addresses unless they are allowed. The
 /// connection then goes to an address this resolver returned, so a name cannot be re-pointed
 /// between the check and the connect.

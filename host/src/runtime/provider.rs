@@ -549,6 +549,12 @@ impl Provider {
         self.prepared.runtime.settings.overrides.get(&self.info.id)
     }
 
+    /// Whether the operator allows loopback and private addresses for what the component
+    /// declared (`P8_ALLOW_PRIVATE_NETWORKS`).
+    pub fn allows_private_networks(&self) -> bool {
+        self.prepared.runtime.settings.network.allow_private
+    }
+
     /// The provider's effective network allow-list, as text.
     pub fn allowed_hosts(&self) -> String {
         self.prepared.policy.describe()
