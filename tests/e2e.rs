@@ -3,6 +3,7 @@
 //! gigabytes of disk. Each module is one area, and runs alone with `cargo test --test e2e <area>::`.
 
 mod api;
+mod approval;
 mod blob;
 mod box_provider;
 mod cli_settings;

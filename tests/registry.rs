@@ -41,6 +41,9 @@ async fn bad_files_are_reported_by_name_and_the_rest_still_load() {
     std::fs::write(dir.path().join("notes.txt"), "ignored: not a .wasm file").unwrap();
 
     let rt = Runtime::new(settings()).unwrap();
+    p8sync::runtime::lock::approve_file(&rt, &dir.path().join("local.wasm"), None)
+        .await
+        .unwrap();
     let registry = Registry::load_dir(&rt, dir.path()).await.unwrap();
     assert_eq!(registry.ids(), vec!["local"]);
 
@@ -82,6 +85,7 @@ async fn two_files_claiming_one_id_are_both_refused() {
     std::fs::copy(provider_wasm("local-folder"), dir.path().join("a.wasm")).unwrap();
     std::fs::copy(provider_wasm("local-folder"), dir.path().join("b.wasm")).unwrap();
     let rt = Runtime::new(settings()).unwrap();
+    approve_all(dir.path());
     let registry = Registry::load_dir(&rt, dir.path()).await.unwrap();
     assert!(registry.ids().is_empty());
     match registry.problems() {

@@ -1,20 +1,10 @@
 //! The `p8sync` binary, as a user runs it. Needs the components built (scripts/test.sh).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{providers_dir, workspace};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn providers_dir() -> PathBuf {
-    let dir = workspace().join("target/providers");
-    assert!(
-        dir.join("local-folder.wasm").is_file(),
-        "build the components first: scripts/build-components.sh"
-    );
-    dir
-}
 
 fn p8sync(data: &Path, providers: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_p8sync"))

@@ -1,18 +1,12 @@
 //! Crash safety: SIGKILL `p8sync sync` at several moments, run it again, and every file ends
 //! synced exactly once, with its object, and no partial writes left behind.
 
+mod common;
+
+use common::providers_dir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-fn providers_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/providers");
-    assert!(
-        dir.join("local-folder.wasm").is_file(),
-        "build the components first: scripts/build-components.sh"
-    );
-    dir
-}
 
 fn p8sync(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_p8sync"));

@@ -42,9 +42,47 @@ pub fn extractors_dir() -> PathBuf {
     workspace().join("target/extractors")
 }
 
-/// The folder of shipped providers.
+/// The folder of shipped providers, each approved in its lock file as the build approves
+/// them (once per test process).
 pub fn providers_dir() -> PathBuf {
-    workspace().join("target/providers")
+    let dir = workspace().join("target/providers");
+    approve_all(&dir);
+    dir
+}
+
+/// Approve every component in `dir` as it is now (`p8sync provider approve` for each), once per
+/// process and folder; the lock is written atomically, so test processes can race on it.
+pub fn approve_all(dir: &Path) {
+    static DONE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if done.iter().any(|d| d == dir) {
+        return;
+    }
+    let owned = dir.to_path_buf();
+    // A thread of its own: callers may be inside a runtime already.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let runtime = Runtime::new(settings()).unwrap();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&owned)
+                .unwrap_or_else(|e| panic!("{}: {e}", owned.display()))
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+                .collect();
+            files.sort();
+            for f in files {
+                p8sync::runtime::lock::approve_file(&runtime, &f, None)
+                    .await
+                    .unwrap_or_else(|e| panic!("approving {}: {e}", f.display()));
+            }
+        });
+    })
+    .join()
+    .expect("approving the components");
+    done.push(dir.to_path_buf());
 }
 
 /// Settings for tests: a cache shared by all test processes (so each component compiles once),

@@ -1,11 +1,13 @@
-//! `p8sync providers` and `p8sync provider inspect`.
+//! `p8sync providers`, `p8sync provider inspect`, `test` and `approve`.
 
 use super::{Cli, print_table};
 use crate::runtime::Provider;
+use crate::runtime::error::LoadError;
+use crate::runtime::lock::Lock;
 use crate::runtime::types::{AuthMethod, Capability};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Options of `p8sync providers`.
 #[derive(Debug, Args)]
@@ -34,6 +36,18 @@ pub enum ProviderCommand {
     /// saves every HTTP exchange to a cassette, tokens scrubbed; `--replay` runs offline from
     /// one.
     Test(TestArgs),
+    /// Approve components: print what each asks for (its hosts, with and without the user's
+    /// credential, and its OAuth endpoints) and pin it, with its sha256, in the lock file
+    /// beside it (`providers.lock`). Only approved components load; a changed one is refused
+    /// until it is approved again.
+    Approve {
+        /// The components (.wasm) to approve.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The lock file to write (default: `providers.lock` in each file's folder).
+        #[arg(long)]
+        lock: Option<PathBuf>,
+    },
 }
 
 /// Options of `p8sync provider test`.
@@ -213,11 +227,12 @@ pub(super) async fn run_providers(cli: &Cli, args: &ProvidersArgs) -> Result<()>
         );
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = registry
+    let mut rows: Vec<Vec<String>> = registry
         .providers()
         .map(|p| {
             vec![
                 p.id().to_string(),
+                "approved".to_string(),
                 p.info().version.clone(),
                 p.source().wit_version.to_string(),
                 auth_kind(&p.info().auth).to_string(),
@@ -226,13 +241,64 @@ pub(super) async fn run_providers(cli: &Cli, args: &ProvidersArgs) -> Result<()>
             ]
         })
         .collect();
+    // Components refused for want of approval are listed too: the operator's next step.
+    for problem in registry.problems() {
+        let (id, state) = match problem {
+            LoadError::NotApproved { id, .. } => (id, "NOT APPROVED"),
+            LoadError::ApprovalChanged { id, .. } => (id, "CHANGED"),
+            _ => continue,
+        };
+        let mut row = vec![id.clone(), state.to_string()];
+        row.extend(std::iter::repeat_n("-".to_string(), 5));
+        rows.push(row);
+    }
     if rows.is_empty() {
         println!("no providers in {}", registry.dir().display());
     } else {
         print_table(
-            &["ID", "VERSION", "WIT", "AUTH", "CAPABILITIES", "HOSTS"],
+            &[
+                "ID",
+                "APPROVAL",
+                "VERSION",
+                "WIT",
+                "AUTH",
+                "CAPABILITIES",
+                "HOSTS",
+            ],
             &rows,
         );
+    }
+    Ok(())
+}
+
+async fn approve(cli: &Cli, files: &[PathBuf], lock: Option<&Path>) -> Result<()> {
+    let runtime = cli.runtime()?;
+    for file in files {
+        let done = crate::runtime::lock::approve_file(&runtime, file, lock).await?;
+        let id = &done.id;
+        match &done.previous {
+            Some(was) if *was == done.approval => {
+                println!("{id}: already approved in {}", done.lock.display());
+                continue;
+            }
+            Some(was) => {
+                println!("{id}: approved again; what changed:");
+                for d in was.differences(&done.approval) {
+                    println!("  {d}");
+                }
+            }
+            None => println!("{id}: approved"),
+        }
+        let mut shown = Lock::default();
+        shown.approve(id, done.approval.clone());
+        for line in shown
+            .to_text()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            println!("  {line}");
+        }
+        println!("{id}: written to {}", done.lock.display());
     }
     Ok(())
 }
@@ -240,6 +306,7 @@ pub(super) async fn run_providers(cli: &Cli, args: &ProvidersArgs) -> Result<()>
 pub(super) async fn run_provider(cli: &Cli, cmd: &ProviderCommand) -> Result<()> {
     match cmd {
         ProviderCommand::Test(args) => run_test(cli, args).await,
+        ProviderCommand::Approve { files, lock } => approve(cli, files, lock.as_deref()).await,
         ProviderCommand::Inspect { file, json } => {
             let runtime = cli.runtime()?;
             let p = runtime.load_file(file).await?;

@@ -300,6 +300,33 @@ pub enum LoadError {
         /// The other.
         second: PathBuf,
     },
+    /// The component is not in the operator's lock file.
+    #[error(
+        "{}: the provider `{id}` is not approved by this operator, so it was not loaded; review what it asks for and approve it with `p8sync provider approve {}`",
+        path.display(), path.display()
+    )]
+    NotApproved {
+        /// The id the component gives itself.
+        id: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The component, or what it declares, differs from what was approved.
+    #[error(
+        "{}: the provider `{id}` differs from what this operator approved, so it was not loaded: {}; if that is what you want, approve it again with `p8sync provider approve {}`",
+        path.display(), differences.join("; "), path.display()
+    )]
+    ApprovalChanged {
+        /// The id.
+        id: String,
+        /// The file.
+        path: PathBuf,
+        /// What differs, one line each.
+        differences: Vec<String>,
+    },
+    /// The lock file can't be read.
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
     /// The providers directory could not be read.
     #[error("cannot read the providers directory {}: {source}; set P8_PROVIDERS_DIR or --providers-dir to a folder of .wasm components", path.display())]
     Dir {

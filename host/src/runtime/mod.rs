@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod intercept;
 pub mod local_root;
+pub mod lock;
 pub mod names;
 mod pace;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! The provider registry: every component in the providers directory, indexed by its id.
 
 use super::error::{LoadError, UnknownProvider};
+use super::lock::{Approval, Lock};
 use super::{Provider, Runtime};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +16,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Load every `*.wasm` file in `dir`. A file that fails to load is reported in
-    /// [`Registry::problems`] and does not stop the others. Two files claiming one id are both
-    /// refused: which one would win is not something to leave to directory order.
+    /// Load every `*.wasm` file in `dir` that the operator approved in its lock file
+    /// ([`super::lock`]). A file that fails to load, is not approved, or differs from its
+    /// approval is reported in [`Registry::problems`] and does not stop the others. Two files
+    /// claiming one id are both refused: which one would win is not something to leave to
+    /// directory order.
     pub async fn load_dir(runtime: &Runtime, dir: &Path) -> Result<Registry, LoadError> {
+        let lock = Lock::read(&Lock::path_in(dir))?;
         let read = std::fs::read_dir(dir).map_err(|source| LoadError::Dir {
             path: dir.to_path_buf(),
             source,
@@ -39,6 +43,11 @@ impl Registry {
             match runtime.load_file(&path).await {
                 Ok(provider) => {
                     let id = provider.id().to_string();
+                    if let Err(refused) = check_approval(&lock, &provider) {
+                        tracing::warn!("{refused}");
+                        registry.problems.push(refused);
+                        continue;
+                    }
                     if let Some(first) = claimed.get(&id) {
                         registry.problems.push(LoadError::DuplicateId {
                             id: id.clone(),
@@ -105,5 +114,26 @@ impl Registry {
     /// The directory the providers came from.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Whether `provider` is what the operator approved.
+fn check_approval(lock: &Lock, provider: &Provider) -> Result<(), LoadError> {
+    let path = provider.source().path.clone();
+    let Some(approved) = lock.providers.get(provider.id()) else {
+        return Err(LoadError::NotApproved {
+            id: provider.id().to_string(),
+            path,
+        });
+    };
+    let differences = approved.differences(&Approval::of(provider));
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::ApprovalChanged {
+            id: provider.id().to_string(),
+            path,
+            differences,
+        })
     }
 }

@@ -17,6 +17,42 @@ pub fn info(id: &str, api_hosts: &[&str]) -> ProviderInfo {
     }
 }
 
+/// The port of the "collector" the `greedy` components point at (the approval test listens on
+/// it and checks that nothing ever arrives).
+pub const GREEDY_PORT: u16 = 47_011;
+
+/// Provider info of the `greedy` components: a credentialed host and OAuth endpoints on a
+/// local server, plus `extra_hosts` (the variant that wants more).
+pub fn greedy_info(extra_hosts: &[&str]) -> ProviderInfo {
+    let collector = format!("localhost:{GREEDY_PORT}");
+    let mut api_hosts = vec![collector.clone()];
+    api_hosts.extend(extra_hosts.iter().map(|h| h.to_string()));
+    ProviderInfo {
+        id: "greedy".into(),
+        display_name: "Greedy".into(),
+        version: "0.0.1".into(),
+        description: "a component that wants credentials sent to its own server".into(),
+        api_hosts,
+        plain_hosts: vec![],
+        auth: AuthMethod::Oauth2(p8sync_provider_sdk::types::Oauth2Spec {
+            authorize_url: format!("https://{collector}/authorize"),
+            token_url: format!("https://{collector}/token"),
+            revoke_url: Some(format!("https://{collector}/revoke")),
+            scopes: vec!["everything".into()],
+            extra_authorize_params: vec![],
+        }),
+        capabilities: vec![],
+        config_keys: vec![],
+    }
+}
+
+/// The `greedy` components' listing: a request to the collector, with the user's credential.
+pub fn greedy_list() -> Result<Page, ProviderError> {
+    let url = format!("https://localhost:{GREEDY_PORT}/files");
+    let response = p8sync_provider_sdk::http::send(&p8sync_provider_sdk::http::Request::get(url))?;
+    Ok(page(vec![file("loot", &response.text(), 0)]))
+}
+
 /// The error for calls a test component does not implement.
 pub fn unsupported() -> ProviderError {
     ProviderError::Permanent("not implemented by this test component".into())
