@@ -88,6 +88,17 @@ async fn api() -> Api {
         ("d/f.txt", "foxtrot"),
     ]);
     let outside = make_tree(&[("secret.txt", "the server's own file")]);
+    let alice = key(store.as_ref(), "alice", false).await;
+    let bob = key(store.as_ref(), "bob", false).await;
+    let admin = key(store.as_ref(), "ops", true).await;
+    // Both users may sync the allowed folder (each user's own roots: tests/local_roots.rs).
+    let local_roots = LocalRoots::parse(&format!(
+        "{}={path},{}={path}",
+        alice.user,
+        bob.user,
+        path = allowed.path().display()
+    ))
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -99,7 +110,7 @@ async fn api() -> Api {
         settings: Arc::new(ApiSettings {
             public_url: base.clone(),
             redirect_hosts: vec![APP_HOST.into()],
-            local_roots: LocalRoots::Within(vec![allowed.path().to_path_buf()]),
+            local_roots,
             body_limit: 64 * 1024,
         }),
     };
@@ -108,9 +119,6 @@ async fn api() -> Api {
             .await
             .unwrap()
     });
-    let alice = key(store.as_ref(), "alice", false).await;
-    let bob = key(store.as_ref(), "bob", false).await;
-    let admin = key(store.as_ref(), "ops", true).await;
     Api {
         base,
         http: reqwest::Client::builder()
@@ -338,11 +346,11 @@ async fn configs_are_validated_before_they_are_stored() {
         ),
         (
             json!({"name": "x", "provider": "local", "provider_config": {"root": a.outside.path()}}),
-            "outside the folders",
+            "inside your local roots",
         ),
         (
             json!({"name": "x", "provider": "local", "provider_config": {"root": "/nonexistent/p8sync"}}),
-            "does not exist",
+            "inside your local roots",
         ),
         (
             json!({"name": "x", "provider": "google_drive", "provider_config": {"export_formatz": {}}}),

@@ -18,6 +18,7 @@ mod hostile;
 mod ingest;
 mod ingest_store;
 mod local_provider;
+mod local_roots;
 mod onedrive;
 mod registry;
 mod rekey;

@@ -321,31 +321,11 @@ async fn one_tenants_hostile_files_never_stop_anothers() {
     }
 
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = tokio::process::Command::new(p8sync_bin())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &url)
-        .env("P8_DATA_DIR", data.path())
-        .env("P8_PROVIDERS_DIR", providers_dir())
-        .env("P8_EXTRACTORS_DIR", extractors_dir())
-        .env("P8_CACHE_DIR", workspace().join("target/test-cache"))
+    let port = free_port();
+    let mut server = serve_command(&url, data.path(), port)
         .env("P8_ENCRYPTION_KEY", "09".repeat(32))
         .env("P8_LOG_FORMAT", "text")
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--tick-secs",
-            "1",
-        ])
-        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
 

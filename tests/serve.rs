@@ -19,14 +19,6 @@ const FILES_PER_CONFIG: usize = 2;
 const REPLICAS: usize = 3;
 const KEY: [u8; 32] = [9; 32];
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Only what a `p8sync serve` of these tests needs in its environment: the database, a data
 /// folder, the providers, the key and the fake's endpoints.
 fn server_env<'c>(

@@ -297,6 +297,39 @@ pub async fn postgres_database() -> (String, String) {
     (url.to_string(), name)
 }
 
+/// A TCP port free on 127.0.0.1 at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `p8sync serve` on `127.0.0.1:port` against `database_url`, its data in `data`, with the
+/// built providers and extractors, the shared component cache and a one-second tick, and
+/// nothing else from this process's environment; stdout discarded, killed when dropped.
+pub fn serve_command(database_url: &str, data: &Path, port: u16) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(p8sync_bin());
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("P8_DATA_DIR", data)
+        .env("P8_PROVIDERS_DIR", providers_dir())
+        .env("P8_EXTRACTORS_DIR", extractors_dir())
+        .env("P8_CACHE_DIR", workspace().join("target/test-cache"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tick-secs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
+    c
+}
+
 /// The `p8sync` binary of the target directory these tests were built in (`cargo test
 /// --workspace` builds it; with `-p p8sync-e2e` alone, `cargo build -p p8sync` first), or the
 /// one `P8SYNC_TEST_BIN` names.

@@ -4,7 +4,6 @@
 
 use crate::sync::validate::LocalRoots;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 /// The API's settings.
 #[derive(Debug, Clone)]
@@ -13,7 +12,8 @@ pub struct ApiSettings {
     pub public_url: String,
     /// Hosts (`host` or `host:port`) a login may send the browser back to.
     pub redirect_hosts: Vec<String>,
-    /// Where API users' local-folder configs may point.
+    /// Where API users' local-folder configs may point: each only inside their own roots
+    /// (`P8_LOCAL_ROOTS`; without it, nowhere).
     pub local_roots: LocalRoots,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -26,7 +26,7 @@ fn env_list(name: &str) -> Vec<String> {
 
 impl ApiSettings {
     /// From `P8_PUBLIC_URL` (default `http://<listen>`), `P8_OAUTH_REDIRECT_HOSTS`,
-    /// `P8_LOCAL_ROOTS` (comma separated) and `P8_API_BODY_LIMIT` (bytes, default 1 MiB).
+    /// `P8_LOCAL_ROOTS` (see [`LocalRoots::parse`]) and `P8_API_BODY_LIMIT` (bytes, default 1 MiB).
     pub fn from_env(listen: SocketAddr) -> Result<Self, String> {
         let public_url = std::env::var("P8_PUBLIC_URL")
             .ok()
@@ -49,12 +49,9 @@ impl ApiSettings {
         Ok(ApiSettings {
             public_url: public_url.trim_end_matches('/').to_string(),
             redirect_hosts: env_list("P8_OAUTH_REDIRECT_HOSTS"),
-            local_roots: LocalRoots::Within(
-                env_list("P8_LOCAL_ROOTS")
-                    .into_iter()
-                    .map(PathBuf::from)
-                    .collect(),
-            ),
+            local_roots: LocalRoots::from_env()
+                .map_err(|e| e.to_string())?
+                .unwrap_or(LocalRoots::PerUser(Vec::new())),
             body_limit,
         })
     }
@@ -96,7 +93,7 @@ mod tests {
         ApiSettings {
             public_url: "http://127.0.0.1:8080".into(),
             redirect_hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            local_roots: LocalRoots::Within(vec![]),
+            local_roots: LocalRoots::PerUser(vec![]),
             body_limit: 1024,
         }
     }

@@ -5,6 +5,7 @@
 use super::Cli;
 use crate::api::{ApiSettings, AppState};
 use crate::scheduler::{Scheduler, SchedulerOptions, run_ingestion};
+use crate::sync::local_roots::LocalRoots;
 use crate::sync::{SyncEngine, SyncOptions};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -47,6 +48,10 @@ pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
     let registry = Arc::new(cli.registry(&runtime).await?);
     let options = SyncOptions {
         transfers: args.transfers,
+        // With P8_LOCAL_ROOTS, API users' configs exist, and every run checks its root
+        // against its owner's roots; without it, only the operator can have made local
+        // configs, and their folders are the operator's choice.
+        local_roots: LocalRoots::from_env()?.unwrap_or(LocalRoots::Anywhere),
         ..SyncOptions::from_env()?
     };
     let settings = ApiSettings::from_env(args.listen).map_err(anyhow::Error::msg)?;

@@ -279,6 +279,7 @@ pub async fn run(mut options: Options) -> Result<Report, HarnessError> {
             _ => options.credential.as_ref().map(TestCredential::source),
         },
         root: options.root.clone(),
+        held_root: None,
         interceptor,
         usage: Some(Arc::new(crate::runtime::CallUsage::default())),
     };

@@ -246,6 +246,52 @@ fn open_folder(
     Ok(fd)
 }
 
+/// A folder opened inside a trusted one and kept open. It is granted to a run by the path of
+/// its descriptor (`/proc/self/fd/<n>`), so the folder that was checked is the folder the run
+/// reads until the value is dropped, whatever its name points to by then.
+#[derive(Debug)]
+pub struct HeldFolder {
+    /// Never read: while it is open, `path` leads to the folder it holds.
+    _fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl HeldFolder {
+    /// Open the folder `names` lead to from `base`, one name at a time like any path inside a
+    /// root: `..` and symlinks are followed only while they stay inside `base`. `base` itself
+    /// is the operator's choice and may be reached through symlinks.
+    pub fn open_inside(base: &Path, names: &[&OsStr]) -> Result<HeldFolder, LocalPathError> {
+        let shown = base
+            .join(names.iter().collect::<PathBuf>())
+            .display()
+            .to_string();
+        let base_fd = open_root(base)?;
+        let names = names.iter().map(|n| n.as_bytes().to_vec()).collect();
+        let found = walk(base_fd.as_fd(), names, &shown)?;
+        let fd = open_folder(base_fd.as_fd(), &found, &shown)?;
+        let path = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            rustix::fd::AsRawFd::as_raw_fd(&fd)
+        ));
+        // Only Linux with /proc mounted reaches a descriptor by path; anywhere else the path
+        // would name something else (or nothing), so it is checked against the handle.
+        let held = rustix::fs::fstat(&fd).map_err(io(&shown))?;
+        let reached = rustix::fs::stat(&path).map_err(io(&shown))?;
+        if (held.st_dev, held.st_ino) != (reached.st_dev, reached.st_ino) {
+            return Err(LocalPathError::Io {
+                path: shown,
+                source: std::io::Error::other("/proc/self/fd does not reach the opened folder"),
+            });
+        }
+        Ok(HeldFolder { _fd: fd, path })
+    }
+
+    /// The path that reaches the held folder while this value lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Open `relative` (in the name encoding) inside `root` for reading: a regular file, reached
 /// without leaving the root, checked on the opened handle. It blocks its thread (briefly: no
 /// open here waits for a FIFO's writer), but is safe on an async worker: on a multi-threaded

@@ -35,6 +35,9 @@ pub struct CallContext {
     pub credentials: Option<Arc<dyn CredentialSource>>,
     /// The folder granted read-only to a `local-root` provider.
     pub root: Option<PathBuf>,
+    /// Keeps the folder behind `root` open while the context lives, when `root` is the path of
+    /// a held descriptor (set both with [`CallContext::hold_root`]).
+    pub held_root: Option<Arc<super::local_root::HeldFolder>>,
     /// The test harness's seat in the HTTP mediation layer (recording, replay, faults).
     pub interceptor: Option<Arc<dyn super::intercept::Interceptor>>,
     /// Where calls report the resources they used (the harness's limits check).
@@ -88,6 +91,13 @@ impl CallContext {
             config,
             ..Self::default()
         })
+    }
+
+    /// Grant `folder` as the root, held open: calls read the folder that was opened, whatever
+    /// its name points to later.
+    pub fn hold_root(&mut self, folder: super::local_root::HeldFolder) {
+        self.root = Some(folder.path().to_path_buf());
+        self.held_root = Some(Arc::new(folder));
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod checksum;
+pub mod local_roots;
 pub mod plan;
 pub mod retry;
 pub mod schedule;
@@ -58,6 +59,9 @@ pub struct SyncOptions {
     pub progress: Option<ProgressFn>,
     /// What one run may gather and one transfer may take.
     pub limits: SyncLimits,
+    /// Which local folders each config's owner may read, checked at the start of every run of
+    /// a local-folder config (default: anywhere, as the operator's CLI configs may point).
+    pub local_roots: local_roots::LocalRoots,
 }
 
 impl Default for SyncOptions {
@@ -69,6 +73,7 @@ impl Default for SyncOptions {
             full: false,
             progress: None,
             limits: SyncLimits::default(),
+            local_roots: local_roots::LocalRoots::Anywhere,
         }
     }
 }
@@ -370,6 +375,33 @@ impl SyncEngine {
         })
     }
 
+    /// Replace the root `call_context` named with the folder the config's owner may read:
+    /// opened inside the owner's roots at this moment and held for the run, so a symlink
+    /// swapped in since the config was saved, or during the run, can't lead elsewhere.
+    async fn grant_root(&self, config: &SyncConfig, cx: &mut CallContext) -> Result<(), SyncError> {
+        let Some(root) = cx.root.take() else {
+            return Ok(());
+        };
+        let roots = self.options.local_roots.roots_for(config.userid);
+        let opened = tokio::task::spawn_blocking(move || roots.open(&root))
+            .await
+            .map_err(|e| SyncError::Config {
+                config: config.name.clone(),
+                reason: format!("opening the root folder failed: {e}"),
+            })?;
+        match opened {
+            Ok(local_roots::GrantedRoot::Named(path)) => cx.root = Some(path),
+            Ok(local_roots::GrantedRoot::Held(folder)) => cx.hold_root(folder),
+            Err(refused) => {
+                return Err(SyncError::Config {
+                    config: config.name.clone(),
+                    reason: validate::ConfigProblem::from(refused).to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn run_inner(&self, config: &SyncConfig) -> Result<SyncReport, SyncError> {
         let provider =
             self.registry
@@ -379,6 +411,7 @@ impl SyncEngine {
                     source,
                 })?;
         let (mut cx, planned) = call_context(config, &provider)?;
+        self.grant_root(config, &mut cx).await?;
         cx.credentials = auth::credentials_for(config, &provider, self.tokens.as_deref()).await?;
         let stopped = |cx: &CallContext| {
             auth::dead(cx).map(|e| SyncError::Credential {
@@ -1057,14 +1090,8 @@ fn call_context(
             cx.config.get("root").cloned().ok_or_else(|| {
                 invalid("the local provider needs `root` in provider_config".into())
             })?;
-        let root = PathBuf::from(root);
-        if !root.is_dir() {
-            return Err(invalid(format!(
-                "the folder {} does not exist or is not a folder",
-                root.display()
-            )));
-        }
-        cx.root = Some(root);
+        // Opened and checked by `SyncEngine::grant_root` before anything reads it.
+        cx.root = Some(PathBuf::from(root));
     }
     Ok((cx, planned))
 }

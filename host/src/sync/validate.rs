@@ -6,7 +6,7 @@ use super::schedule::{Schedule, ScheduleError};
 use crate::runtime::Provider;
 use crate::runtime::types::Capability;
 use crate::store::SyncConfig;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What is wrong with a config, naming the field.
 #[derive(Debug, thiserror::Error)]
@@ -25,15 +25,17 @@ fn problem(field: impl Into<String>, reason: impl Into<String>) -> ConfigProblem
     }
 }
 
-/// Where local-folder configs may point.
-#[derive(Debug, Clone)]
-pub enum LocalRoots {
-    /// Anywhere (the operator, on the command line).
-    Anywhere,
-    /// Only inside these folders (API users: without a list, a user could read the server's
-    /// own files through the local provider).
-    Within(Vec<PathBuf>),
+pub use super::local_roots::LocalRoots;
+use super::local_roots::RootRefused;
+
+impl From<RootRefused> for ConfigProblem {
+    fn from(refused: RootRefused) -> Self {
+        problem(ROOT_FIELD, refused.to_string())
+    }
 }
+
+/// The field that holds a local-folder config's folder.
+const ROOT_FIELD: &str = "provider_config.root";
 
 /// The longest interval accepted: a year.
 const MAX_INTERVAL_HOURS: i32 = 24 * 366;
@@ -164,49 +166,20 @@ fn check_provider_config(
             .and_then(|r| r.as_str())
             .ok_or_else(|| {
                 problem(
-                    "provider_config.root",
+                    ROOT_FIELD,
                     "the local provider needs the folder to sync, like {\"root\": \"/data/docs\"}",
                 )
             })?;
-        check_root(Path::new(root), roots)?;
+        check_root(config, Path::new(root), roots)?;
     }
     Ok(())
 }
 
-fn check_root(root: &Path, roots: &LocalRoots) -> Result<(), ConfigProblem> {
-    let field = "provider_config.root";
-    let resolved = root
-        .canonicalize()
-        .ok()
-        .filter(|p| p.is_dir())
-        .ok_or_else(|| {
-            problem(
-                field,
-                format!("the folder {} does not exist", root.display()),
-            )
-        })?;
-    match roots {
-        LocalRoots::Anywhere => Ok(()),
-        LocalRoots::Within(allowed) if allowed.is_empty() => Err(problem(
-            field,
-            "this server does not offer local folders (the operator can allow some with P8_LOCAL_ROOTS)",
-        )),
-        // Compared after resolving symlinks and `..`, so a link can't lead outside.
-        LocalRoots::Within(allowed) => allowed
-            .iter()
-            .filter_map(|a| a.canonicalize().ok())
-            .any(|a| resolved.starts_with(&a))
-            .then_some(())
-            .ok_or_else(|| {
-                problem(
-                    field,
-                    format!(
-                        "{} is outside the folders this server allows (P8_LOCAL_ROOTS)",
-                        root.display()
-                    ),
-                )
-            }),
-    }
+/// Whether the owner of `config` may sync `root`: opened now, as a run would open it (the handle
+/// is dropped; a run opens it again).
+fn check_root(config: &SyncConfig, root: &Path, roots: &LocalRoots) -> Result<(), ConfigProblem> {
+    roots.roots_for(config.userid).open(root)?;
+    Ok(())
 }
 
 /// Keep what a stored config learnt (its cursor, when it last ran) when it is replaced, and
