@@ -16,14 +16,22 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_resync_and_changes() {
     let d = drive().await;
-    let e = populate(&d.fake, 50);
+    // Small pages, so that a drive of some hundred files is listed over many of them (full,
+    // half and empty ones, as Drive sends them): paging is what this test is about, not volume
+    // (the benchmarks measure that).
+    let mut config = d.store.config(d.config.id).await.unwrap().unwrap();
+    config.provider_config = serde_json::json!({ "page_size": 40 });
+    d.store.put_config(&config).await.unwrap();
+    let e = populate(&d.fake, 12);
     assert!(
-        e.synced.len() >= 2_500,
+        e.synced.len() >= 600,
         "the drive has {} files",
         e.synced.len()
     );
 
     let report = d.sync().await;
+    let listed = d.fake.counts().list;
+    assert!(listed >= 15, "the listing took {listed} pages");
     assert_eq!(
         report.files_synced as usize,
         e.synced.len(),

@@ -234,8 +234,9 @@ fn the_fake_computes_quick_xor_hash_like_microsoft() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_resync_and_changes() {
     let d = drive().await;
-    let mut e = populate(&d.fake, 20);
-    assert!(e.synced.len() >= 600, "{} files", e.synced.len());
+    // Some hundred files over pages of 40: paging, not volume (the benchmarks measure that).
+    let mut e = populate(&d.fake, 8);
+    assert!(e.synced.len() >= 240, "{} files", e.synced.len());
     // Items named twice in the round (on different pages): the last one wins, fetched once.
     for (id, _) in e.synced.iter().take(3) {
         d.fake.repeat_in_full_round(id);
