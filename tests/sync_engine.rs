@@ -42,7 +42,16 @@ async fn fixture(postgres: bool) -> Fixture {
         store.clone(),
         blob.clone(),
         Arc::new(registry),
-        SyncOptions::default(),
+        // The default number of retries, at test speed: a file whose bytes never verify is
+        // tried as often as in production without minutes of backoff.
+        SyncOptions {
+            retry: p8sync::sync::retry::RetryPolicy {
+                base: std::time::Duration::from_millis(10),
+                max: std::time::Duration::from_millis(50),
+                ..Default::default()
+            },
+            ..SyncOptions::default()
+        },
     );
     Fixture {
         store,
