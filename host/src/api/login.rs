@@ -82,18 +82,13 @@ fn app_for(state: &AppState, provider: &str) -> ApiResult<OAuthApp> {
 /// subrequests), gone with the login, and `__Host-` (HTTPS only, this host only) where the
 /// public URL is HTTPS.
 fn binding_cookie(state: &AppState, started: &web::Started) -> BindingCookie {
-    let https = state.settings.public_url.starts_with("https://");
-    let name = if https {
+    let name = if https(state) {
         format!("__Host-{}", started.cookie_name)
     } else {
         started.cookie_name.clone()
     };
     let value = started.cookie_value.expose().to_string();
-    let set_cookie = format!(
-        "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-        web::LOGIN_TTL.num_seconds(),
-        if https { "; Secure" } else { "" }
-    );
+    let set_cookie = set_cookie(state, &name, &value, web::LOGIN_TTL.num_seconds());
     BindingCookie {
         name,
         value,
@@ -103,10 +98,19 @@ fn binding_cookie(state: &AppState, started: &web::Started) -> BindingCookie {
 
 /// The `Set-Cookie` that removes a login's binding cookie once the callback has used it.
 fn clear_cookie(state: &AppState, name: &str) -> String {
-    let https = state.settings.public_url.starts_with("https://");
+    set_cookie(state, name, "", 0)
+}
+
+fn https(state: &AppState) -> bool {
+    state.settings.public_url.starts_with("https://")
+}
+
+/// A login cookie's `Set-Cookie` value: the same attributes when it is set and when cleared
+/// (a browser only replaces a cookie with the same name, path and flags).
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
     format!(
-        "{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
-        if https { "; Secure" } else { "" }
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if https(state) { "; Secure" } else { "" }
     )
 }
 

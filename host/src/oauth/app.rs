@@ -157,18 +157,33 @@ fn env(name: &str) -> Option<String> {
 /// environment, bounded time. With `checked`, names resolve only to public addresses (unless
 /// `allow_private`): for endpoints a component declared, which must not be a way to make the
 /// host post the operator's client secret into its own network.
+///
+/// There are three such clients (unchecked; checked; checked allowing private addresses), built
+/// once per process and shared: building one loads the TLS roots, and an app is made per login
+/// and per sync.
 pub fn token_http_client(checked: bool, allow_private: bool) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30));
-    if checked {
-        builder = builder.dns_resolver(crate::runtime::http::checked_resolver(allow_private));
-    }
-    builder
-        .build()
-        .expect("a reqwest client with rustls builds")
+    static CLIENTS: std::sync::OnceLock<[reqwest::Client; 3]> = std::sync::OnceLock::new();
+    let build = |resolver: Option<bool>| {
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30));
+        if let Some(allow_private) = resolver {
+            builder = builder.dns_resolver(crate::runtime::http::checked_resolver(allow_private));
+        }
+        builder
+            .build()
+            .expect("a reqwest client with rustls builds")
+    };
+    let clients = CLIENTS.get_or_init(|| [build(None), build(Some(false)), build(Some(true))]);
+    // reqwest clients are handles: a clone shares the connection pool.
+    clients[match (checked, allow_private) {
+        (false, _) => 0,
+        (true, false) => 1,
+        (true, true) => 2,
+    }]
+    .clone()
 }
 
 /// An endpoint a component declared (not one the operator set) must be HTTPS and name a host,
@@ -183,7 +198,7 @@ fn check_declared(
         provider: provider.to_string(),
         what,
         reason: format!(
-            "{reason}; the component declared it, so it must be an https:// URL on a public              name (the operator can set P8_{}_{}_URL instead)",
+            "{reason}; the component declared it, so it must be an https:// URL on a public name (the operator can set P8_{}_{}_URL instead)",
             provider.to_ascii_uppercase(),
             what.to_ascii_uppercase()
         ),
@@ -607,6 +622,7 @@ fn grant(response: &oauth2::basic::BasicTokenResponse) -> Grant {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn declared_endpoints_must_be_https_on_a_public_name() {
@@ -661,8 +677,6 @@ mod tests {
             assert_eq!(client_vars(other).len(), 1, "{other}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn a_huge_expires_in_is_cut_to_a_year_without_overflow() {

@@ -113,7 +113,7 @@ fn authorize_reply(s: &mut State, p: &Params) -> Reply {
         return oauth_error("unsupported_response_type", "response_type must be code");
     }
     if p.get("client_id") != Some(FakeBox::CLIENT_ID) {
-        return oauth_error("invalid_client", "The client credentials are invalid");
+        return invalid_client();
     }
     let Some(Ok(mut url)) = p.get("redirect_uri").map(url::Url::parse) else {
         return oauth_error("invalid_request", "Invalid redirect_uri");

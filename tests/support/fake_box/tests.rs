@@ -21,6 +21,17 @@ async fn get(bx: &FakeBox, token: &str, path: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// `POST /oauth2/token` with `form`: the status and the JSON answer.
+async fn post_token(bx: &FakeBox, form: &[(&str, &str)]) -> (u16, Value) {
+    let r = client()
+        .post(bx.token_url())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
 async fn refresh_with(bx: &FakeBox, token: &str) -> (u16, Value) {
     let form = [
         ("grant_type", "refresh_token"),
@@ -28,13 +39,7 @@ async fn refresh_with(bx: &FakeBox, token: &str) -> (u16, Value) {
         ("client_id", FakeBox::CLIENT_ID),
         ("client_secret", FakeBox::CLIENT_SECRET),
     ];
-    let r = client()
-        .post(bx.token_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
+    post_token(bx, &form).await
 }
 
 #[tokio::test]
@@ -237,24 +242,11 @@ async fn codes_exchange_once_with_pkce_and_tokens_can_be_revoked() {
         ("client_id", FakeBox::CLIENT_ID),
         ("client_secret", FakeBox::CLIENT_SECRET),
     ];
-    let r = client()
-        .post(bx.token_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let access = r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let again = client()
-        .post(bx.token_url())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status().as_u16(), 400);
+    let (status, body) = post_token(&bx, &form).await;
+    assert_eq!(status, 200);
+    let access = body["access_token"].as_str().unwrap().to_string();
+    // The code is single use.
+    assert_eq!(post_token(&bx, &form).await.0, 400);
     assert_eq!(get(&bx, &access, "/users/me").await.0, 200);
     let revoke = [
         ("client_id", FakeBox::CLIENT_ID),
