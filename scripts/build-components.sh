@@ -5,6 +5,8 @@
 #   target/providers/<name>.wasm        the providers p8sync ships (P8_PROVIDERS_DIR default)
 #   target/extractors/<name>.wasm       the built-in extractors (pdf, office, html, audio)
 #   target/test-components/<name>.wasm  misbehaving and helper components for the tests
+# (under $CARGO_TARGET_DIR instead of target/ when that is set). A file is only replaced when it
+# changed, so the p8sync binary, which builds these in, is not relinked for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,25 +30,26 @@ echo "==> building components (wasm32-wasip2, release)"
 # shellcheck disable=SC2086
 cargo build --quiet --release --target wasm32-wasip2 $providers $extractors $tests
 
-out=target/wasm32-wasip2/release
-mkdir -p target/providers target/extractors target/test-components
+t=${CARGO_TARGET_DIR:-target}
+out=$t/wasm32-wasip2/release
+mkdir -p "$t/providers" "$t/extractors" "$t/test-components"
+put() { cmp -s "$1" "$2" || cp "$1" "$2"; }
 for d in providers/*/; do
     name=$(basename "$d")
     f="$out/p8sync_provider_${name//-/_}.wasm"
-    [ -f "$f" ] && cp "$f" "target/providers/$name.wasm"
+    [ -f "$f" ] && put "$f" "$t/providers/$name.wasm"
 done
 for d in extractors/*/; do
     name=$(basename "$d")
     f="$out/p8sync_extractor_${name//-/_}.wasm"
-    [ -f "$f" ] && cp "$f" "target/extractors/$name.wasm"
+    [ -f "$f" ] && put "$f" "$t/extractors/$name.wasm"
 done
 for d in tests/components/*/; do
     name=$(basename "$d")
     f="$out/p8sync_test_${name//-/_}.wasm"
-    [ -f "$f" ] && cp "$f" "target/test-components/$name.wasm"
+    [ -f "$f" ] && put "$f" "$t/test-components/$name.wasm"
 done
-echo "==> components: $(ls target/providers | tr '\n' ' ')"
-echo "==> extractors:"
-for f in target/extractors/*.wasm; do
+echo "==> components:"
+for f in "$t"/providers/*.wasm "$t"/extractors/*.wasm; do
     printf '    %-12s %8d KiB\n' "$(basename "$f" .wasm)" "$(( $(stat -c %s "$f") / 1024 ))"
 done

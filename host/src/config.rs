@@ -289,12 +289,12 @@ impl RuntimeSettings {
             allow_private: env_bool("P8_ALLOW_PRIVATE_NETWORKS")?.unwrap_or(false),
             ..NetworkSettings::default()
         };
-        // Precompiled components depend only on the component and the engine, so several data
-        // directories (tenants' test instances, CI runs) may share one cache.
-        let cache_dir = match std::env::var("P8_CACHE_DIR") {
-            Ok(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
-            _ => data_dir.join("cache").join("components"),
-        };
+        let cache_dir = component_cache_dir(
+            std::env::var_os("P8_CACHE_DIR"),
+            std::env::var_os("XDG_CACHE_HOME"),
+            std::env::var_os("HOME"),
+            data_dir,
+        );
         Ok(RuntimeSettings {
             cache_dir: Some(cache_dir),
             limits,
@@ -303,6 +303,30 @@ impl RuntimeSettings {
             perf_map: env_bool("P8_PERF_MAP")?.unwrap_or(false),
         })
     }
+}
+
+/// Where compiled components are cached: `P8_CACHE_DIR`, else the user's cache folder
+/// (`$XDG_CACHE_HOME/p8sync/components`, `~/.cache/p8sync/components`), else the data
+/// directory. A compiled component depends only on the component and the engine, so one cache
+/// per machine serves every data directory: a new one starts without compiling anything.
+fn component_cache_dir(
+    explicit: Option<std::ffi::OsString>,
+    xdg_cache: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+    data_dir: &std::path::Path,
+) -> PathBuf {
+    let set = |v: Option<std::ffi::OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set(explicit) {
+        return dir;
+    }
+    // Relative values are invalid under the XDG spec and would depend on the working folder.
+    if let Some(dir) = set(xdg_cache).filter(|d| d.is_absolute()) {
+        return dir.join("p8sync").join("components");
+    }
+    if let Some(home) = set(home).filter(|d| d.is_absolute()) {
+        return home.join(".cache").join("p8sync").join("components");
+    }
+    data_dir.join("cache").join("components")
 }
 
 fn env_number(name: &str) -> Result<Option<u64>, SettingError> {
@@ -359,6 +383,29 @@ fn env_bool(name: &str) -> Result<Option<bool>, SettingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compiled_components_are_cached_per_machine() {
+        let data = std::path::Path::new("/srv/p8/data");
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        let dir = |e, x, h| component_cache_dir(e, x, h, data);
+        assert_eq!(
+            dir(os("/var/cache/p8"), os("/x"), os("/home/u")),
+            PathBuf::from("/var/cache/p8")
+        );
+        assert_eq!(
+            dir(None, os("/x"), os("/home/u")),
+            PathBuf::from("/x/p8sync/components")
+        );
+        assert_eq!(
+            dir(os(""), os("relative"), os("/home/u")),
+            PathBuf::from("/home/u/.cache/p8sync/components")
+        );
+        assert_eq!(
+            dir(None, None, None),
+            PathBuf::from("/srv/p8/data/cache/components")
+        );
+    }
 
     #[test]
     fn overrides_are_read_per_provider() {

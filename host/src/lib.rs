@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod blob;
+pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod conformance;

@@ -5,6 +5,9 @@ use p8sync::cli::{Cli, run};
 use p8sync::config::file;
 use std::process::ExitCode;
 
+// The components built into this binary (`PROVIDERS`, `EXTRACTORS`), collected by build.rs.
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
 // Not `#[tokio::main]`: the settings file is applied with `std::env::set_var`, which is only
 // sound while the process has one thread, so the runtime is built after it.
 fn main() -> ExitCode {
@@ -15,7 +18,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.builtins = p8sync::builtin::Builtins {
+        providers: PROVIDERS,
+        extractors: EXTRACTORS,
+    };
     p8sync::logging::init(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -697,3 +697,151 @@ fn show_prints_a_file_with_what_ingestion_made_of_it() {
         text(&out).1
     );
 }
+
+/// `p8sync` copied alone into an empty folder, run with no providers or extractors folder
+/// anywhere near it, and a home of its own: everything it needs is built in.
+fn solo(bin: &Path, cwd: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args).current_dir(cwd).env("HOME", cwd.join("home"));
+    for var in [
+        "P8_DATA_DIR",
+        "P8_PROVIDERS_DIR",
+        "P8_EXTRACTORS_DIR",
+        "P8_CACHE_DIR",
+        "XDG_CACHE_HOME",
+        "RUST_LOG",
+        "DATABASE_URL",
+        "P8_PG_HOST",
+        "S3_BUCKET_NAME",
+        "S3_DEFAULT_BUCKET",
+    ] {
+        c.env_remove(var);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("running the copied p8sync")
+}
+
+#[test]
+fn the_binary_alone_runs_everything_from_an_empty_folder() {
+    let place = tempfile::tempdir().unwrap();
+    let bin = place.path().join("p8sync");
+    std::fs::copy(env!("CARGO_BIN_EXE_p8sync"), &bin).unwrap();
+    assert_eq!(std::fs::read_dir(place.path()).unwrap().count(), 1);
+
+    let out = solo(&bin, place.path(), &["providers", "--json"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let ids: Vec<&str> = json["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["builtin"], true, "{p}");
+            p["id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "box",
+            "dropbox",
+            "google_drive",
+            "local",
+            "onedrive",
+            "webdav"
+        ],
+        "the shipped providers, and not the template"
+    );
+    assert!(json["problems"].as_array().unwrap().is_empty(), "{stdout}");
+    assert!(json["dir"].is_null(), "{stdout}");
+
+    let out = solo(&bin, place.path(), &["extractors"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for id in ["audio", "html", "office", "pdf"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "no built-in {id} extractor in:\n{stdout}"
+        );
+    }
+
+    let folder = place.path().join("docs");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("a.txt"), "plain words").unwrap();
+    std::fs::write(
+        folder.join("page.html"),
+        "<html><body><p>The lighthouse keeper's log</p></body></html>",
+    )
+    .unwrap();
+    let out = solo(&bin, place.path(), &["sync", "docs"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("synced 2 files"), "{stdout}");
+    // The HTML went through the built-in extractor.
+    let out = solo(&bin, place.path(), &["show", "page.html"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("lighthouse keeper's log"), "{stdout}");
+    // Its state is in the working folder, and compiled components in the user's cache.
+    assert!(place.path().join(".p8sync/p8sync.db").is_file());
+    assert!(place.path().join("home/.cache/p8sync/components").is_dir());
+}
+
+#[test]
+fn a_providers_folder_adds_to_and_overrides_the_built_in_ones() {
+    let place = tempfile::tempdir().unwrap();
+    let bin = place.path().join("p8sync");
+    std::fs::copy(env!("CARGO_BIN_EXE_p8sync"), &bin).unwrap();
+    let extra = place.path().join("extra");
+    std::fs::create_dir(&extra).unwrap();
+    let local = extra.join("my-local.wasm");
+    std::fs::copy(providers_dir().join("local-folder.wasm"), &local).unwrap();
+    let providers = |place: &Path| {
+        let out = solo(
+            &bin,
+            place,
+            &["providers", "--json"],
+            &[("P8_PROVIDERS_DIR", &extra)],
+        );
+        assert!(out.status.success(), "{}", text(&out).1);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let find = |json: &serde_json::Value, id: &str| {
+        json["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+
+    // Not approved: refused, and the built-in one stays.
+    let json = providers(place.path());
+    assert_eq!(find(&json, "local")["builtin"], true);
+    assert!(
+        json["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("not approved"),
+        "{json}"
+    );
+
+    // Approved by the operator: it replaces the built-in one of its id.
+    let out = solo(
+        &bin,
+        place.path(),
+        &["provider", "approve", local.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out).1);
+    let json = providers(place.path());
+    let local_now = find(&json, "local");
+    assert_eq!(local_now["builtin"], false, "{json}");
+    assert_eq!(local_now["file"], local.to_str().unwrap());
+    assert_eq!(find(&json, "google_drive")["builtin"], true);
+    assert!(json["problems"].as_array().unwrap().is_empty(), "{json}");
+}

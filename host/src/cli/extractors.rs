@@ -38,7 +38,7 @@ pub(super) async fn run(cli: &Cli, args: &ExtractorsArgs) -> Result<()> {
         );
         return Ok(());
     }
-    println!("extractors in {}", extractors.dir().display());
+    println!("extractors: {}", extractors.looked_in());
     let rows: Vec<Vec<String>> = all
         .iter()
         .map(|e| {

@@ -28,14 +28,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "P8_DATA_DIR", default_value = ".p8sync")]
     pub data_dir: PathBuf,
 
-    /// The folder of provider components (*.wasm). Defaults to the components this
-    /// workspace builds (target/providers).
+    /// A folder of provider components (*.wasm) to add to the built-in ones; a component
+    /// there with a built-in's id replaces it. Each must be approved in its providers.lock.
+    /// Defaults to a `providers` folder next to the binary, if there is one.
     #[arg(long, global = true, env = "P8_PROVIDERS_DIR")]
     pub providers_dir: Option<PathBuf>,
 
-    /// The folder of extractor components (*.wasm): the sandboxed parsers of PDF, Office,
-    /// HTML and audio files. Defaults to an `extractors` folder next to the binary, or the ones
-    /// this workspace builds (target/extractors).
+    /// A folder of extractor components (*.wasm), the sandboxed parsers of PDF, Office, HTML
+    /// and audio files, to add to the built-in ones (the same id replaces a built-in). Defaults
+    /// to an `extractors` folder next to the binary, if there is one.
     #[arg(long, global = true, env = "P8_EXTRACTORS_DIR")]
     pub extractors_dir: Option<PathBuf>,
 
@@ -66,6 +67,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// The components built into the binary (set by `main`; none in the library).
+    #[arg(skip)]
+    pub builtins: crate::builtin::Builtins,
 }
 
 /// The commands.
@@ -153,15 +158,15 @@ impl Cli {
         Ok(Runtime::new(settings)?)
     }
 
-    /// The providers directory in effect.
-    pub(crate) fn providers_dir(&self) -> PathBuf {
+    /// The providers directory in effect besides the built-in providers, if any.
+    pub(crate) fn providers_dir(&self) -> Option<PathBuf> {
         self.providers_dir
             .clone()
-            .unwrap_or_else(default_providers_dir)
+            .or_else(|| beside_binary("providers"))
     }
 
-    /// The extractors, loaded lazily from the extractors directory, under the `P8_EXTRACT_*`
-    /// caps, in `runtime`'s sandbox.
+    /// The extractors, built-in and from the extractors directory, loaded lazily, under the
+    /// `P8_EXTRACT_*` caps, in `runtime`'s sandbox.
     pub(crate) fn extractors(
         &self,
         runtime: &Runtime,
@@ -170,14 +175,15 @@ impl Cli {
         let dir = self
             .extractors_dir
             .clone()
-            .unwrap_or_else(crate::extract::default_dir);
+            .or_else(|| beside_binary("extractors"));
         crate::extract::Extractors::new(runtime.clone(), dir, limits)
+            .with_builtins(self.builtins.extractors)
     }
 
     /// Load the registry, reporting files that failed to load on stderr.
     pub(crate) async fn registry(&self, runtime: &Runtime) -> Result<Registry> {
         let dir = self.providers_dir();
-        let registry = Registry::load_dir(runtime, &dir).await?;
+        let registry = Registry::load(runtime, self.builtins.providers, dir.as_deref()).await?;
         for problem in registry.problems() {
             eprintln!("warning: {problem}");
         }
@@ -185,24 +191,18 @@ impl Cli {
     }
 }
 
-/// Where the components are when nothing is configured: next to the binary (an install), or
-/// the workspace's `target/providers` (a checkout).
-fn default_providers_dir() -> PathBuf {
-    let mut candidates = Vec::new();
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        candidates.push(dir.join("providers"));
-        if let Some(up) = dir.parent() {
-            candidates.push(up.join("providers"));
-        }
-    }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/providers"));
-    candidates
-        .iter()
+/// A `name` folder next to the binary, or beside its `bin` folder (`/opt/p8sync/bin/p8sync`
+/// and `/opt/p8sync/providers`).
+fn beside_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let up = (dir.file_name()? == "bin")
+        .then(|| dir.parent().map(|up| up.join(name)))
+        .flatten();
+    [Some(dir.join(name)), up]
+        .into_iter()
+        .flatten()
         .find(|c| c.is_dir())
-        .cloned()
-        .unwrap_or_else(|| candidates.last().cloned().unwrap_or_default())
 }
 
 /// Create the data directory readable by its owner only: it holds the component cache, whose

@@ -207,6 +207,7 @@ fn describe_json(p: &Provider) -> serde_json::Value {
         "wit_version": s.wit_version.to_string(),
         "file": s.path,
         "sha256": s.sha256,
+        "builtin": s.builtin,
         "allowed_hosts": p.allowed_hosts(),
     })
 }
@@ -232,7 +233,12 @@ pub(super) async fn run_providers(cli: &Cli, args: &ProvidersArgs) -> Result<()>
         .map(|p| {
             vec![
                 p.id().to_string(),
-                "approved".to_string(),
+                if p.source().builtin {
+                    "built-in"
+                } else {
+                    "approved"
+                }
+                .to_string(),
                 p.info().version.clone(),
                 p.source().wit_version.to_string(),
                 auth_kind(&p.info().auth).to_string(),
@@ -253,7 +259,12 @@ pub(super) async fn run_providers(cli: &Cli, args: &ProvidersArgs) -> Result<()>
         rows.push(row);
     }
     if rows.is_empty() {
-        println!("no providers in {}", registry.dir().display());
+        match registry.dir() {
+            Some(dir) => println!("no providers are built in and none in {}", dir.display()),
+            None => println!(
+                "no providers are built in; set P8_PROVIDERS_DIR to a folder of components"
+            ),
+        }
     } else {
         print_table(
             &[

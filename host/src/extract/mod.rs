@@ -21,6 +21,7 @@ mod state;
 
 pub use state::PcmSink;
 
+use crate::builtin::Embedded;
 use crate::config::SandboxLimits;
 use crate::runtime::error::LoadError;
 use crate::runtime::provider::{ExportProblem, compile_component, export_version};
@@ -190,10 +191,11 @@ impl std::fmt::Debug for Extractor {
     }
 }
 
-/// The extractors in a directory, loaded the first time one is needed.
+/// The built-in extractors and those in a directory, loaded the first time one is needed.
 pub struct Extractors {
     runtime: Runtime,
-    dir: PathBuf,
+    builtins: &'static [Embedded],
+    dir: Option<PathBuf>,
     limits: ExtractLimits,
     budget: Arc<Semaphore>,
     loaded: OnceCell<Loaded>,
@@ -206,21 +208,39 @@ struct Loaded {
 }
 
 impl Extractors {
-    /// The extractors in `dir` (nothing is read until one is needed).
-    pub fn new(runtime: Runtime, dir: PathBuf, limits: ExtractLimits) -> Self {
+    /// The extractors in `dir`, if any (nothing is read until one is needed).
+    pub fn new(runtime: Runtime, dir: impl Into<Option<PathBuf>>, limits: ExtractLimits) -> Self {
         let budget = Arc::new(Semaphore::new(limits.memory_budget_mib as usize));
         Extractors {
             runtime,
-            dir,
+            builtins: &[],
+            dir: dir.into(),
             limits,
             budget,
             loaded: OnceCell::new(),
         }
     }
 
-    /// The directory extractors are loaded from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// These built-in extractors too; one in the directory with the same id replaces its
+    /// built-in.
+    pub fn with_builtins(mut self, builtins: &'static [Embedded]) -> Self {
+        self.builtins = builtins;
+        self
+    }
+
+    /// The directory extractors are loaded from besides the built-in ones, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Where extractors come from, for messages: "the built-in extractors and /x".
+    pub fn looked_in(&self) -> String {
+        match (self.builtins.is_empty(), &self.dir) {
+            (false, Some(dir)) => format!("the built-in extractors and {}", dir.display()),
+            (false, None) => "the built-in extractors".into(),
+            (true, Some(dir)) => dir.display().to_string(),
+            (true, None) => "nowhere: none is built in and P8_EXTRACTORS_DIR is not set".into(),
+        }
     }
 
     /// The caps extractions run under.
@@ -233,7 +253,8 @@ impl Extractors {
             .get_or_init(|| async {
                 let runtime = self.runtime.inner().clone();
                 let dir = self.dir.clone();
-                tokio::task::spawn_blocking(move || load_dir(&runtime, &dir))
+                let builtins = self.builtins;
+                tokio::task::spawn_blocking(move || load_all(&runtime, builtins, dir.as_deref()))
                     .await
                     .unwrap_or_else(|e| Loaded {
                         problems: vec![format!("loading extractors failed: {e}")],
@@ -572,9 +593,10 @@ fn linker(runtime: &RuntimeInner) -> Result<Linker<ExtractState>, String> {
     Ok(linker)
 }
 
-/// Load every `*.wasm` in `dir`; a file that fails is a problem, not a failure of the others.
-/// Two files claiming one id are both refused.
-fn load_dir(runtime: &Arc<RuntimeInner>, dir: &Path) -> Loaded {
+/// Load the built-in extractors, then every `*.wasm` in `dir`; a file that fails is a problem,
+/// not a failure of the others. Two files claiming one id are both refused; a file with a
+/// built-in's id replaces it.
+fn load_all(runtime: &Arc<RuntimeInner>, builtins: &[Embedded], dir: Option<&Path>) -> Loaded {
     let mut loaded = Loaded::default();
     let linker = match linker(runtime) {
         Ok(l) => l,
@@ -582,6 +604,15 @@ fn load_dir(runtime: &Arc<RuntimeInner>, dir: &Path) -> Loaded {
             loaded.problems.push(e);
             return loaded;
         }
+    };
+    let mut candidates: Vec<Result<Extractor, String>> = builtins
+        .iter()
+        .map(|b| load_one(runtime, &linker, &b.path(), b.bytes))
+        .collect();
+    let builtin = claim(&mut loaded.problems, std::mem::take(&mut candidates));
+    let Some(dir) = dir else {
+        loaded.by_id = builtin;
+        return loaded;
     };
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(read) => read
@@ -594,50 +625,71 @@ fn load_dir(runtime: &Arc<RuntimeInner>, dir: &Path) -> Loaded {
                  of extractor components",
                 dir.display()
             ));
+            loaded.by_id = builtin;
             return loaded;
         }
     };
     files.sort();
-    let mut duplicated = Vec::new();
     for path in files {
-        match load_one(runtime, &linker, &path) {
+        candidates.push(
+            std::fs::read(&path)
+                .map_err(|source| {
+                    LoadError::Read {
+                        path: path.clone(),
+                        source,
+                    }
+                    .to_string()
+                })
+                .and_then(|bytes| load_one(runtime, &linker, &path, &bytes)),
+        );
+    }
+    let from_dir = claim(&mut loaded.problems, candidates);
+    loaded.by_id = builtin;
+    loaded.by_id.extend(from_dir);
+    loaded
+}
+
+/// The extractors among `candidates` that are the only one with their id; the rest, and the
+/// failures, go to `problems`.
+fn claim(
+    problems: &mut Vec<String>,
+    candidates: Vec<Result<Extractor, String>>,
+) -> BTreeMap<String, Arc<Extractor>> {
+    let mut by_id = BTreeMap::new();
+    let mut duplicated = Vec::new();
+    for candidate in candidates {
+        match candidate {
             Ok(extractor) => {
                 let id = extractor.info.id.clone();
-                if duplicated.contains(&id) || loaded.by_id.contains_key(&id) {
-                    loaded.problems.push(format!(
+                if duplicated.contains(&id) || by_id.contains_key(&id) {
+                    problems.push(format!(
                         "{}: another extractor already has the id `{id}`; both are refused",
-                        path.display()
+                        extractor.info.path.display()
                     ));
-                    loaded.by_id.remove(&id);
+                    by_id.remove(&id);
                     duplicated.push(id);
                     continue;
                 }
-                tracing::debug!(extractor = %id, file = %path.display(), "loaded extractor");
-                loaded.by_id.insert(id, Arc::new(extractor));
+                tracing::debug!(extractor = %id, file = %extractor.info.path.display(), "loaded extractor");
+                by_id.insert(id, Arc::new(extractor));
             }
             Err(e) => {
                 tracing::warn!("{e}");
-                loaded.problems.push(e);
+                problems.push(e);
             }
         }
     }
-    loaded
+    by_id
 }
 
 fn load_one(
     runtime: &Arc<RuntimeInner>,
     linker: &Linker<ExtractState>,
     path: &Path,
+    bytes: &[u8],
 ) -> Result<Extractor, String> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        LoadError::Read {
-            path: path.to_path_buf(),
-            source,
-        }
-        .to_string()
-    })?;
     let (component, sha256, _) =
-        compile_component(runtime, path, &bytes).map_err(|e| e.to_string())?;
+        compile_component(runtime, path, bytes).map_err(|e| e.to_string())?;
     export_version(
         &runtime.engine,
         &component,
@@ -764,24 +816,4 @@ fn check_info(info: types::ExtractorInfo) -> Result<ExtractorInfo, String> {
         path: PathBuf::new(),
         sha256: String::new(),
     })
-}
-
-/// Where extractors are when nothing is configured (`--extractors-dir`, `P8_EXTRACTORS_DIR`):
-/// next to the binary (an install), or the workspace's `target/extractors` (a checkout).
-pub fn default_dir() -> PathBuf {
-    let mut candidates = Vec::new();
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        candidates.push(dir.join("extractors"));
-        if let Some(up) = dir.parent() {
-            candidates.push(up.join("extractors"));
-        }
-    }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/extractors"));
-    candidates
-        .iter()
-        .find(|c| c.is_dir())
-        .cloned()
-        .unwrap_or_else(|| candidates.last().cloned().unwrap_or_default())
 }

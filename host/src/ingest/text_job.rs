@@ -91,7 +91,7 @@ pub(super) async fn ingest(
                         "no installed extractor reads {} (looked in {}; `p8sync extractors` \
                          lists them)",
                         format.unwrap_or("this type"),
-                        extractors.dir().display()
+                        extractors.looked_in()
                     ),
                 ));
             };

@@ -8,6 +8,7 @@
 use sha2::{Digest, Sha256};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -33,12 +34,22 @@ pub(crate) struct ArtifactCache {
 }
 
 impl ArtifactCache {
-    pub(crate) fn new(root: &Path, engine: &Engine) -> Self {
+    /// The cache under `root`, created private if missing. `None` (compile every time, with a
+    /// warning) when `root` can't be made, or could be written by someone else: its artifacts
+    /// are loaded as native code.
+    pub(crate) fn new(root: &Path, engine: &Engine) -> Option<Self> {
+        if let Err(reason) = private_dir(root) {
+            tracing::warn!(
+                dir = %root.display(),
+                "not caching compiled components (each run compiles them): {reason}"
+            );
+            return None;
+        }
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        ArtifactCache {
+        Some(ArtifactCache {
             dir: root.join(format!("{:016x}", hasher.finish())),
-        }
+        })
     }
 
     fn path_for(&self, sha256: &str) -> PathBuf {
@@ -85,4 +96,33 @@ impl ArtifactCache {
         tmp.persist(self.path_for(sha256)).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// Make `dir` if missing (readable by its owner only), and check that only this user can write
+/// to it.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create it: {e}"))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_dir() {
+        return Err("it is not a folder".into());
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(format!(
+            "it belongs to user {}, not to the user running p8sync",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "others may write to it (mode {:o}); `chmod go-w` it",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
 }

@@ -111,7 +111,7 @@ impl Runtime {
         let cache = settings
             .cache_dir
             .as_ref()
-            .map(|dir| ArtifactCache::new(dir, &engine));
+            .and_then(|dir| ArtifactCache::new(dir, &engine));
         let ticker = Ticker::start(&engine);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
@@ -150,6 +150,17 @@ impl Runtime {
             source,
         })?;
         Provider::load(self.inner.clone(), path, &bytes).await
+    }
+
+    /// Load a component built into the binary as a provider (approved by the build).
+    pub async fn load_builtin(
+        &self,
+        embedded: &crate::builtin::Embedded,
+    ) -> Result<Provider, LoadError> {
+        let mut provider =
+            Provider::load(self.inner.clone(), &embedded.path(), embedded.bytes).await?;
+        provider.source.builtin = true;
+        Ok(provider)
     }
 }
 

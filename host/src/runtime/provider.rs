@@ -234,6 +234,8 @@ pub struct ComponentSource {
     pub wit_version: semver::Version,
     /// Whether it was loaded from the artifact cache.
     pub cache: CacheOutcome,
+    /// Whether it is built into the binary (approved by the build) rather than a file.
+    pub builtin: bool,
 }
 
 /// Marks an error as coming from instantiation rather than from the guest's code.
@@ -262,7 +264,7 @@ struct Prepared {
 pub struct Provider {
     prepared: Prepared,
     info: ProviderInfo,
-    source: ComponentSource,
+    pub(super) source: ComponentSource,
 }
 
 impl std::fmt::Debug for Provider {
@@ -535,6 +537,7 @@ impl Provider {
                 sha256,
                 wit_version,
                 cache,
+                builtin: false,
             },
         })
     }

@@ -1,8 +1,10 @@
-//! The provider registry: every component in the providers directory, indexed by its id.
+//! The provider registry: the built-in providers and every approved component in the providers
+//! directory, indexed by id.
 
 use super::error::{LoadError, UnknownProvider};
 use super::lock::{Approval, Lock};
 use super::{Provider, Runtime};
+use crate::builtin::Embedded;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 /// The providers that loaded, and the files that did not (with why).
 #[derive(Debug, Default)]
 pub struct Registry {
-    dir: PathBuf,
+    dir: Option<PathBuf>,
     providers: BTreeMap<String, Arc<Provider>>,
     problems: Vec<LoadError>,
 }
@@ -22,6 +24,29 @@ impl Registry {
     /// claiming one id are both refused: which one would win is not something to leave to
     /// directory order.
     pub async fn load_dir(runtime: &Runtime, dir: &Path) -> Result<Registry, LoadError> {
+        Registry::load(runtime, &[], Some(dir)).await
+    }
+
+    /// The built-in providers (approved by the build), then those in `dir` as
+    /// [`Registry::load_dir`] loads them: a file there with a built-in's id replaces it.
+    pub async fn load(
+        runtime: &Runtime,
+        builtins: &[Embedded],
+        dir: Option<&Path>,
+    ) -> Result<Registry, LoadError> {
+        let mut registry = Registry {
+            dir: dir.map(Path::to_path_buf),
+            ..Registry::default()
+        };
+        let mut loaded = Vec::new();
+        for embedded in builtins {
+            loaded.push(runtime.load_builtin(embedded).await);
+        }
+        let builtin = registry.claim(loaded, None);
+        let Some(dir) = dir else {
+            registry.providers = builtin;
+            return Ok(registry);
+        };
         let lock = Lock::read(&Lock::path_in(dir))?;
         let read = std::fs::read_dir(dir).map_err(|source| LoadError::Dir {
             path: dir.to_path_buf(),
@@ -32,45 +57,66 @@ impl Registry {
             .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
             .collect();
         files.sort();
-
-        let mut registry = Registry {
-            dir: dir.to_path_buf(),
-            ..Registry::default()
-        };
-        let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
-        let mut duplicated: BTreeMap<String, ()> = BTreeMap::new();
+        let mut loaded = Vec::new();
         for path in files {
-            match runtime.load_file(&path).await {
-                Ok(provider) => {
-                    let id = provider.id().to_string();
-                    if let Err(refused) = check_approval(&lock, &provider) {
-                        tracing::warn!("{refused}");
-                        registry.problems.push(refused);
-                        continue;
-                    }
-                    if let Some(first) = claimed.get(&id) {
-                        registry.problems.push(LoadError::DuplicateId {
-                            id: id.clone(),
-                            first: first.clone(),
-                            second: path.clone(),
-                        });
-                        registry.providers.remove(&id);
-                        duplicated.insert(id, ());
-                        continue;
-                    }
-                    claimed.insert(id.clone(), path);
-                    if !duplicated.contains_key(&id) {
-                        tracing::debug!(provider = %id, file = %provider.source().path.display(), "loaded provider");
-                        registry.providers.insert(id, Arc::new(provider));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    registry.problems.push(e);
-                }
+            loaded.push(runtime.load_file(&path).await);
+        }
+        let from_dir = registry.claim(loaded, Some(&lock));
+        registry.providers = builtin;
+        for (id, provider) in from_dir {
+            if registry.providers.contains_key(&id) {
+                tracing::info!(provider = %id, file = %provider.source().path.display(), "overrides the built-in provider");
             }
+            registry.providers.insert(id, provider);
         }
         Ok(registry)
+    }
+
+    /// The providers among `loaded` that may run, by id: approved by `lock` (built-ins need
+    /// none), and the only one with their id. The rest go to the problems.
+    fn claim(
+        &mut self,
+        loaded: Vec<Result<Provider, LoadError>>,
+        lock: Option<&Lock>,
+    ) -> BTreeMap<String, Arc<Provider>> {
+        let mut providers = BTreeMap::new();
+        let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut duplicated: BTreeMap<String, ()> = BTreeMap::new();
+        for result in loaded {
+            let provider = match result {
+                Ok(provider) => provider,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    self.problems.push(e);
+                    continue;
+                }
+            };
+            let id = provider.id().to_string();
+            let path = provider.source().path.clone();
+            if let Some(lock) = lock
+                && let Err(refused) = check_approval(lock, &provider)
+            {
+                tracing::warn!("{refused}");
+                self.problems.push(refused);
+                continue;
+            }
+            if let Some(first) = claimed.get(&id) {
+                self.problems.push(LoadError::DuplicateId {
+                    id: id.clone(),
+                    first: first.clone(),
+                    second: path,
+                });
+                providers.remove(&id);
+                duplicated.insert(id, ());
+                continue;
+            }
+            claimed.insert(id.clone(), path);
+            if !duplicated.contains_key(&id) {
+                tracing::debug!(provider = %id, file = %provider.source().path.display(), "loaded provider");
+                providers.insert(id, Arc::new(provider));
+            }
+        }
+        providers
     }
 
     /// A registry of providers loaded some other way (embedding, tests). Later duplicates of
@@ -111,9 +157,9 @@ impl Registry {
         &self.problems
     }
 
-    /// The directory the providers came from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The directory providers were loaded from besides the built-in ones, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 }
 

@@ -150,7 +150,7 @@ pub async fn analyse(
             .ok_or_else(|| {
                 AudioError::unsupported(format!(
                     "no audio extractor is installed (looked in {}; `p8sync extractors` lists them)",
-                    extractors.dir().display()
+                    extractors.looked_in()
                 ))
             })?,
     };
