@@ -1232,6 +1232,67 @@ async fn server_errors_retry_then_give_up(postgres: bool) {
     assert_eq!(f.store.queue_depth().await.unwrap(), depth(0, 0, 0, 1));
 }
 
+// ---------------------------------------------------------------------------------------------
+// 8. Files ingestion only stores are settled by the sync: no job to run
+// ---------------------------------------------------------------------------------------------
+
+async fn stored_only_files_need_no_job(postgres: bool) {
+    let mut f = fixture(postgres, false).await;
+    let ingestor = f.ingestor(None);
+    let registry = Registry::from_providers([load_local(&f.runtime).await]);
+    f.engine = SyncEngine::new(
+        f.store.clone(),
+        f.blob.clone(),
+        Arc::new(registry),
+        SyncOptions::default(),
+    )
+    .with_triage(Arc::new(ingestor.clone()));
+    let tree = make_tree(&[
+        ("notes.txt", "Text to ingest."),
+        ("photo.png", "not really a picture"),
+        ("data.unknownext", "no rule and no extractor for this"),
+    ]);
+    let config = local_config(tree.path());
+    f.store.put_config(&config).await.unwrap();
+    f.sync(&config).await;
+
+    for name in ["photo.png", "data.unknownext"] {
+        let file = f.file(&config, name).await;
+        assert_eq!(file.ingest_status, Some(IngestStatus::Stored), "{name}");
+        let why = file.ingest_message.clone().unwrap_or_default();
+        assert!(why.starts_with("stored only:"), "{name}: {why}");
+        assert!(!file.ingested && file.resource_id.is_none(), "{name}");
+    }
+    let notes = f.file(&config, "notes.txt").await;
+    assert_eq!(notes.ingest_status, Some(IngestStatus::Queued));
+    // Only the text file waits for a worker; the others' jobs are done without an attempt.
+    assert_eq!(f.store.queue_depth().await.unwrap(), depth(1, 0, 2, 0));
+    let jobs = f.store.ingest_jobs(Some(config.id)).await.unwrap();
+    assert_eq!(
+        jobs.iter()
+            .filter(|j| j.status == JobStatus::Done && j.attempts == 0)
+            .count(),
+        2,
+        "{jobs:?}"
+    );
+    let report = ingestor.drain().await.unwrap();
+    assert_eq!((report.ingested, report.stored), (1, 0), "{report:?}");
+    assert_eq!(f.resources(&notes).await.len(), 1);
+
+    // A changed picture is settled again; a picture that becomes text is not a thing a path
+    // can do, but new text next to it still queues.
+    std::fs::write(tree.path().join("photo.png"), "another picture").unwrap();
+    std::fs::write(tree.path().join("more.md"), "# More text").unwrap();
+    f.sync(&config).await;
+    let photo = f.file(&config, "photo.png").await;
+    assert_eq!(photo.ingest_status, Some(IngestStatus::Stored));
+    assert_eq!(
+        f.file(&config, "more.md").await.ingest_status,
+        Some(IngestStatus::Queued)
+    );
+    assert_eq!(f.store.queue_depth().await.unwrap(), depth(1, 0, 3, 0));
+}
+
 macro_rules! both {
     ($($name:ident),+) => {
         mod on_sqlite {
@@ -1253,7 +1314,8 @@ both!(
     one_chunk_rejected,
     server_errors_retry_then_give_up,
     killed_worker_job_is_taken_over,
-    cli_sync_ingests
+    cli_sync_ingests,
+    stored_only_files_need_no_job
 );
 
 // ---------------------------------------------------------------------------------------------

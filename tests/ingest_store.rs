@@ -1026,6 +1026,59 @@ async fn delete_config_cascades_to_jobs(store: Arc<dyn Store>) {
     assert!(s.claim_ingest_job("d", LONG, MAX).await.unwrap().is_none());
 }
 
+/// 12. A file whose outcome is settled at sync time gets, in one write, the rows a finished
+///     job leaves: no job to claim, earlier resources gone; its next content queues as usual.
+async fn settled_file_needs_no_job(store: Arc<dyn Store>) {
+    let s = &*store;
+    let c = config(s, "docs").await;
+    let f = synced(&c, "photo.bin");
+    // Earlier content had made a resource.
+    s.put_file_and_enqueue(&f).await.unwrap();
+    s.claim_ingest_job("a", LONG, MAX).await.unwrap().unwrap();
+    let made = outcome(
+        IngestStatus::Ingested,
+        "1 chunk",
+        vec![resource(&f, 0, "old")],
+    );
+    assert!(s.finish_ingest_job(f.id, "a", &made).await.unwrap());
+
+    let mut f2 = f.clone();
+    f2.remote_revision = Some("r2".into());
+    let kept = outcome(IngestStatus::Stored, "stored only: image/png", vec![]);
+    s.put_file_settled(&f2, &kept).await.unwrap();
+    let now = stored(s, &f).await;
+    assert_eq!(now.remote_revision.as_deref(), Some("r2"));
+    assert_eq!(now.ingest_status, Some(IngestStatus::Stored));
+    assert_eq!(
+        now.ingest_message.as_deref(),
+        Some("stored only: image/png")
+    );
+    assert!(!now.ingested);
+    assert_eq!(now.resource_id, None);
+    assert!(s.resources_for_file(f.id).await.unwrap().is_empty());
+    assert_eq!(job(s, f.id).await.status, JobStatus::Done);
+    assert_eq!(job(s, f.id).await.attempts, 0);
+    assert!(s.claim_ingest_job("b", LONG, MAX).await.unwrap().is_none());
+    assert_eq!(s.queue_depth().await.unwrap(), depth(0, 0, 1, 0));
+
+    // A file new to the store, settled at once.
+    let g = synced(&c, "song.bin");
+    s.put_file_settled(&g, &kept).await.unwrap();
+    assert_eq!(
+        stored(s, &g).await.ingest_status,
+        Some(IngestStatus::Stored)
+    );
+    assert_eq!(s.queue_depth().await.unwrap(), depth(0, 0, 2, 0));
+
+    // Its next content goes through the queue like any other.
+    s.put_file_and_enqueue(&f2).await.unwrap();
+    assert_eq!(job(s, f.id).await.status, JobStatus::Queued);
+    assert_eq!(
+        stored(s, &f).await.ingest_status,
+        Some(IngestStatus::Queued)
+    );
+}
+
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
         mod on_sqlite {
@@ -1067,4 +1120,5 @@ both!(
     ingest_status_values_round_trip,
     enqueue_config_picks_what_needs_ingestion,
     delete_config_cascades_to_jobs,
+    settled_file_needs_no_job,
 );

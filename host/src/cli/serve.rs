@@ -69,6 +69,7 @@ pub(super) async fn run(cli: &Cli, args: &ServeArgs) -> Result<()> {
         }
     };
     let ingestor = cli.ingestor(store.clone(), &runtime).await?;
+    let engine = engine.with_triage(Arc::new(ingestor.clone()));
 
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind(args.listen)

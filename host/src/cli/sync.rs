@@ -177,6 +177,9 @@ pub(super) async fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<()> {
         true => None,
         false => Some(cli.ingestor(store.clone(), &runtime).await?),
     };
+    if let Some(ingestor) = &ingestor {
+        engine = engine.with_triage(Arc::new(ingestor.clone()));
+    }
     let mut failed = Vec::new();
     let mut ran = 0usize;
     let several = configs.len() > 1 || args.all_due;

@@ -8,7 +8,7 @@ use crate::blob::{BlobStore, ObjectKey};
 use crate::extract::{Extractors, OutputKind};
 use crate::ingest::audio::TranscriptionBackend;
 use crate::store::ingest::{IngestJob, IngestOutcome, IngestStatus};
-use crate::store::{FileStatus, Store, StoreError};
+use crate::store::{FileStatus, Store, StoreError, SyncFile};
 use chrono::Utc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -283,31 +283,13 @@ impl Ingestor {
             message: format!("the object URI {uri} is not one p8sync wrote"),
             retryable: false,
         })?;
-        let names: Vec<&str> = [file.remote_name.as_deref(), Some(key.as_str())]
-            .into_iter()
-            .flatten()
-            .collect();
-        let route = match self.routes.matched(file.remote_type.as_deref(), &names) {
-            Some(route) => route,
-            // No rule knows the type: an installed extractor may (a third party's EPUB reader).
-            None => {
-                self.extractor_route(file.remote_type.as_deref(), &names)
-                    .await
-            }
-        };
+        let route = self.route(file, &key).await;
         if route != Route::Audio {
             // It may have been audio before it changed.
             self.forget_audio(job).await?;
         }
         match route {
-            Route::Store => Ok(IngestOutcome {
-                status: IngestStatus::Stored,
-                message: Some(format!(
-                    "stored only: {} is not routed to text or audio ingestion",
-                    file.remote_type.as_deref().unwrap_or("this type")
-                )),
-                resources: vec![],
-            }),
+            Route::Store => Ok(stored_only(file)),
             Route::Text(format) => {
                 text_job::ingest(self, job, &key, text_job::Source::Builtin(format)).await
             }
@@ -315,6 +297,23 @@ impl Ingestor {
                 text_job::ingest(self, job, &key, text_job::Source::Discovered).await
             }
             Route::Audio => audio_job::ingest(self, job, &key).await,
+        }
+    }
+
+    /// Where `file`, stored as `key`, goes: by the routing rules, else by the installed
+    /// extractors.
+    async fn route(&self, file: &SyncFile, key: &ObjectKey) -> Route {
+        let names: Vec<&str> = [file.remote_name.as_deref(), Some(key.as_str())]
+            .into_iter()
+            .flatten()
+            .collect();
+        match self.routes.matched(file.remote_type.as_deref(), &names) {
+            Some(route) => route,
+            // No rule knows the type: an installed extractor may (a third party's EPUB reader).
+            None => {
+                self.extractor_route(file.remote_type.as_deref(), &names)
+                    .await
+            }
         }
     }
 
@@ -426,5 +425,28 @@ impl Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Failure::retry(e)
+    }
+}
+
+/// What ingestion records for a file it only stores.
+fn stored_only(file: &SyncFile) -> IngestOutcome {
+    IngestOutcome {
+        status: IngestStatus::Stored,
+        message: Some(format!(
+            "stored only: {} is not routed to text or audio ingestion",
+            file.remote_type.as_deref().unwrap_or("this type")
+        )),
+        resources: vec![],
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::ingest::Triage for Ingestor {
+    async fn settled(&self, file: &SyncFile) -> Option<IngestOutcome> {
+        if file.status != FileStatus::Synced {
+            return None;
+        }
+        let key = ObjectKey::from_uri(file.s3_uri.as_deref()?)?;
+        (self.route(file, &key).await == Route::Store).then(|| stored_only(file))
     }
 }

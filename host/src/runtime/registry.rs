@@ -64,7 +64,10 @@ impl Registry {
         let from_dir = registry.claim(loaded, Some(&lock));
         registry.providers = builtin;
         for (id, provider) in from_dir {
-            if registry.providers.contains_key(&id) {
+            // Worth a line only when it is another component than the one built in.
+            if let Some(built_in) = registry.providers.get(&id)
+                && built_in.source().sha256 != provider.source().sha256
+            {
                 tracing::info!(provider = %id, file = %provider.source().path.display(), "overrides the built-in provider");
             }
             registry.providers.insert(id, provider);

@@ -252,12 +252,32 @@ pub struct JobInfo {
     pub last_error: Option<String>,
 }
 
+/// Ingestion's word on a synced file before its job is queued (the sync asks; ingestion
+/// answers, without the sync depending on it). A file ingestion would only record ("stored
+/// only") is recorded so by the sync itself, in the transaction that saves it, instead of
+/// through a job's claim and finish: in a run of many small files of such types, most of the
+/// time went to those jobs.
+#[async_trait::async_trait]
+pub trait Triage: Send + Sync {
+    /// The outcome ingestion would record for `file`'s new content without reading it and
+    /// without making anything from it; `None` when it has work to do (or can't tell).
+    async fn settled(&self, file: &SyncFile) -> Option<IngestOutcome>;
+}
+
 /// The ingestion side of the store; every [`super::Store`] implements it.
 #[async_trait::async_trait]
 pub trait IngestStore: Send + Sync {
     /// Write a file's state and queue its ingestion, in one transaction: a crash leaves
     /// either the old row and no job, or both. A job already there for the file is reset.
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError>;
+    /// Write a file's state with ingestion's outcome already decided (content ingestion only
+    /// records, such as "stored only"; no resources), in one transaction: the rows a job would
+    /// leave, without the job's claim and finish. Anything made from earlier content is removed.
+    async fn put_file_settled(
+        &self,
+        file: &SyncFile,
+        outcome: &IngestOutcome,
+    ) -> Result<(), StoreError>;
     /// Queue (or reset) the jobs of `config`'s synced files that never had one, or whose last
     /// one died, waits for a retry, or left audio untranscribed (a backend may be configured
     /// now); every synced file when `all`. Returns how many.

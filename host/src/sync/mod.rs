@@ -19,6 +19,7 @@ use crate::runtime::provider::{ListLimits, ListTally};
 use crate::runtime::types::{Capability, Entry, ListRequest, Page, ProviderError, SkippedEntry};
 use crate::runtime::{CallContext, CallError, Provider, Registry, UnknownProvider};
 use crate::store::ids::LogId;
+use crate::store::ingest::{IngestStatus, Triage};
 use crate::store::{FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog};
 use chrono::Utc;
 use futures::StreamExt;
@@ -285,6 +286,7 @@ pub struct SyncEngine {
     registry: Arc<Registry>,
     options: SyncOptions,
     tokens: Option<Arc<crate::oauth::TokenManager>>,
+    triage: Option<Arc<dyn Triage>>,
 }
 
 impl SyncEngine {
@@ -301,7 +303,14 @@ impl SyncEngine {
             registry,
             options,
             tokens: None,
+            triage: None,
         }
+    }
+
+    /// Ask `triage` before queueing a synced file's ingestion.
+    pub fn with_triage(mut self, triage: Arc<dyn Triage>) -> Self {
+        self.triage = Some(triage);
+        self
     }
 
     /// Use `tokens` for providers that sign in with OAuth2.
@@ -863,16 +872,24 @@ impl SyncEngine {
                 file.sync_attempts = 0;
                 file.error_message = None;
                 file.ingested = false;
-                // New content and its ingestion job land together: a crash cannot leave a
-                // synced file that ingestion never hears of.
-                self.store
-                    .put_file_and_enqueue(&file)
-                    .await
-                    .map_err(|e| FileFailure {
-                        remote_id: entry.id.clone(),
-                        error: e.to_string(),
-                        retryable: true,
-                    })?;
+                // New content and its ingestion job (or its settled outcome) land together: a
+                // crash cannot leave a synced file that ingestion never hears of.
+                let settled = match (&self.triage, file.ingest_status) {
+                    // Only where nothing was made from earlier content and no job is pending.
+                    (Some(triage), None | Some(IngestStatus::Stored | IngestStatus::Removed)) => {
+                        triage.settled(&file).await
+                    }
+                    _ => None,
+                };
+                match &settled {
+                    Some(outcome) => self.store.put_file_settled(&file, outcome).await,
+                    None => self.store.put_file_and_enqueue(&file).await,
+                }
+                .map_err(|e| FileFailure {
+                    remote_id: entry.id.clone(),
+                    error: e.to_string(),
+                    retryable: true,
+                })?;
                 Ok(Done::Synced(done.object.size))
             }
             Err(Failed {

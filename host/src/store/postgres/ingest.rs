@@ -96,19 +96,28 @@ fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// Write a file's row in `tx`, its job's row locked first: every path that touches both rows
+/// locks the job first, then the file; taking them the other way round deadlocked against a
+/// worker finishing the same file.
+async fn lock_job_then_put_file(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    file: &SyncFile,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(r#"SELECT 1 FROM p8."IngestJob" WHERE file_id = $1 FOR UPDATE"#)
+        .bind(file.id.0)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(query_err(doing))?;
+    put_file(&mut **tx, file).await
+}
+
 #[async_trait::async_trait]
 impl IngestStore for PostgresStore {
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError> {
         const DOING: &str = "saving a file's state with its ingestion job";
         let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
-        // Every path that touches both rows locks the job first, then the file; taking them
-        // the other way round here deadlocked against a worker finishing the same file.
-        sqlx::query(r#"SELECT 1 FROM p8."IngestJob" WHERE file_id = $1 FOR UPDATE"#)
-            .bind(file.id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(query_err(DOING))?;
-        put_file(&mut *tx, file).await?;
+        lock_job_then_put_file(&mut tx, file, DOING).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
                VALUES ($1, $2, $3, 'queued', 0, {NOW}) {RESET_JOB}"#
@@ -124,6 +133,45 @@ impl IngestStore for PostgresStore {
                  ingested = FALSE WHERE id = $1"#,
         )
         .bind(file.id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        tx.commit().await.map_err(query_err(DOING))
+    }
+
+    async fn put_file_settled(
+        &self,
+        file: &SyncFile,
+        outcome: &IngestOutcome,
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "saving a file's state with its ingestion outcome";
+        let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
+        lock_job_then_put_file(&mut tx, file, DOING).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
+               VALUES ($1, $2, $3, 'done', 0, {NOW})
+               ON CONFLICT (file_id) DO UPDATE SET status = 'done', attempts = 0,
+                 run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
+                 last_error = NULL, updated_at = CURRENT_TIMESTAMP"#
+        )))
+        .bind(file.id.0)
+        .bind(file.config_id.0)
+        .bind(file.userid.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        sqlx::query(r#"DELETE FROM p8."Resources" WHERE sync_file_id = $1"#)
+            .bind(file.id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?;
+        sqlx::query(
+            r#"UPDATE p8."SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = $2,
+                 ingest_message = $3 WHERE id = $1"#,
+        )
+        .bind(file.id.0)
+        .bind(outcome.status.as_str())
+        .bind(&outcome.message)
         .execute(&mut *tx)
         .await
         .map_err(query_err(DOING))?;

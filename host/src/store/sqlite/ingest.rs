@@ -141,6 +141,46 @@ impl IngestStore for SqliteStore {
         tx.commit().await.map_err(query_err(DOING))
     }
 
+    async fn put_file_settled(
+        &self,
+        file: &SyncFile,
+        outcome: &IngestOutcome,
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "saving a file's state with its ingestion outcome";
+        let mut tx = self.write_tx(DOING).await?;
+        put_file(&mut *tx, file).await?;
+        sqlx::query(
+            r#"INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
+               VALUES (?1, ?2, ?3, 'done', 0, ?4)
+               ON CONFLICT (file_id) DO UPDATE SET status = 'done', attempts = 0,
+                 run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
+                 last_error = NULL, updated_at = CURRENT_TIMESTAMP"#,
+        )
+        .bind(file.id.to_string())
+        .bind(file.config_id.to_string())
+        .bind(file.userid.to_string())
+        .bind(millis(Utc::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        sqlx::query(r#"DELETE FROM "Resources" WHERE sync_file_id = ?1"#)
+            .bind(file.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?;
+        sqlx::query(
+            r#"UPDATE "SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = ?2,
+                 ingest_message = ?3 WHERE id = ?1"#,
+        )
+        .bind(file.id.to_string())
+        .bind(outcome.status.as_str())
+        .bind(&outcome.message)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err(DOING))?;
+        tx.commit().await.map_err(query_err(DOING))
+    }
+
     async fn enqueue_config(&self, config: ConfigId, all: bool) -> Result<u64, StoreError> {
         const DOING: &str = "queueing a config's files for ingestion";
         let mut tx = self.write_tx(DOING).await?;
