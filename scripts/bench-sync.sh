@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The sync benchmark of issue 3, against rclone in the same run and on the same S3 server:
+# The sync benchmarks of issues 3 and 16, against rclone in the same run and on the same S3
+# server, medians of RUNS (default 5) alternating runs:
 #   * 2,000 files of 16 KiB, local folder -> S3;
 #   * a no-change re-sync of those 2,000 files;
-#   * one 1 GiB file, local folder -> S3.
+#   * one 1 GiB file, local folder -> S3;
+#   * one file in a new data directory against one in a used one (and with no compiled cache).
 # Prints files/s, MB/s and peak RSS for p8sync and for rclone, and the ratios.
 # Needs: release builds (made here), rclone (Debian package), s3s-fs (cargo install, here).
 set -euo pipefail
@@ -54,30 +56,56 @@ rc() {
     cat "$w/time"
 }
 
-p8 "$w/warm" >/dev/null # compile and cache the component, create the database
-read -r p8_small_s p8_small_kb < <(p8 "$w/small" --transfers 4)
-grep -q "synced 2000 files" "$w/out" || { echo "p8sync did not sync 2000 files:"; cat "$w/out"; exit 1; }
-read -r p8_again_s p8_again_kb < <(p8 "$w/small" --transfers 4)
-grep -q "synced 0 files (0 B), 2000 unchanged" "$w/out" || { echo "the re-sync was not a no-op:"; cat "$w/out"; exit 1; }
-read -r rc_small_s rc_small_kb < <(rc "$w/small" b:rclone/small)
-read -r rc_again_s rc_again_kb < <(rc "$w/small" b:rclone/small)
-read -r p8_big_s p8_big_kb < <(p8 "$w/big" --transfers 4)
-read -r rc_big_s rc_big_kb < <(rc "$w/big" b:rclone/big)
+RUNS=${RUNS:-5}
+p8 "$w/warm" >/dev/null # create the database (and the user's compiled-component cache)
+: >"$w/results"
+for i in $(seq "$RUNS"); do
+    # Alternating, each first copy into a fresh place: p8sync a new data directory (new keys),
+    # rclone a new prefix.
+    P8_DATA_DIR="$w/p8data-$i" p8 "$w/small" --transfers 4 | sed 's/^/p8_small /' >>"$w/results"
+    grep -q "synced 2000 files" "$w/out" || { echo "p8sync did not sync 2000 files:"; cat "$w/out"; exit 1; }
+    rc "$w/small" "b:rclone/small-$i" | sed 's/^/rc_small /' >>"$w/results"
+    P8_DATA_DIR="$w/p8data-$i" p8 "$w/small" --transfers 4 | sed 's/^/p8_again /' >>"$w/results"
+    grep -q "synced 0 files (0 B), 2000 unchanged" "$w/out" || { echo "the re-sync was not a no-op:"; cat "$w/out"; exit 1; }
+    # One file, in a new data directory and in a used one: the cost of starting fresh.
+    mkdir -p "$w/one-$i" && echo "one $i" >"$w/one-$i/one.txt"
+    P8_DATA_DIR="$w/p8new-$i" p8 "$w/one-$i" | sed 's/^/p8_newdir /' >>"$w/results"
+    mkdir -p "$w/two-$i" && echo "two $i" >"$w/two-$i/two.txt"
+    p8 "$w/two-$i" | sed 's/^/p8_useddir /' >>"$w/results"
+done
+for i in $(seq "$RUNS"); do
+    P8_DATA_DIR="$w/p8big-$i" p8 "$w/big" --transfers 4 | sed 's/^/p8_big /' >>"$w/results"
+    rm -rf "$w/s3/p8sync"/* "$w/p8big-$i"
+    rc "$w/big" "b:rclone/big-$i" | sed 's/^/rc_big /' >>"$w/results"
+    rm -rf "$w/s3/rclone/big-$i"
+done
+# The compile a machine pays once: a new data directory and an empty component cache.
+P8_CACHE_DIR="$w/empty-cache" P8_DATA_DIR="$w/p8cold" p8 "$w/one-1" | sed 's/^/p8_coldcache /' >>"$w/results"
 
-python3 - "$p8_small_s" "$p8_small_kb" "$rc_small_s" "$rc_small_kb" "$p8_again_s" "$p8_again_kb" \
-    "$rc_again_s" "$rc_again_kb" "$p8_big_s" "$p8_big_kb" "$rc_big_s" "$rc_big_kb" <<'PY'
-import sys
-v = list(map(float, sys.argv[1:]))
-(p8s, p8sk, rcs, rcsk, p8a, p8ak, rca, rcak, p8b, p8bk, rcb, rcbk) = v
+python3 - "$w/results" "$RUNS" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, secs, kb = line.split()
+    runs.setdefault(name, []).append((float(secs), float(kb)))
+n = sys.argv[2]
+med = lambda name: statistics.median(s for s, _ in runs[name])
+peak = lambda name: max(k for _, k in runs[name]) / 1024
+spread = lambda name: f"{min(s for s, _ in runs[name]):.2f}-{max(s for s, _ in runs[name]):.2f}"
 mb_small = 2000 * 16 * 1024 / 1e6
 mb_big = 1024 * 1024 * 1024 / 1e6
-def row(name, p8, p8k, rc, rck, files, mb):
-    fps = lambda t: f"{files / t:,.0f}" if files else "-"
-    print(f"| {name} | {p8:.2f} s | {fps(p8)} | {mb / p8:,.1f} | {p8k / 1024:.0f} MiB | "
-          f"{rc:.2f} s | {fps(rc)} | {mb / rc:,.1f} | {rck / 1024:.0f} MiB | {rc / p8:.2f}x |")
-print("| workload | p8sync time | p8sync files/s | p8sync MB/s | p8sync peak RSS | rclone time | rclone files/s | rclone MB/s | rclone peak RSS | p8sync speed vs rclone |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-row("2,000 x 16 KiB, first copy", p8s, p8sk, rcs, rcsk, 2000, mb_small)
-row("2,000 x 16 KiB, no-change re-sync", p8a, p8ak, rca, rcak, 2000, 0.000001)
-row("1 x 1 GiB", p8b, p8bk, rcb, rcbk, 1, mb_big)
+print(f"medians of {n} alternating runs (range in brackets), peak RSS the largest seen")
+print("| workload | p8sync | rclone | p8sync speed vs rclone | p8sync peak RSS | rclone peak RSS |")
+print("| --- | --- | --- | --- | --- | --- |")
+def row(label, p8, rc, unit):
+    print(f"| {label} | {med(p8):.2f} s [{spread(p8)}], {unit(med(p8))} | {med(rc):.2f} s [{spread(rc)}], "
+          f"{unit(med(rc))} | **{med(rc) / med(p8):.2f}x** | {peak(p8):.0f} MiB | {peak(rc):.0f} MiB |")
+row("2,000 x 16 KiB, local folder to S3, first copy", "p8_small", "rc_small",
+    lambda t: f"{2000 / t:,.0f} files/s")
+row("1 x 1 GiB", "p8_big", "rc_big", lambda t: f"{mb_big / t:,.1f} MB/s")
+print(f"| 2,000 x 16 KiB, no-change re-sync | {med('p8_again'):.2f} s [{spread('p8_again')}] | "
+      f"(not comparable, see below) | | {peak('p8_again'):.0f} MiB | |")
+print(f"| one file, new data directory | {med('p8_newdir'):.2f} s [{spread('p8_newdir')}] | | | {peak('p8_newdir'):.0f} MiB | |")
+print(f"| one file, used data directory | {med('p8_useddir'):.2f} s [{spread('p8_useddir')}] | | | {peak('p8_useddir'):.0f} MiB | |")
+print(f"| one file, new data directory and empty component cache (once per machine) | {med('p8_coldcache'):.2f} s | | | {peak('p8_coldcache'):.0f} MiB | |")
 PY

@@ -27,6 +27,7 @@ mod schedule_store;
 mod scope_changes;
 mod sdk_http;
 mod serve;
+mod shipped_components;
 mod store;
 mod sync_engine;
 mod webdav;

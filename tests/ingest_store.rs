@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use p8sync::store::ids::{AudioChunkId, AudioFileId, FileId, ResourceId, UserId};
 use p8sync::store::ingest::{
     AudioChunkRecord, AudioFileRecord, AudioStatus, ChunkStatus, IngestOutcome, IngestStatus,
-    JobInfo, JobStatus, QueueDepth, Resource,
+    JobInfo, JobStatus, QueueDepth, Resource, Synced,
 };
 use p8sync::store::{FileStatus, Store, SyncConfig, SyncFile};
 use p8sync_e2e::{postgres_store, sqlite_store};
@@ -1045,7 +1045,11 @@ async fn settled_file_needs_no_job(store: Arc<dyn Store>) {
     let mut f2 = f.clone();
     f2.remote_revision = Some("r2".into());
     let kept = outcome(IngestStatus::Stored, "stored only: image/png", vec![]);
-    s.put_file_settled(&f2, &kept).await.unwrap();
+    let settled = |file: &SyncFile| Synced {
+        file: file.clone(),
+        settled: Some(kept.clone()),
+    };
+    s.put_synced_files(&[settled(&f2)]).await.unwrap();
     let now = stored(s, &f).await;
     assert_eq!(now.remote_revision.as_deref(), Some("r2"));
     assert_eq!(now.ingest_status, Some(IngestStatus::Stored));
@@ -1063,12 +1067,26 @@ async fn settled_file_needs_no_job(store: Arc<dyn Store>) {
 
     // A file new to the store, settled at once.
     let g = synced(&c, "song.bin");
-    s.put_file_settled(&g, &kept).await.unwrap();
+    // With another file queued in the same write.
+    let h = synced(&c, "notes.txt");
+    s.put_synced_files(&[
+        settled(&g),
+        Synced {
+            file: h.clone(),
+            settled: None,
+        },
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        stored(s, &h).await.ingest_status,
+        Some(IngestStatus::Queued)
+    );
     assert_eq!(
         stored(s, &g).await.ingest_status,
         Some(IngestStatus::Stored)
     );
-    assert_eq!(s.queue_depth().await.unwrap(), depth(0, 0, 2, 0));
+    assert_eq!(s.queue_depth().await.unwrap(), depth(1, 0, 2, 0));
 
     // Its next content goes through the queue like any other.
     s.put_file_and_enqueue(&f2).await.unwrap();

@@ -252,6 +252,15 @@ pub struct JobInfo {
     pub last_error: Option<String>,
 }
 
+/// A synced file to record, with ingestion's outcome when it is settled already.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    /// The file's new state.
+    pub file: SyncFile,
+    /// What ingestion records without a job ([`Triage`]); `None` queues a job.
+    pub settled: Option<IngestOutcome>,
+}
+
 /// Ingestion's word on a synced file before its job is queued (the sync asks; ingestion
 /// answers, without the sync depending on it). A file ingestion would only record ("stored
 /// only") is recorded so by the sync itself, in the transaction that saves it, instead of
@@ -270,14 +279,11 @@ pub trait IngestStore: Send + Sync {
     /// Write a file's state and queue its ingestion, in one transaction: a crash leaves
     /// either the old row and no job, or both. A job already there for the file is reset.
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError>;
-    /// Write a file's state with ingestion's outcome already decided (content ingestion only
-    /// records, such as "stored only"; no resources), in one transaction: the rows a job would
-    /// leave, without the job's claim and finish. Anything made from earlier content is removed.
-    async fn put_file_settled(
-        &self,
-        file: &SyncFile,
-        outcome: &IngestOutcome,
-    ) -> Result<(), StoreError>;
+    /// Write synced files' states with their ingestion, in one transaction: each file's job
+    /// is queued (or reset), or, where `settled` says what ingestion would record without a job
+    /// (content it only stores, no resources), that outcome is written as a finished job would
+    /// leave it and whatever earlier content made is removed.
+    async fn put_synced_files(&self, files: &[Synced]) -> Result<(), StoreError>;
     /// Queue (or reset) the jobs of `config`'s synced files that never had one, or whose last
     /// one died, waits for a retry, or left audio untranscribed (a backend may be configured
     /// now); every synced file when `all`. Returns how many.

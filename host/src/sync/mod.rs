@@ -19,7 +19,7 @@ use crate::runtime::provider::{ListLimits, ListTally};
 use crate::runtime::types::{Capability, Entry, ListRequest, Page, ProviderError, SkippedEntry};
 use crate::runtime::{CallContext, CallError, Provider, Registry, UnknownProvider};
 use crate::store::ids::LogId;
-use crate::store::ingest::{IngestStatus, Triage};
+use crate::store::ingest::{IngestStatus, Synced, Triage};
 use crate::store::{FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog};
 use chrono::Utc;
 use futures::StreamExt;
@@ -168,11 +168,14 @@ const TRANSFER_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How one file's transfer ended, when it did not fail.
 enum Done {
-    /// Stored: this many bytes.
-    Synced(u64),
+    /// The object is stored, this many bytes; the file's record is still to be written.
+    Stored(Box<SyncFile>, u64),
     /// Left out by the config's `max_file_size`, found out while it streamed.
     Excluded,
 }
+
+/// The most synced files recorded in one transaction.
+const RECORD_BATCH: usize = 256;
 
 /// How one file's attempt failed.
 struct Failed {
@@ -548,25 +551,44 @@ impl SyncEngine {
                 }
             };
             report_progress(progress);
-            let results: Vec<Result<Done, FileFailure>> = futures::stream::iter(transfers)
-                .map(|(entry, existing)| self.transfer_one(config, &provider, &cx, entry, existing))
-                .buffer_unordered(self.options.transfers.max(1))
-                .inspect(|r| {
+            // Stored objects go to one writer that records them in batches (whatever has
+            // arrived while it wrote the last one): a transaction per batch instead of per file.
+            // A file counts as synced only once recorded; a crash in between leaves an object
+            // without a record, which the next run stores again under the same key.
+            let (stored, arrivals) = tokio::sync::mpsc::channel(RECORD_BATCH);
+            let transferring = async {
+                // Moved in, so that the writer ends when the transfers do.
+                let stored = stored;
+                let mut outcomes = Vec::new();
+                let mut stream = futures::stream::iter(transfers)
+                    .map(|(entry, existing)| {
+                        self.transfer_one(config, &provider, &cx, entry, existing)
+                    })
+                    .buffer_unordered(self.options.transfers.max(1));
+                while let Some(r) = stream.next().await {
                     progress.files_done += 1;
-                    if let Ok(Done::Synced(bytes)) = r {
+                    if let Ok(Done::Stored(_, bytes)) = &r {
                         progress.bytes_done = progress.bytes_done.saturating_add(*bytes);
                     }
                     report_progress(progress);
-                })
-                .collect()
-                .await;
-            for r in results {
+                    match r {
+                        Ok(Done::Stored(file, bytes)) => {
+                            // The writer only stops when this sender is dropped.
+                            let _ = stored.send((file, bytes)).await;
+                        }
+                        other => outcomes.push(other.map(|_| None)),
+                    }
+                }
+                outcomes
+            };
+            let (outcomes, recorded) = tokio::join!(transferring, self.record_synced(arrivals));
+            for r in outcomes.into_iter().chain(recorded) {
                 match r {
-                    Ok(Done::Synced(bytes)) => {
+                    Ok(Some(bytes)) => {
                         report.files_synced += 1;
                         report.bytes = report.bytes.saturating_add(bytes);
                     }
-                    Ok(Done::Excluded) => report.files_skipped += 1,
+                    Ok(None) => report.files_skipped += 1,
                     Err(failure) => {
                         report.files_failed += 1;
                         report.failures.push(failure);
@@ -872,25 +894,7 @@ impl SyncEngine {
                 file.sync_attempts = 0;
                 file.error_message = None;
                 file.ingested = false;
-                // New content and its ingestion job (or its settled outcome) land together: a
-                // crash cannot leave a synced file that ingestion never hears of.
-                let settled = match (&self.triage, file.ingest_status) {
-                    // Only where nothing was made from earlier content and no job is pending.
-                    (Some(triage), None | Some(IngestStatus::Stored | IngestStatus::Removed)) => {
-                        triage.settled(&file).await
-                    }
-                    _ => None,
-                };
-                match &settled {
-                    Some(outcome) => self.store.put_file_settled(&file, outcome).await,
-                    None => self.store.put_file_and_enqueue(&file).await,
-                }
-                .map_err(|e| FileFailure {
-                    remote_id: entry.id.clone(),
-                    error: e.to_string(),
-                    retryable: true,
-                })?;
-                Ok(Done::Synced(done.object.size))
+                Ok(Done::Stored(Box::new(file), done.object.size))
             }
             Err(Failed {
                 message,
@@ -936,6 +940,51 @@ impl SyncEngine {
                 Err(failure(error))
             }
         }
+    }
+
+    /// Record the files `arrivals` brings, with their ingestion (a queued job, or the outcome
+    /// settled now), a batch per transaction; each one's result: its bytes, or why its record
+    /// could not be written.
+    async fn record_synced(
+        &self,
+        mut arrivals: tokio::sync::mpsc::Receiver<(Box<SyncFile>, u64)>,
+    ) -> Vec<Result<Option<u64>, FileFailure>> {
+        let mut results = Vec::new();
+        let mut arrived = Vec::with_capacity(RECORD_BATCH);
+        while arrivals.recv_many(&mut arrived, RECORD_BATCH).await > 0 {
+            let mut batch = Vec::with_capacity(arrived.len());
+            let mut bytes = Vec::with_capacity(arrived.len());
+            for (file, size) in arrived.drain(..) {
+                let settled = match (&self.triage, file.ingest_status) {
+                    // Only where nothing was made from earlier content and no job is pending.
+                    (Some(triage), None | Some(IngestStatus::Stored | IngestStatus::Removed)) => {
+                        triage.settled(&file).await
+                    }
+                    _ => None,
+                };
+                bytes.push(size);
+                batch.push(Synced {
+                    file: *file,
+                    settled,
+                });
+            }
+            // New content and its ingestion job (or settled outcome) land together: a crash
+            // cannot leave a synced file that ingestion never hears of.
+            match self.store.put_synced_files(&batch).await {
+                Ok(()) => results.extend(bytes.into_iter().map(|b| Ok(Some(b)))),
+                Err(e) => {
+                    tracing::warn!(files = batch.len(), "recording synced files failed: {e}");
+                    results.extend(batch.into_iter().map(|s| {
+                        Err(FileFailure {
+                            remote_id: s.file.remote_id,
+                            error: format!("stored, but recording it failed: {e}"),
+                            retryable: true,
+                        })
+                    }));
+                }
+            }
+        }
+        results
     }
 
     /// Record a file the config's filters now leave out: `excluded`, with why. Its object (and

@@ -6,7 +6,7 @@ use super::{PostgresStore, file_row, get, json_col, naive, put_file, ts, uuid_co
 use crate::store::ids::{AudioFileId, ConfigId, FileId};
 use crate::store::ingest::{
     AudioChunkRecord, AudioFileRecord, AudioStatus, ChunkStatus, IngestJob, IngestOutcome,
-    IngestStatus, IngestStore, JobInfo, JobStatus, QueueDepth, Resource, vanished_message,
+    IngestStatus, IngestStore, JobInfo, JobStatus, QueueDepth, Resource, Synced, vanished_message,
 };
 use crate::store::{StoreError, SyncFile, parse_enum, query_err};
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use std::time::Duration;
 /// before the wait.
 const NOW: &str = "(clock_timestamp() AT TIME ZONE 'UTC')";
 
-const RESET_JOB: &str = r#"ON CONFLICT (file_id) DO UPDATE SET status = 'queued', attempts = 0,
+const RESET_JOB: &str = r#"ON CONFLICT (file_id) DO UPDATE SET status = excluded.status, attempts = 0,
       run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
       last_error = NULL, updated_at = CURRENT_TIMESTAMP"#;
 
@@ -112,69 +112,95 @@ async fn lock_job_then_put_file(
     put_file(&mut **tx, file).await
 }
 
+/// Insert `file`'s job as `status`, or reset the one there to it (no attempts, no lease).
+async fn put_job(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    file: &SyncFile,
+    status: JobStatus,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
+           VALUES ($1, $2, $3, $4, 0, {NOW}) {RESET_JOB}"#
+    )))
+    .bind(file.id.0)
+    .bind(file.config_id.0)
+    .bind(file.userid.0)
+    .bind(status.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err(doing))?;
+    Ok(())
+}
+
+/// Queue (or reset) `file`'s ingestion job in `tx` (its job row locked already).
+async fn enqueue(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    file: &SyncFile,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    put_job(tx, file, JobStatus::Queued, doing).await?;
+    sqlx::query(
+        r#"UPDATE p8."SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
+             ingested = FALSE WHERE id = $1"#,
+    )
+    .bind(file.id.0)
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err(doing))?;
+    Ok(())
+}
+
+/// Write in `tx` what a finished job with `outcome` (no resources) leaves for `file` (its job
+/// row locked already).
+async fn settle(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    file: &SyncFile,
+    outcome: &IngestOutcome,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    put_job(tx, file, JobStatus::Done, doing).await?;
+    sqlx::query(r#"DELETE FROM p8."Resources" WHERE sync_file_id = $1"#)
+        .bind(file.id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(query_err(doing))?;
+    sqlx::query(
+        r#"UPDATE p8."SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = $2,
+             ingest_message = $3 WHERE id = $1"#,
+    )
+    .bind(file.id.0)
+    .bind(outcome.status.as_str())
+    .bind(&outcome.message)
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err(doing))?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl IngestStore for PostgresStore {
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError> {
         const DOING: &str = "saving a file's state with its ingestion job";
         let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
         lock_job_then_put_file(&mut tx, file, DOING).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-               VALUES ($1, $2, $3, 'queued', 0, {NOW}) {RESET_JOB}"#
-        )))
-        .bind(file.id.0)
-        .bind(file.config_id.0)
-        .bind(file.userid.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
-        sqlx::query(
-            r#"UPDATE p8."SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
-                 ingested = FALSE WHERE id = $1"#,
-        )
-        .bind(file.id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
+        enqueue(&mut tx, file, DOING).await?;
         tx.commit().await.map_err(query_err(DOING))
     }
 
-    async fn put_file_settled(
-        &self,
-        file: &SyncFile,
-        outcome: &IngestOutcome,
-    ) -> Result<(), StoreError> {
-        const DOING: &str = "saving a file's state with its ingestion outcome";
+    async fn put_synced_files(&self, files: &[Synced]) -> Result<(), StoreError> {
+        const DOING: &str = "saving synced files' states with their ingestion";
         let mut tx = self.pool.begin().await.map_err(query_err(DOING))?;
-        lock_job_then_put_file(&mut tx, file, DOING).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            r#"INSERT INTO p8."IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-               VALUES ($1, $2, $3, 'done', 0, {NOW})
-               ON CONFLICT (file_id) DO UPDATE SET status = 'done', attempts = 0,
-                 run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
-                 last_error = NULL, updated_at = CURRENT_TIMESTAMP"#
-        )))
-        .bind(file.id.0)
-        .bind(file.config_id.0)
-        .bind(file.userid.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
-        sqlx::query(r#"DELETE FROM p8."Resources" WHERE sync_file_id = $1"#)
-            .bind(file.id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err(DOING))?;
-        sqlx::query(
-            r#"UPDATE p8."SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = $2,
-                 ingest_message = $3 WHERE id = $1"#,
-        )
-        .bind(file.id.0)
-        .bind(outcome.status.as_str())
-        .bind(&outcome.message)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
+        // In id order, so two writers of overlapping batches could not lock crosswise.
+        let mut ordered: Vec<&Synced> = files.iter().collect();
+        ordered.sort_by_key(|s| s.file.id.0);
+        for synced in ordered {
+            lock_job_then_put_file(&mut tx, &synced.file, DOING).await?;
+            match &synced.settled {
+                None => enqueue(&mut tx, &synced.file, DOING).await?,
+                Some(outcome) => settle(&mut tx, &synced.file, outcome, DOING).await?,
+            }
+        }
         tx.commit().await.map_err(query_err(DOING))
     }
 

@@ -7,7 +7,7 @@ use super::{SqliteStore, file_row, get, json_col, list_json, put_file, sqlite_ts
 use crate::store::ids::{AudioFileId, ConfigId, FileId};
 use crate::store::ingest::{
     AudioChunkRecord, AudioFileRecord, AudioStatus, ChunkStatus, IngestJob, IngestOutcome,
-    IngestStatus, IngestStore, JobInfo, JobStatus, QueueDepth, Resource, lease_end,
+    IngestStatus, IngestStore, JobInfo, JobStatus, QueueDepth, Resource, Synced, lease_end,
     vanished_message,
 };
 use crate::store::{StoreError, SyncFile, parse_enum, query_err};
@@ -16,7 +16,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::time::Duration;
 
-const RESET_JOB: &str = r#"ON CONFLICT (file_id) DO UPDATE SET status = 'queued', attempts = 0,
+const RESET_JOB: &str = r#"ON CONFLICT (file_id) DO UPDATE SET status = excluded.status, attempts = 0,
       run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
       last_error = NULL, updated_at = CURRENT_TIMESTAMP"#;
 
@@ -101,6 +101,72 @@ fn job_row(row: &SqliteRow) -> Result<JobInfo, StoreError> {
     })
 }
 
+/// Insert `file`'s job as `status`, or reset the one there to it (no attempts, no lease).
+async fn put_job(
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    file: &SyncFile,
+    status: JobStatus,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        r#"INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
+           VALUES (?1, ?2, ?3, ?4, 0, ?5) {RESET_JOB}"#
+    )))
+    .bind(file.id.to_string())
+    .bind(file.config_id.to_string())
+    .bind(file.userid.to_string())
+    .bind(status.as_str())
+    .bind(millis(Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err(doing))?;
+    Ok(())
+}
+
+/// Queue (or reset) `file`'s ingestion job in `tx`.
+async fn enqueue(
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    file: &SyncFile,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    put_job(tx, file, JobStatus::Queued, doing).await?;
+    sqlx::query(
+        r#"UPDATE "SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
+             ingested = FALSE WHERE id = ?1"#,
+    )
+    .bind(file.id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err(doing))?;
+    Ok(())
+}
+
+/// Write in `tx` what a finished job with `outcome` (no resources) leaves for `file`.
+async fn settle(
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    file: &SyncFile,
+    outcome: &IngestOutcome,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    put_job(tx, file, JobStatus::Done, doing).await?;
+    sqlx::query(r#"DELETE FROM "Resources" WHERE sync_file_id = ?1"#)
+        .bind(file.id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(query_err(doing))?;
+    sqlx::query(
+        r#"UPDATE "SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = ?2,
+             ingest_message = ?3 WHERE id = ?1"#,
+    )
+    .bind(file.id.to_string())
+    .bind(outcome.status.as_str())
+    .bind(&outcome.message)
+    .execute(&mut **tx)
+    .await
+    .map_err(query_err(doing))?;
+    Ok(())
+}
+
 impl SqliteStore {
     async fn write_tx(
         &self,
@@ -119,65 +185,20 @@ impl IngestStore for SqliteStore {
         const DOING: &str = "saving a file's state with its ingestion job";
         let mut tx = self.write_tx(DOING).await?;
         put_file(&mut *tx, file).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            r#"INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-               VALUES (?1, ?2, ?3, 'queued', 0, ?4) {RESET_JOB}"#
-        )))
-        .bind(file.id.to_string())
-        .bind(file.config_id.to_string())
-        .bind(file.userid.to_string())
-        .bind(millis(Utc::now()))
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
-        sqlx::query(
-            r#"UPDATE "SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
-                 ingested = FALSE WHERE id = ?1"#,
-        )
-        .bind(file.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
+        enqueue(&mut tx, file, DOING).await?;
         tx.commit().await.map_err(query_err(DOING))
     }
 
-    async fn put_file_settled(
-        &self,
-        file: &SyncFile,
-        outcome: &IngestOutcome,
-    ) -> Result<(), StoreError> {
-        const DOING: &str = "saving a file's state with its ingestion outcome";
+    async fn put_synced_files(&self, files: &[Synced]) -> Result<(), StoreError> {
+        const DOING: &str = "saving synced files' states with their ingestion";
         let mut tx = self.write_tx(DOING).await?;
-        put_file(&mut *tx, file).await?;
-        sqlx::query(
-            r#"INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-               VALUES (?1, ?2, ?3, 'done', 0, ?4)
-               ON CONFLICT (file_id) DO UPDATE SET status = 'done', attempts = 0,
-                 run_after = excluded.run_after, lease_owner = NULL, lease_expires_at = NULL,
-                 last_error = NULL, updated_at = CURRENT_TIMESTAMP"#,
-        )
-        .bind(file.id.to_string())
-        .bind(file.config_id.to_string())
-        .bind(file.userid.to_string())
-        .bind(millis(Utc::now()))
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
-        sqlx::query(r#"DELETE FROM "Resources" WHERE sync_file_id = ?1"#)
-            .bind(file.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err(DOING))?;
-        sqlx::query(
-            r#"UPDATE "SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = ?2,
-                 ingest_message = ?3 WHERE id = ?1"#,
-        )
-        .bind(file.id.to_string())
-        .bind(outcome.status.as_str())
-        .bind(&outcome.message)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err(DOING))?;
+        for synced in files {
+            put_file(&mut *tx, &synced.file).await?;
+            match &synced.settled {
+                None => enqueue(&mut tx, &synced.file, DOING).await?,
+                Some(outcome) => settle(&mut tx, &synced.file, outcome, DOING).await?,
+            }
+        }
         tx.commit().await.map_err(query_err(DOING))
     }
 
