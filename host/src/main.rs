@@ -34,7 +34,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    // On a worker, not on this thread: the work wakes on I/O the workers drive, and each
+    // wake-up of a thread outside the pool is a trip through the kernel.
+    let outcome = runtime.block_on(async {
+        tokio::spawn(run(cli))
+            .await
+            .unwrap_or_else(|e| Err(anyhow::anyhow!("the command stopped unexpectedly: {e}")))
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -10,8 +10,10 @@ use crate::secret::Secret;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// How to reach the object store.
@@ -100,6 +102,29 @@ fn describe<E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Display>(
     }
 }
 
+/// Free part buffers of one multipart upload.
+type PartPool = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// A part's bytes, handed back to the pool when the last reference to them goes.
+struct PooledPart {
+    buf: Vec<u8>,
+    pool: PartPool,
+}
+
+impl AsRef<[u8]> for PooledPart {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for PooledPart {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.pool.lock() {
+            free.push(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
 impl S3BlobStore {
     /// A client for these settings (no request is made yet; see [`BlobStore::check`]).
     pub async fn new(settings: S3Settings) -> Self {
@@ -146,11 +171,13 @@ impl S3BlobStore {
         )
     }
 
+    /// Up to `size` bytes of `body`, into `buf` (emptied first).
     async fn read_part(
         body: &mut (dyn AsyncRead + Send + Unpin),
         size: usize,
+        mut buf: Vec<u8>,
     ) -> Result<Vec<u8>, BlobError> {
-        let mut buf = Vec::with_capacity(size);
+        buf.clear();
         let mut limited = body.take(size as u64);
         limited
             .read_to_end(&mut buf)
@@ -232,6 +259,16 @@ impl S3BlobStore {
         let mut in_flight = FuturesUnordered::new();
         let mut done = Vec::new();
         let mut next = Some(first);
+        // Part buffers come back here once the SDK has sent them, so a large file reuses a few
+        // buffers instead of allocating (and faulting in) one per part, which also kept the
+        // allocator from growing its heaps with every part.
+        let pool: PartPool = Arc::default();
+        let part_buffer = |pool: &PartPool| {
+            pool.lock()
+                .ok()
+                .and_then(|mut free| free.pop())
+                .unwrap_or_else(|| Vec::with_capacity(self.settings.part_size + 1))
+        };
         let mut number = 0i32;
         let mut size = 0u64;
         loop {
@@ -249,11 +286,15 @@ impl S3BlobStore {
                     .key(key.as_str())
                     .upload_id(upload_id)
                     .part_number(number)
-                    .body(ByteStream::from(part));
+                    .body(ByteStream::from(Bytes::from_owner(PooledPart {
+                        buf: part,
+                        pool: pool.clone(),
+                    })));
                 let n = number;
                 in_flight.push(async move { (n, request.send().await) });
                 // Read the next part while the others upload.
-                next = Some(Self::read_part(body, self.settings.part_size).await?);
+                next =
+                    Some(Self::read_part(body, self.settings.part_size, part_buffer(&pool)).await?);
             }
             match in_flight.next().await {
                 None => break,
@@ -320,7 +361,17 @@ impl BlobStore for S3BlobStore {
         body: &mut (dyn AsyncRead + Send + Unpin),
         meta: &ObjectMeta,
     ) -> Result<StoredObject, BlobError> {
-        let first = Self::read_part(body, self.settings.part_size).await?;
+        // Room for what the provider listed (clamped to a part), not a whole part: most files
+        // are small, and an 8 MiB buffer per file is a map, page faults and an unmap each time.
+        let expected = meta.size_hint.map_or(self.settings.part_size, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        });
+        let first = Self::read_part(
+            body,
+            self.settings.part_size,
+            Vec::with_capacity(expected.min(self.settings.part_size) + 1),
+        )
+        .await?;
         let size = if first.len() < self.settings.part_size {
             let len = first.len() as u64;
             self.client

@@ -350,6 +350,44 @@ pub async fn open_async(root: &Path, relative: &str) -> Result<std::fs::File, Lo
     blocking(relative, move || open_now(&root, &rel)).await
 }
 
+/// A file opened by [`open_small_async`].
+#[derive(Debug)]
+pub enum Opened {
+    /// The whole file: it was no larger than asked.
+    Read(Vec<u8>),
+    /// A larger file, open at its start.
+    Open(std::fs::File),
+}
+
+/// [`open`], and read the file whole when it holds at most `small` bytes, in one trip to the
+/// blocking pool: a small file costs one hand-off instead of one per read.
+pub async fn open_small_async(
+    root: &Path,
+    relative: &str,
+    small: usize,
+) -> Result<Opened, LocalPathError> {
+    let (root, rel) = (root.to_path_buf(), relative.to_string());
+    blocking(relative, move || {
+        use std::io::{Read, Seek};
+        let mut file = open_now(&root, &rel)?;
+        let mut bytes = Vec::with_capacity(small.min(64 * 1024) + 1);
+        let failed = |source| LocalPathError::Io {
+            path: rel.clone(),
+            source,
+        };
+        (&mut file)
+            .take(small as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(failed)?;
+        if bytes.len() <= small {
+            return Ok(Opened::Read(bytes));
+        }
+        file.rewind().map_err(failed)?;
+        Ok(Opened::Open(file))
+    })
+    .await
+}
+
 async fn blocking<T: Send + 'static>(
     shown: &str,
     work: impl FnOnce() -> Result<T, LocalPathError> + Send + 'static,

@@ -365,6 +365,10 @@ async fn consult(
     }
 }
 
+/// Local files up to this size are read whole when opened (one trip to the blocking pool);
+/// larger ones stream.
+const SMALL_LOCAL_FILE: usize = 256 * 1024;
+
 /// Fetch `entry` according to `plan` and store it under `key`, within `limits`.
 pub async fn transfer(
     plan: FetchPlan,
@@ -380,8 +384,10 @@ pub async fn transfer(
             let root = root.ok_or_else(|| {
                 TransferError::Unsupported("a local-file plan without a granted root".into())
             })?;
-            let file = local_root::open_async(root, &relative).await?;
-            Box::new(tokio::fs::File::from_std(file))
+            match local_root::open_small_async(root, &relative, SMALL_LOCAL_FILE).await? {
+                local_root::Opened::Read(bytes) => Box::new(std::io::Cursor::new(bytes)),
+                local_root::Opened::Open(file) => Box::new(tokio::fs::File::from_std(file)),
+            }
         }
         FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),
         // Nothing is stored yet: past the deadline, the request (and its retries) just stop.
