@@ -28,6 +28,7 @@ use retry::RetryPolicy;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Where a sync is, for progress displays.
 #[derive(Debug, Clone, Copy, Default)]
@@ -172,6 +173,157 @@ enum Done {
     Stored(Box<SyncFile>, u64),
     /// Left out by the config's `max_file_size`, found out while it streamed.
     Excluded,
+}
+
+/// What every file's transfer in a run needs. Each file is transferred on a task of its own,
+/// so the run's files are worked on by every core (hashing, signing, the component call),
+/// not one after the other by the run's task.
+struct Transfers {
+    store: Arc<dyn Store>,
+    blob: Arc<dyn BlobStore>,
+    options: SyncOptions,
+    config: SyncConfig,
+    provider: Arc<Provider>,
+    cx: CallContext,
+}
+
+impl Transfers {
+    /// Move one file and record the outcome; any error is the file's, never the run's. The
+    /// whole attempt (fetch plan, download, retries) runs against the file's deadline.
+    async fn one(
+        self: Arc<Self>,
+        entry: Box<Entry>,
+        existing: Option<SyncFile>,
+    ) -> Result<Done, FileFailure> {
+        let (config, provider, cx) = (&self.config, &*self.provider, &self.cx);
+        let mut file = existing.unwrap_or_else(|| SyncFile::new(config, &entry.id));
+        describe(&mut file, &entry);
+        let now = Utc::now();
+        let timeout = self.options.limits.transfer_timeout_for(&entry);
+        let limits = transfer::TransferLimits {
+            max_file_size: config.max_file_size.and_then(|m| u64::try_from(m).ok()),
+            max_unlisted_bytes: self.options.limits.max_unlisted_bytes,
+            deadline: tokio::time::Instant::now() + timeout,
+            timeout,
+        };
+        let expired = || Failed::transfer(&transfer::TransferError::Deadline(timeout));
+        let attempt = async {
+            let fetch_plan = within(
+                &limits,
+                auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry)),
+            )
+            .await?
+            .map_err(|e| {
+                let retryable = !matches!(
+                    e.provider_error(),
+                    Some(
+                        ProviderError::Forbidden(_)
+                            | ProviderError::NotFound(_)
+                            | ProviderError::Permanent(_)
+                    )
+                );
+                Failed::call(&e, retryable)
+            })?;
+            let key = ObjectKey::for_file(
+                config,
+                file.id,
+                &entry.name,
+                entry.export_as.as_ref().map(|e| e.extension.as_str()),
+            );
+            let mut plan = fetch_plan;
+            let mut attempt = 0;
+            loop {
+                let result = transfer::transfer(
+                    plan,
+                    &entry,
+                    (provider, cx, &self.options.retry),
+                    self.blob.as_ref(),
+                    &key,
+                    &limits,
+                )
+                .await;
+                match result {
+                    // A body cut off half-way (or damaged) is worth fetching again, with a
+                    // fresh plan: its URL may have been single-use.
+                    Err(e) if e.is_interrupted() && attempt < self.options.retry.retries => {
+                        let wait = self.options.retry.delay(attempt, None);
+                        tracing::info!(file = %entry.id, "{e}; fetching again in {wait:?}");
+                        within(&limits, tokio::time::sleep(wait)).await?;
+                        attempt += 1;
+                        plan = within(
+                            &limits,
+                            auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry)),
+                        )
+                        .await?
+                        .map_err(|e| Failed::call(&e, true))?;
+                    }
+                    other => break other.map_err(|e| Failed::transfer(&e)),
+                }
+            }
+        };
+        // The download itself stops at the deadline (and keeps nothing); this is for a write
+        // that then does not finish giving up.
+        let attempt = tokio::time::timeout_at(limits.deadline + TRANSFER_GRACE, attempt)
+            .await
+            .unwrap_or_else(|_| Err(expired()));
+        match attempt {
+            Ok(done) => {
+                file.status = FileStatus::Synced;
+                file.s3_uri = Some(done.object.uri);
+                file.local_size = Some(done.object.size as i64);
+                file.local_checksum = Some(done.sha256);
+                file.local_modified_at = Some(now);
+                file.last_sync_at = Some(now);
+                file.sync_attempts = 0;
+                file.error_message = None;
+                file.ingested = false;
+                Ok(Done::Stored(Box::new(file), done.object.size))
+            }
+            Err(Failed {
+                message,
+                excluded: true,
+                ..
+            }) => {
+                // Like a file listed over `max_file_size`, it is left out, not failed; unlike
+                // one, it is recorded, because only its download showed its size. An object
+                // synced before is kept, as for other files that stop being synced.
+                tracing::info!(file = %entry.id, "left out: {message}");
+                file.status = FileStatus::Skipped;
+                file.last_sync_at = Some(now);
+                file.error_message = Some(message.clone());
+                self.store.put_file(&file).await.map_err(|e| FileFailure {
+                    remote_id: entry.id.clone(),
+                    error: format!("{message}; and recording it failed: {e}"),
+                    retryable: true,
+                })?;
+                Ok(Done::Excluded)
+            }
+            Err(Failed {
+                message: error,
+                retryable,
+                ..
+            }) => {
+                let failure = |error: String| FileFailure {
+                    remote_id: entry.id.clone(),
+                    error,
+                    retryable,
+                };
+                if auth::dead(cx).is_some() {
+                    // Not the file's fault: leave its record as it was.
+                    return Err(failure(error));
+                }
+                tracing::warn!(file = %entry.id, "{error}");
+                file.status = FileStatus::Failed;
+                file.sync_attempts += 1;
+                file.last_sync_at = Some(now);
+                file.error_message = Some(error.clone());
+                if let Err(e) = self.store.put_file(&file).await {
+                    return Err(failure(format!("{error}; and recording it failed: {e}")));
+                }
+                Err(failure(error))
+            }
+        }
+    }
 }
 
 /// The most synced files recorded in one transaction.
@@ -560,9 +712,30 @@ impl SyncEngine {
                 // Moved in, so that the writer ends when the transfers do.
                 let stored = stored;
                 let mut outcomes = Vec::new();
+                let shared = Arc::new(Transfers {
+                    store: self.store.clone(),
+                    blob: self.blob.clone(),
+                    options: self.options.clone(),
+                    config: config.clone(),
+                    provider: provider.clone(),
+                    cx: cx.clone(),
+                });
                 let mut stream = futures::stream::iter(transfers)
                     .map(|(entry, existing)| {
-                        self.transfer_one(config, &provider, &cx, entry, existing)
+                        let remote_id = entry.id.clone();
+                        // Aborted with the run: a dropped run leaves no transfer behind.
+                        let task = AbortOnDropHandle::new(tokio::spawn(
+                            shared.clone().one(entry, existing),
+                        ));
+                        async move {
+                            task.await.unwrap_or_else(|e| {
+                                Err(FileFailure {
+                                    remote_id,
+                                    error: format!("the transfer stopped unexpectedly: {e}"),
+                                    retryable: true,
+                                })
+                            })
+                        }
                     })
                     .buffer_unordered(self.options.transfers.max(1));
                 while let Some(r) = stream.next().await {
@@ -799,145 +972,6 @@ impl SyncEngine {
                     call: crate::runtime::Call::Changes,
                     reason: "it returned a cursor it had already returned, so the feed would never drain".into(),
                 });
-            }
-        }
-    }
-
-    /// Move one file and record the outcome; any error is the file's, never the run's. The
-    /// whole attempt (fetch plan, download, retries) runs against the file's deadline.
-    async fn transfer_one(
-        &self,
-        config: &SyncConfig,
-        provider: &Provider,
-        cx: &CallContext,
-        entry: Box<Entry>,
-        existing: Option<SyncFile>,
-    ) -> Result<Done, FileFailure> {
-        let mut file = existing.unwrap_or_else(|| SyncFile::new(config, &entry.id));
-        describe(&mut file, &entry);
-        let now = Utc::now();
-        let timeout = self.options.limits.transfer_timeout_for(&entry);
-        let limits = transfer::TransferLimits {
-            max_file_size: config.max_file_size.and_then(|m| u64::try_from(m).ok()),
-            max_unlisted_bytes: self.options.limits.max_unlisted_bytes,
-            deadline: tokio::time::Instant::now() + timeout,
-            timeout,
-        };
-        let expired = || Failed::transfer(&transfer::TransferError::Deadline(timeout));
-        let attempt = async {
-            let fetch_plan = within(
-                &limits,
-                auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry)),
-            )
-            .await?
-            .map_err(|e| {
-                let retryable = !matches!(
-                    e.provider_error(),
-                    Some(
-                        ProviderError::Forbidden(_)
-                            | ProviderError::NotFound(_)
-                            | ProviderError::Permanent(_)
-                    )
-                );
-                Failed::call(&e, retryable)
-            })?;
-            let key = ObjectKey::for_file(
-                config,
-                file.id,
-                &entry.name,
-                entry.export_as.as_ref().map(|e| e.extension.as_str()),
-            );
-            let mut plan = fetch_plan;
-            let mut attempt = 0;
-            loop {
-                let result = transfer::transfer(
-                    plan,
-                    &entry,
-                    (provider, cx, &self.options.retry),
-                    self.blob.as_ref(),
-                    &key,
-                    &limits,
-                )
-                .await;
-                match result {
-                    // A body cut off half-way (or damaged) is worth fetching again, with a
-                    // fresh plan: its URL may have been single-use.
-                    Err(e) if e.is_interrupted() && attempt < self.options.retry.retries => {
-                        let wait = self.options.retry.delay(attempt, None);
-                        tracing::info!(file = %entry.id, "{e}; fetching again in {wait:?}");
-                        within(&limits, tokio::time::sleep(wait)).await?;
-                        attempt += 1;
-                        plan = within(
-                            &limits,
-                            auth::call(&self.options.retry, cx, || provider.fetch(cx, &entry)),
-                        )
-                        .await?
-                        .map_err(|e| Failed::call(&e, true))?;
-                    }
-                    other => break other.map_err(|e| Failed::transfer(&e)),
-                }
-            }
-        };
-        // The download itself stops at the deadline (and keeps nothing); this is for a write
-        // that then does not finish giving up.
-        let attempt = tokio::time::timeout_at(limits.deadline + TRANSFER_GRACE, attempt)
-            .await
-            .unwrap_or_else(|_| Err(expired()));
-        match attempt {
-            Ok(done) => {
-                file.status = FileStatus::Synced;
-                file.s3_uri = Some(done.object.uri);
-                file.local_size = Some(done.object.size as i64);
-                file.local_checksum = Some(done.sha256);
-                file.local_modified_at = Some(now);
-                file.last_sync_at = Some(now);
-                file.sync_attempts = 0;
-                file.error_message = None;
-                file.ingested = false;
-                Ok(Done::Stored(Box::new(file), done.object.size))
-            }
-            Err(Failed {
-                message,
-                excluded: true,
-                ..
-            }) => {
-                // Like a file listed over `max_file_size`, it is left out, not failed; unlike
-                // one, it is recorded, because only its download showed its size. An object
-                // synced before is kept, as for other files that stop being synced.
-                tracing::info!(file = %entry.id, "left out: {message}");
-                file.status = FileStatus::Skipped;
-                file.last_sync_at = Some(now);
-                file.error_message = Some(message.clone());
-                self.store.put_file(&file).await.map_err(|e| FileFailure {
-                    remote_id: entry.id.clone(),
-                    error: format!("{message}; and recording it failed: {e}"),
-                    retryable: true,
-                })?;
-                Ok(Done::Excluded)
-            }
-            Err(Failed {
-                message: error,
-                retryable,
-                ..
-            }) => {
-                let failure = |error: String| FileFailure {
-                    remote_id: entry.id.clone(),
-                    error,
-                    retryable,
-                };
-                if auth::dead(cx).is_some() {
-                    // Not the file's fault: leave its record as it was.
-                    return Err(failure(error));
-                }
-                tracing::warn!(file = %entry.id, "{error}");
-                file.status = FileStatus::Failed;
-                file.sync_attempts += 1;
-                file.last_sync_at = Some(now);
-                file.error_message = Some(error.clone());
-                if let Err(e) = self.store.put_file(&file).await {
-                    return Err(failure(format!("{error}; and recording it failed: {e}")));
-                }
-                Err(failure(error))
             }
         }
     }
