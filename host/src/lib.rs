@@ -19,3 +19,4 @@ pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod units;

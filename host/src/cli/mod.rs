@@ -11,6 +11,7 @@ mod show;
 mod sync;
 mod user;
 
+pub(crate) use crate::units::human_bytes;
 use crate::config::RuntimeSettings;
 use crate::logging::LogFormat;
 use crate::runtime::{Registry, Runtime};
@@ -219,22 +220,6 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A byte count for people: `1.5 MiB`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Print items as JSON lines (one object per line).

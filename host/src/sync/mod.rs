@@ -798,7 +798,7 @@ impl SyncEngine {
                 "synced"
             },
             report.files_synced,
-            crate::cli::human_bytes(report.bytes),
+            crate::units::human_bytes(report.bytes),
             report.files_unchanged,
             report.files_failed,
             report.files_deleted,
