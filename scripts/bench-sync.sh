@@ -5,7 +5,8 @@
 #   * a no-change re-sync of those 2,000 files;
 #   * one 1 GiB file, local folder -> S3;
 #   * one file in a new data directory against one in a used one (and with no compiled cache).
-# Prints files/s, MB/s and peak RSS for p8sync and for rclone, and the ratios.
+# Prints files/s, MB/s, peak RSS and CPU seconds (the tool's own, and the S3 server's while the
+# tool ran) for p8sync and for rclone, and the ratios.
 # Needs: release builds (made here), rclone (Debian package), s3s-fs (cargo install, here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,20 +41,29 @@ target/tools/bin/s3s-fs --host 127.0.0.1 --port "$port" --access-key benchak --s
 s3_pid=$!
 sleep 1
 
+# CPU seconds the S3 server has used so far (user + system).
+server_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$s3_pid/stat"
+}
+# Run a timed command; print "wall peak_kib cpu server_cpu".
+timed() {
+    local before after
+    before=$(server_cpu)
+    /usr/bin/time -f "%e %M %U %S" -o "$w/time" "$@" >"$w/out" 2>"$w/err" || { cat "$w/err"; exit 1; }
+    after=$(server_cpu)
+    awk -v b="$before" -v a="$after" '{ printf "%s %s %.2f %.2f\n", $1, $2, $3 + $4, a - b }' "$w/time"
+}
+
 export P8_DATA_DIR="$w/p8data"
 p8() {
     S3_URL="http://127.0.0.1:$port" S3_BUCKET_NAME=p8sync S3_ACCESS_KEY=benchak S3_SECRET=benchsecret \
-        /usr/bin/time -f "%e %M" -o "$w/time" target/release/p8sync sync "$@" >"$w/out" 2>"$w/err" \
-        || { cat "$w/err"; exit 1; }
-    cat "$w/time"
+        timed target/release/p8sync sync "$@"
 }
 rc() {
     env -u AWS_CA_BUNDLE RCLONE_CONFIG_B_TYPE=s3 RCLONE_CONFIG_B_PROVIDER=Other \
         RCLONE_CONFIG_B_ENDPOINT="http://127.0.0.1:$port" RCLONE_CONFIG_B_ACCESS_KEY_ID=benchak \
         RCLONE_CONFIG_B_SECRET_ACCESS_KEY=benchsecret RCLONE_CONFIG_B_REGION=us-east-1 \
-        /usr/bin/time -f "%e %M" -o "$w/time" rclone copy "$@" --transfers 4 >"$w/out" 2>"$w/err" \
-        || { cat "$w/err"; exit 1; }
-    cat "$w/time"
+        timed rclone copy "$@" --transfers 4
 }
 
 RUNS=${RUNS:-5}
@@ -86,20 +96,24 @@ python3 - "$w/results" "$RUNS" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    name, secs, kb = line.split()
-    runs.setdefault(name, []).append((float(secs), float(kb)))
+    name, secs, kb, cpu, server = line.split()
+    runs.setdefault(name, []).append((float(secs), float(kb), float(cpu), float(server)))
 n = sys.argv[2]
-med = lambda name: statistics.median(s for s, _ in runs[name])
-peak = lambda name: max(k for _, k in runs[name]) / 1024
-spread = lambda name: f"{min(s for s, _ in runs[name]):.2f}-{max(s for s, _ in runs[name]):.2f}"
+med = lambda name: statistics.median(r[0] for r in runs[name])
+peak = lambda name: max(r[1] for r in runs[name]) / 1024
+cpu = lambda name: statistics.median(r[2] for r in runs[name])
+server = lambda name: statistics.median(r[3] for r in runs[name])
+spread = lambda name: f"{min(r[0] for r in runs[name]):.2f}-{max(r[0] for r in runs[name]):.2f}"
 mb_small = 2000 * 16 * 1024 / 1e6
 mb_big = 1024 * 1024 * 1024 / 1e6
 print(f"medians of {n} alternating runs (range in brackets), peak RSS the largest seen")
-print("| workload | p8sync | rclone | p8sync speed vs rclone | p8sync peak RSS | rclone peak RSS |")
-print("| --- | --- | --- | --- | --- | --- |")
+print("CPU: the tool's own user + system seconds, then the S3 server's while it ran (medians)")
+print("| workload | p8sync | rclone | p8sync speed vs rclone | p8sync peak RSS | rclone peak RSS | CPU p8sync / server | CPU rclone / server |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 def row(label, p8, rc, unit):
     print(f"| {label} | {med(p8):.2f} s [{spread(p8)}], {unit(med(p8))} | {med(rc):.2f} s [{spread(rc)}], "
-          f"{unit(med(rc))} | **{med(rc) / med(p8):.2f}x** | {peak(p8):.0f} MiB | {peak(rc):.0f} MiB |")
+          f"{unit(med(rc))} | **{med(rc) / med(p8):.2f}x** | {peak(p8):.0f} MiB | {peak(rc):.0f} MiB | "
+          f"{cpu(p8):.2f} / {server(p8):.2f} s | {cpu(rc):.2f} / {server(rc):.2f} s |")
 row("2,000 x 16 KiB, local folder to S3, first copy", "p8_small", "rc_small",
     lambda t: f"{2000 / t:,.0f} files/s")
 row("1 x 1 GiB", "p8_big", "rc_big", lambda t: f"{mb_big / t:,.1f} MB/s")
