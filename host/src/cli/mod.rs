@@ -11,10 +11,10 @@ mod show;
 mod sync;
 mod user;
 
-pub(crate) use crate::units::human_bytes;
 use crate::config::RuntimeSettings;
 use crate::logging::LogFormat;
 use crate::runtime::{Registry, Runtime};
+pub(crate) use crate::units::human_bytes;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};

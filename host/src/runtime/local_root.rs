@@ -251,8 +251,8 @@ fn open_folder(
 /// reads until the value is dropped, whatever its name points to by then.
 #[derive(Debug)]
 pub struct HeldFolder {
-    /// Never read: while it is open, `path` leads to the folder it holds.
-    _fd: OwnedFd,
+    /// While it is open, `path` leads to the folder it holds; the host reads through it.
+    fd: OwnedFd,
     path: PathBuf,
 }
 
@@ -283,12 +283,17 @@ impl HeldFolder {
                 source: std::io::Error::other("/proc/self/fd does not reach the opened folder"),
             });
         }
-        Ok(HeldFolder { _fd: fd, path })
+        Ok(HeldFolder { fd, path })
     }
 
     /// The path that reaches the held folder while this value lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The held folder itself, for the host's own reads (no path lookup per file).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -308,12 +313,18 @@ pub fn open(root: &Path, relative: &str) -> Result<std::fs::File, LocalPathError
 }
 
 fn open_now(root: &Path, relative: &str) -> Result<std::fs::File, LocalPathError> {
+    let root_fd = open_root(root)?;
+    let fd = open_in(root_fd.as_fd(), relative)?;
+    blocking_reads(fd, relative)
+}
+
+/// Open `relative` inside the folder `root_fd` (see [`open`]); the handle is still
+/// non-blocking.
+fn open_in(root_fd: BorrowedFd<'_>, relative: &str) -> Result<OwnedFd, LocalPathError> {
     let names = parse(relative)?;
     if names.is_empty() {
         return Err(LocalPathError::NotRelative(relative.to_string()));
     }
-    let root_fd = open_root(root)?;
-    let root_fd = root_fd.as_fd();
     let found = walk(root_fd, names, relative)?;
     let kind = kind_of(&found.stat);
     // Refuse before opening: opening a device can do things of its own.
@@ -338,10 +349,21 @@ fn open_now(root: &Path, relative: &str) -> Result<std::fs::File, LocalPathError
             what: what(kind),
         });
     }
-    // Reads of a regular file ignore O_NONBLOCK; clear it all the same.
+    Ok(fd)
+}
+
+/// A regular file's handle, with `O_NONBLOCK` cleared for whoever reads it next (reads of a
+/// regular file ignore it; this is for anything that checks).
+fn blocking_reads(fd: OwnedFd, relative: &str) -> Result<std::fs::File, LocalPathError> {
     let flags = rustix::fs::fcntl_getfl(&fd).map_err(io(relative))?;
     rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK).map_err(io(relative))?;
     Ok(std::fs::File::from(fd))
+}
+
+/// Open the root folder itself, once, for [`open_small`] (it may be reached through symlinks:
+/// the root is the operator's choice).
+pub fn open_root_folder(root: &Path) -> Result<OwnedFd, LocalPathError> {
+    open_root(root)
 }
 
 /// [`open`], on the blocking pool, so no async worker waits on the disk.
@@ -350,7 +372,7 @@ pub async fn open_async(root: &Path, relative: &str) -> Result<std::fs::File, Lo
     blocking(relative, move || open_now(&root, &rel)).await
 }
 
-/// A file opened by [`open_small_async`].
+/// A file opened by [`open_small`].
 #[derive(Debug)]
 pub enum Opened {
     /// The whole file: it was no larger than asked.
@@ -359,33 +381,32 @@ pub enum Opened {
     Open(std::fs::File),
 }
 
-/// [`open`], and read the file whole when it holds at most `small` bytes, in one trip to the
-/// blocking pool: a small file costs one hand-off instead of one per read.
-pub async fn open_small_async(
-    root: &Path,
+/// Open `relative` inside the folder `root_fd` (see [`open`]) and read it whole when it holds
+/// at most `small` bytes. This runs on the calling thread, async worker included: a small file
+/// on a local disk is read in microseconds, and a trip to the blocking pool and back (two
+/// thread wake-ups) cost more than the read, for every file of a run. Larger files come back
+/// open, to be streamed.
+pub fn open_small(
+    root_fd: BorrowedFd<'_>,
     relative: &str,
     small: usize,
 ) -> Result<Opened, LocalPathError> {
-    let (root, rel) = (root.to_path_buf(), relative.to_string());
-    blocking(relative, move || {
-        use std::io::{Read, Seek};
-        let mut file = open_now(&root, &rel)?;
-        let mut bytes = Vec::with_capacity(small.min(64 * 1024) + 1);
-        let failed = |source| LocalPathError::Io {
-            path: rel.clone(),
-            source,
-        };
-        (&mut file)
-            .take(small as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(failed)?;
-        if bytes.len() <= small {
-            return Ok(Opened::Read(bytes));
-        }
-        file.rewind().map_err(failed)?;
-        Ok(Opened::Open(file))
-    })
-    .await
+    use std::io::{Read, Seek};
+    let failed = |source| LocalPathError::Io {
+        path: relative.to_string(),
+        source,
+    };
+    let mut file = std::fs::File::from(open_in(root_fd, relative)?);
+    let mut bytes = Vec::with_capacity(small.min(64 * 1024) + 1);
+    (&mut file)
+        .take(small as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() <= small {
+        return Ok(Opened::Read(bytes));
+    }
+    file.rewind().map_err(failed)?;
+    Ok(Opened::Open(blocking_reads(file.into(), relative)?))
 }
 
 async fn blocking<T: Send + 'static>(

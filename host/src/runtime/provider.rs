@@ -35,8 +35,9 @@ pub struct CallContext {
     pub credentials: Option<Arc<dyn CredentialSource>>,
     /// The folder granted read-only to a `local-root` provider.
     pub root: Option<PathBuf>,
-    /// Keeps the folder behind `root` open while the context lives, when `root` is the path of
-    /// a held descriptor (set both with [`CallContext::hold_root`]).
+    /// The folder behind `root`, held open while the context lives: the host's own reads start
+    /// from it. When `root` is the path of this descriptor (set both with
+    /// [`CallContext::hold_root`]), the provider reads the same folder whatever names change.
     pub held_root: Option<Arc<super::local_root::HeldFolder>>,
     /// The test harness's seat in the HTTP mediation layer (recording, replay, faults).
     pub interceptor: Option<Arc<dyn super::intercept::Interceptor>>,

@@ -329,6 +329,9 @@ impl Transfers {
 /// The most synced files recorded in one transaction.
 const RECORD_BATCH: usize = 256;
 
+/// How long a batch of synced files waits for more before it is recorded.
+const RECORD_LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// How one file's attempt failed.
 struct Failed {
     message: String,
@@ -547,15 +550,29 @@ impl SyncEngine {
             return Ok(());
         };
         let roots = self.options.local_roots.roots_for(config.userid);
-        let opened = tokio::task::spawn_blocking(move || roots.open(&root))
-            .await
-            .map_err(|e| SyncError::Config {
-                config: config.name.clone(),
-                reason: format!("opening the root folder failed: {e}"),
-            })?;
+        let opened = tokio::task::spawn_blocking(move || {
+            let granted = roots.open(&root)?;
+            // A root that may be anywhere is still held open for the host's own reads, which
+            // then start from the handle instead of a path lookup per file.
+            let held = match &granted {
+                local_roots::GrantedRoot::Named(path) => {
+                    crate::runtime::local_root::HeldFolder::open_inside(path, &[]).ok()
+                }
+                local_roots::GrantedRoot::Held(_) => None,
+            };
+            Ok::<_, local_roots::RootRefused>((granted, held))
+        })
+        .await
+        .map_err(|e| SyncError::Config {
+            config: config.name.clone(),
+            reason: format!("opening the root folder failed: {e}"),
+        })?;
         match opened {
-            Ok(local_roots::GrantedRoot::Named(path)) => cx.root = Some(path),
-            Ok(local_roots::GrantedRoot::Held(folder)) => cx.hold_root(folder),
+            Ok((local_roots::GrantedRoot::Named(path), held)) => {
+                cx.root = Some(path);
+                cx.held_root = held.map(Arc::new);
+            }
+            Ok((local_roots::GrantedRoot::Held(folder), _)) => cx.hold_root(folder),
             Err(refused) => {
                 return Err(SyncError::Config {
                     config: config.name.clone(),
@@ -986,6 +1003,22 @@ impl SyncEngine {
         let mut results = Vec::new();
         let mut arrived = Vec::with_capacity(RECORD_BATCH);
         while arrivals.recv_many(&mut arrived, RECORD_BATCH).await > 0 {
+            // Let a batch gather for a moment: the transfers finish files one at a time, and a
+            // transaction per file (a commit, a WAL write, thread hand-offs) cost more than
+            // the file's upload. A file still counts as synced only once its batch commits.
+            let linger = tokio::time::sleep(RECORD_LINGER);
+            tokio::pin!(linger);
+            while arrived.len() < RECORD_BATCH {
+                let room = RECORD_BATCH - arrived.len();
+                tokio::select! {
+                    n = arrivals.recv_many(&mut arrived, room) => {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    _ = &mut linger => break,
+                }
+            }
             let mut batch = Vec::with_capacity(arrived.len());
             let mut bytes = Vec::with_capacity(arrived.len());
             for (file, size) in arrived.drain(..) {

@@ -7,6 +7,7 @@ use crate::blob::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
 use crate::runtime::http::{FetchBody, FetchError};
 use crate::runtime::types::{Entry, FetchPlan, ProviderError};
 use crate::runtime::{CallContext, Provider, local_root};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -384,7 +385,16 @@ pub async fn transfer(
             let root = root.ok_or_else(|| {
                 TransferError::Unsupported("a local-file plan without a granted root".into())
             })?;
-            match local_root::open_small_async(root, &relative, SMALL_LOCAL_FILE).await? {
+            // The run holds its root open; a context without one opens it for this file.
+            let opened_root;
+            let root_fd = match &cx.held_root {
+                Some(held) => held.fd(),
+                None => {
+                    opened_root = local_root::open_root_folder(root)?;
+                    opened_root.as_fd()
+                }
+            };
+            match local_root::open_small(root_fd, &relative, SMALL_LOCAL_FILE)? {
                 local_root::Opened::Read(bytes) => Box::new(std::io::Cursor::new(bytes)),
                 local_root::Opened::Open(file) => Box::new(tokio::fs::File::from_std(file)),
             }

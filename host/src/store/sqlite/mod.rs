@@ -256,12 +256,9 @@ fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
 }
 
 /// Insert or replace a file's state; ingestion's columns are kept on an existing row.
-async fn put_file<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
-    f: &SyncFile,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
+/// Insert or update a `SyncFile` row; its values are `?1` to `?23` (see [`bind_file`]), so it
+/// can lead a multi-statement query whose later statements use the same numbers.
+pub(super) const FILE_UPSERT: &str = r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
              remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
              remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
              local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
@@ -277,34 +274,47 @@ async fn put_file<'e>(
              local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
              local_checksum = excluded.local_checksum, status = excluded.status,
              last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
-             error_message = excluded.error_message, updated_at = CURRENT_TIMESTAMP"#,
-    )
-    .bind(f.id.to_string())
-    .bind(f.config_id.to_string())
-    .bind(f.userid.to_string())
-    .bind(&f.remote_id)
-    .bind(&f.remote_path)
-    .bind(&f.remote_name)
-    .bind(&f.remote_type)
-    .bind(f.remote_size)
-    .bind(f.remote_modified_at)
-    .bind(f.remote_created_at)
-    .bind(f.remote_metadata.as_ref().map(|m| m.to_string()))
-    .bind(&f.remote_revision)
-    .bind(&f.remote_checksum)
-    .bind(&f.s3_uri)
-    .bind(f.local_size)
-    .bind(f.local_modified_at)
-    .bind(&f.local_checksum)
-    .bind(f.status.as_str())
-    .bind(f.last_sync_at)
-    .bind(f.sync_attempts)
-    .bind(&f.error_message)
-    .bind(f.ingested)
-    .bind(f.resource_id.map(|r| r.to_string()))
-    .execute(executor)
-    .await
-    .map_err(query_err("saving a file's state"))?;
+             error_message = excluded.error_message, updated_at = CURRENT_TIMESTAMP"#;
+
+/// Bind `f`'s columns as `?1` (its id) to `?23`, in [`FILE_UPSERT`]'s order.
+pub(super) fn bind_file<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    f: &'q SyncFile,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(f.id.to_string())
+        .bind(f.config_id.to_string())
+        .bind(f.userid.to_string())
+        .bind(&f.remote_id)
+        .bind(&f.remote_path)
+        .bind(&f.remote_name)
+        .bind(&f.remote_type)
+        .bind(f.remote_size)
+        .bind(f.remote_modified_at)
+        .bind(f.remote_created_at)
+        .bind(f.remote_metadata.as_ref().map(|m| m.to_string()))
+        .bind(&f.remote_revision)
+        .bind(&f.remote_checksum)
+        .bind(&f.s3_uri)
+        .bind(f.local_size)
+        .bind(f.local_modified_at)
+        .bind(&f.local_checksum)
+        .bind(f.status.as_str())
+        .bind(f.last_sync_at)
+        .bind(f.sync_attempts)
+        .bind(&f.error_message)
+        .bind(f.ingested)
+        .bind(f.resource_id.map(|r| r.to_string()))
+}
+
+async fn put_file<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    f: &SyncFile,
+) -> Result<(), StoreError> {
+    bind_file(sqlx::query(FILE_UPSERT), f)
+        .execute(executor)
+        .await
+        .map_err(query_err("saving a file's state"))?;
     Ok(())
 }
 
