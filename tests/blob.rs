@@ -51,6 +51,7 @@ async fn conformance(store: &dyn BlobStore) {
         name: "naïve café.txt".into(),
         content_type: Some("text/plain".into()),
         size_hint: None,
+        sha256: None,
     };
 
     // Small: one PUT.

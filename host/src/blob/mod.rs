@@ -91,6 +91,10 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
     /// The size, when known in advance (lets a store pick single PUT or multipart).
     pub size_hint: Option<u64>,
+    /// SHA-256 of the whole body (lower-case hex), when the caller has already hashed it: the
+    /// S3 store signs the upload with it instead of hashing the bytes a second time. It must
+    /// be the body's; the server refuses a body that does not match.
+    pub sha256: Option<String>,
 }
 
 /// An object that was written.

@@ -7,7 +7,11 @@
 
 use super::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
 use crate::secret::Secret;
+use aws_runtime::auth::PayloadSigningOverride;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept};
+use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -314,6 +318,30 @@ impl S3BlobStore {
     }
 }
 
+/// Signs an upload with a SHA-256 its caller already computed (when there is one), instead of
+/// the SDK hashing the body again: for small files that hash was a visible share of the cost.
+/// The server still checks the body against it.
+#[derive(Debug)]
+struct PrecomputedSha256(Option<String>);
+
+impl Intercept for PrecomputedSha256 {
+    fn name(&self) -> &'static str {
+        "PrecomputedSha256"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(sha256) = &self.0 {
+            cfg.interceptor_state()
+                .store_put(PayloadSigningOverride::Precomputed(sha256.clone()));
+        }
+        Ok(())
+    }
+}
+
 /// Object metadata must be ASCII: percent-encode the original name.
 fn encode_name(name: &str) -> String {
     let mut out = String::new();
@@ -381,6 +409,8 @@ impl BlobStore for S3BlobStore {
                 .metadata("p8-name", encode_name(&meta.name))
                 .set_content_type(meta.content_type.clone())
                 .body(ByteStream::from(first))
+                .customize()
+                .interceptor(PrecomputedSha256(meta.sha256.clone()))
                 .send()
                 .await
                 .map_err(|e| err(key, describe(&e)))?;

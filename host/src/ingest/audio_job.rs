@@ -278,6 +278,7 @@ async fn write_chunks(
             name: format!("chunk-{ordinal}.wav"),
             content_type: Some("audio/wav".into()),
             size_hint: Some(wav.len() as u64),
+            sha256: None,
         };
         let stored = ingestor
             .blob

@@ -257,6 +257,10 @@ struct Prepared {
     policy: Arc<NetworkPolicy>,
     operator_config: BTreeMap<String, String>,
     local_root: bool,
+    /// Whether the component imports WASI's preopened folders: only then is the root granted
+    /// through WASI too (the host's own root functions need no preopen, and opening one for
+    /// every call cost a path lookup and three system calls per file).
+    preopens: bool,
     /// The operator's requests-per-second limit, shared by every call of this provider.
     pacer: Option<Arc<super::pace::Pacer>>,
 }
@@ -325,15 +329,18 @@ impl Prepared {
                 call,
                 reason: "this provider reads a local folder, but no root folder was given (pass --root, or set `root` in the sync config)".into(),
             })?;
-            // Metadata calls on a local disk take microseconds; sending each through
-            // `spawn_blocking` cost ~80 µs per entry and made a 1,000-entry listing 16x slower.
-            wasi.allow_blocking_current_thread(true);
-            wasi.preopened_dir(root, GUEST_ROOT, FsPerms::ReadOnly)
-                .map_err(|e| CallError::Usage {
-                    provider: self.label.to_string(),
-                    call,
-                    reason: format!("cannot open the root folder {}: {e}", root.display()),
-                })?;
+            if self.preopens {
+                // Metadata calls on a local disk take microseconds; sending each through
+                // `spawn_blocking` cost ~80 µs per entry and made a 1,000-entry listing 16x
+                // slower.
+                wasi.allow_blocking_current_thread(true);
+                wasi.preopened_dir(root, GUEST_ROOT, FsPerms::ReadOnly)
+                    .map_err(|e| CallError::Usage {
+                        provider: self.label.to_string(),
+                        call,
+                        reason: format!("cannot open the root folder {}: {e}", root.display()),
+                    })?;
+            }
         }
         let mut config = cx.config.clone();
         config.extend(self.operator_config.clone());
@@ -481,6 +488,10 @@ impl Provider {
         let path_buf = path.to_path_buf();
         let (component, sha256, cache) = compile_component(&runtime, path, bytes)?;
         let wit_version = exported_version(&runtime, &component, path)?;
+        let preopens = component
+            .component_type()
+            .imports(&runtime.engine)
+            .any(|(name, _)| name.starts_with("wasi:filesystem/preopens"));
         let instance_pre =
             runtime
                 .linker
@@ -505,6 +516,7 @@ impl Provider {
             policy: Arc::new(NetworkPolicy::deny_all()),
             operator_config: BTreeMap::new(),
             local_root: false,
+            preopens,
             pacer: None,
         };
         let info = guest_call!(&prepared, &CallContext::default(), Call::Info, |g, s| g

@@ -380,6 +380,16 @@ pub async fn transfer(
     limits: &TransferLimits,
 ) -> Result<Transferred, TransferError> {
     let root = cx.root.as_deref();
+    let meta = ObjectMeta {
+        name: entry.name.clone(),
+        content_type: entry
+            .export_as
+            .as_ref()
+            .map(|e| e.mime_type.clone())
+            .or_else(|| entry.mime_type.clone()),
+        size_hint: entry.size,
+        sha256: None,
+    };
     let source: Box<dyn AsyncRead + Send + Unpin> = match plan {
         FetchPlan::LocalFile(relative) => {
             let root = root.ok_or_else(|| {
@@ -395,11 +405,15 @@ pub async fn transfer(
                 }
             };
             match local_root::open_small(root_fd, &relative, SMALL_LOCAL_FILE)? {
-                local_root::Opened::Read(bytes) => Box::new(std::io::Cursor::new(bytes)),
+                local_root::Opened::Read(bytes) => {
+                    return store_bytes(bytes, entry, blob, key, limits, meta).await;
+                }
                 local_root::Opened::Open(file) => Box::new(tokio::fs::File::from_std(file)),
             }
         }
-        FetchPlan::Inline(bytes) => Box::new(std::io::Cursor::new(bytes)),
+        FetchPlan::Inline(bytes) => {
+            return store_bytes(bytes, entry, blob, key, limits, meta).await;
+        }
         // Nothing is stored yet: past the deadline, the request (and its retries) just stop.
         FetchPlan::Http(request) => tokio::time::timeout_at(
             limits.deadline,
@@ -409,15 +423,6 @@ pub async fn transfer(
         .map_err(|_| TransferError::Deadline(limits.timeout))??,
     };
     let mut reader = Metered::new(source, entry, limits);
-    let meta = ObjectMeta {
-        name: entry.name.clone(),
-        content_type: entry
-            .export_as
-            .as_ref()
-            .map(|e| e.mime_type.clone())
-            .or_else(|| entry.mime_type.clone()),
-        size_hint: entry.size,
-    };
     let stored = blob.put(key, &mut reader, &meta).await;
     // A body stopped at its limit or deadline failed the write, which kept nothing; say which
     // limit it was rather than "reading the source failed".
@@ -436,6 +441,32 @@ pub async fn transfer(
             return Err(e);
         }
     };
+    Ok(Transferred { object, sha256 })
+}
+
+/// Store a body that is already in memory: checked against its limit and the provider's
+/// checksums first, so bytes that are not the provider's are never written, and uploaded with
+/// its SHA-256, which the object store then need not compute again.
+async fn store_bytes(
+    bytes: Vec<u8>,
+    entry: &Entry,
+    blob: &dyn BlobStore,
+    key: &ObjectKey,
+    limits: &TransferLimits,
+    mut meta: ObjectMeta,
+) -> Result<Transferred, TransferError> {
+    let limit = limits.byte_limit(entry);
+    let size = bytes.len() as u64;
+    if size > limit.bytes() {
+        return Err(TransferError::TooLarge(limit));
+    }
+    let mut hashers = Hashers::for_checksums(&entry.checksums);
+    hashers.update(&bytes);
+    let sha256 = verify(entry, size, hashers)?;
+    meta.sha256 = Some(sha256.clone());
+    let object = blob
+        .put(key, &mut std::io::Cursor::new(bytes), &meta)
+        .await?;
     Ok(Transferred { object, sha256 })
 }
 

@@ -4,8 +4,8 @@
 //! `FOR UPDATE SKIP LOCKED`. Job times are integer milliseconds.
 
 use super::{
-    FILE_UPSERT, SqliteStore, bind_file, file_row, get, json_col, list_json, put_file, sqlite_ts,
-    uuid_col,
+    FILE_UPSERT, SETTLED_FILE_UPSERT, SqliteStore, bind_file, file_row, get, json_col, list_json,
+    put_file, sqlite_ts, uuid_col,
 };
 use crate::store::ids::{AudioFileId, ConfigId, FileId};
 use crate::store::ingest::{
@@ -171,32 +171,32 @@ impl IngestStore for SqliteStore {
         const DOING: &str = "saving synced files' states with their ingestion";
         // Each file's statements go to SQLite's worker thread as one multi-statement query:
         // one round trip per file instead of four, which was most of a small file's cost.
+        // Every statement uses its numbers from `?1` without gaps: sqlx binds a gap as a
+        // positional parameter, and past the values it has it stops binding the statement.
+        // So the job's time comes from SQLite's clock (the same system clock, in ms).
+        const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
         static QUEUED: LazyLock<String> = LazyLock::new(|| {
             format!(
                 r#"{FILE_UPSERT};
                 INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-                  VALUES (?1, ?2, ?3, 'queued', 0, ?24) {RESET_JOB};
+                  VALUES (?1, ?2, ?3, 'queued', 0, {NOW_MS}) {RESET_JOB};
                 UPDATE "SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
                   ingested = FALSE WHERE id = ?1"#
             )
         });
         static SETTLED: LazyLock<String> = LazyLock::new(|| {
             format!(
-                r#"{FILE_UPSERT};
+                r#"{SETTLED_FILE_UPSERT};
                 INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-                  VALUES (?1, ?2, ?3, 'done', 0, ?24) {RESET_JOB};
-                DELETE FROM "Resources" WHERE sync_file_id = ?1;
-                UPDATE "SyncFile" SET ingested = FALSE, resource_id = NULL, ingest_status = ?25,
-                  ingest_message = ?26 WHERE id = ?1"#
+                  VALUES (?1, ?2, ?3, 'done', 0, {NOW_MS}) {RESET_JOB};
+                DELETE FROM "Resources" WHERE sync_file_id = ?1"#
             )
         });
-        let now = millis(Utc::now());
         let mut tx = self.write_tx(DOING).await?;
         for synced in files {
             let query = match &synced.settled {
-                None => bind_file(sqlx::query(QUEUED.as_str()), &synced.file).bind(now),
+                None => bind_file(sqlx::query(QUEUED.as_str()), &synced.file),
                 Some(outcome) => bind_file(sqlx::query(SETTLED.as_str()), &synced.file)
-                    .bind(now)
                     .bind(outcome.status.as_str())
                     .bind(&outcome.message),
             };

@@ -255,16 +255,18 @@ fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
     })
 }
 
-/// Insert or replace a file's state; ingestion's columns are kept on an existing row.
-/// Insert or update a `SyncFile` row; its values are `?1` to `?23` (see [`bind_file`]), so it
-/// can lead a multi-statement query whose later statements use the same numbers.
-pub(super) const FILE_UPSERT: &str = r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
+/// The `SyncFile` upsert: values `?1` to `?23` (see [`bind_file`]), then any `$columns` with
+/// their `$values` (numbered on from `?24`) and `$set` assignments for a row already there.
+macro_rules! file_upsert {
+    ($columns:literal, $values:literal, $set:literal) => {
+        concat!(
+            r#"INSERT INTO "SyncFile" (id, config_id, userid, remote_id, remote_path, remote_name,
              remote_type, remote_size, remote_modified_at, remote_created_at, remote_metadata,
              remote_revision, remote_checksum, s3_uri, local_size, local_modified_at,
              local_checksum, status, last_sync_at, sync_attempts, error_message, ingested,
-             resource_id)
+             resource_id"#, $columns, r#")
            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-             ?18, ?19, ?20, ?21, ?22, ?23)
+             ?18, ?19, ?20, ?21, ?22, ?23"#, $values, r#")
            ON CONFLICT (id) DO UPDATE SET remote_path = excluded.remote_path,
              remote_name = excluded.remote_name, remote_type = excluded.remote_type,
              remote_size = excluded.remote_size, remote_modified_at = excluded.remote_modified_at,
@@ -274,7 +276,23 @@ pub(super) const FILE_UPSERT: &str = r#"INSERT INTO "SyncFile" (id, config_id, u
              local_size = excluded.local_size, local_modified_at = excluded.local_modified_at,
              local_checksum = excluded.local_checksum, status = excluded.status,
              last_sync_at = excluded.last_sync_at, sync_attempts = excluded.sync_attempts,
-             error_message = excluded.error_message, updated_at = CURRENT_TIMESTAMP"#;
+             error_message = excluded.error_message, updated_at = CURRENT_TIMESTAMP"#, $set
+        )
+    };
+}
+
+/// Insert or update a `SyncFile` row; its values are `?1` to `?23` (see [`bind_file`]), so it
+/// can lead a multi-statement query whose later statements use the same numbers.
+pub(super) const FILE_UPSERT: &str = file_upsert!("", "", "");
+
+/// [`FILE_UPSERT`] for a file ingestion has settled without a job: also records its ingestion
+/// status (`?24`) and message (`?25`), and drops what earlier content made of it.
+pub(super) const SETTLED_FILE_UPSERT: &str = file_upsert!(
+    ", ingest_status, ingest_message",
+    ", ?24, ?25",
+    r#", ingested = FALSE, resource_id = NULL, ingest_status = excluded.ingest_status,
+      ingest_message = excluded.ingest_message"#
+);
 
 /// Bind `f`'s columns as `?1` (its id) to `?23`, in [`FILE_UPSERT`]'s order.
 pub(super) fn bind_file<'q>(
@@ -307,6 +325,7 @@ pub(super) fn bind_file<'q>(
         .bind(f.resource_id.map(|r| r.to_string()))
 }
 
+/// Insert or replace a file's state; ingestion's columns are kept on an existing row.
 async fn put_file<'e>(
     executor: impl sqlx::SqliteExecutor<'e>,
     f: &SyncFile,
