@@ -4,7 +4,8 @@
 #   * 2,000 files of 16 KiB, local folder -> S3;
 #   * a no-change re-sync of those 2,000 files;
 #   * one 1 GiB file, local folder -> S3;
-#   * one file in a new data directory against one in a used one (and with no compiled cache).
+#   * one file in a new data directory against one in a used one (and with no compiled cache);
+#   * a no-change re-sync of 100,000 files (HUNDRED_K=0 skips it).
 # Prints files/s, MB/s, peak RSS and CPU seconds (the tool's own, and the S3 server's while the
 # tool ran) for p8sync and for rclone, and the ratios.
 # Needs: release builds (made here), rclone (Debian package), s3s-fs (cargo install, here).
@@ -60,14 +61,14 @@ timed() {
 
 export P8_DATA_DIR="$w/p8data"
 p8() {
-    S3_URL="http://127.0.0.1:$port" S3_BUCKET_NAME=p8sync S3_ACCESS_KEY=benchak S3_SECRET=benchsecret \
-        timed target/release/p8sync sync "$@"
+    timed env S3_URL="http://127.0.0.1:$port" S3_BUCKET_NAME=p8sync S3_ACCESS_KEY=benchak \
+        S3_SECRET=benchsecret target/release/p8sync sync "$@"
 }
 rc() {
-    env -u AWS_CA_BUNDLE RCLONE_CONFIG_B_TYPE=s3 RCLONE_CONFIG_B_PROVIDER=Other \
+    timed env -u AWS_CA_BUNDLE RCLONE_CONFIG_B_TYPE=s3 RCLONE_CONFIG_B_PROVIDER=Other \
         RCLONE_CONFIG_B_ENDPOINT="http://127.0.0.1:$port" RCLONE_CONFIG_B_ACCESS_KEY_ID=benchak \
         RCLONE_CONFIG_B_SECRET_ACCESS_KEY=benchsecret RCLONE_CONFIG_B_REGION=us-east-1 \
-        timed rclone copy "$@" --transfers 4
+        rclone copy "$@" --transfers 4
 }
 
 RUNS=${RUNS:-5}
@@ -93,6 +94,26 @@ for i in $(seq "$RUNS"); do
     rc "$w/big" "b:rclone/big-$i" | sed 's/^/rc_big /' >>"$w/results"
     rm -rf "$s3/rclone/big-$i"
 done
+# A no-change re-sync of 100,000 files (HUNDRED_K=0 skips it): listed, compared with what is
+# recorded, nothing transferred. The first copy (tiny .bin files, stored only, so no ingestion
+# work) is not timed.
+if [ "${HUNDRED_K:-1}" != 0 ]; then
+    python3 - "$w/h100k" <<'PY2'
+import os, sys
+root = sys.argv[1]
+for i in range(100000):
+    d = os.path.join(root, f"d{i % 100:03d}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:06d}.bin"), "wb") as f:
+        f.write(b"%d\n" % i)
+PY2
+    P8_DATA_DIR="$w/p8h100k" p8 "$w/h100k" --transfers 4 >/dev/null
+    grep -q "synced 100000 files" "$w/out" || { echo "p8sync did not sync 100000 files:"; cat "$w/out"; exit 1; }
+    for i in $(seq "$RUNS"); do
+        P8_DATA_DIR="$w/p8h100k" p8 "$w/h100k" | sed 's/^/p8_h100k /' >>"$w/results"
+        grep -q "synced 0 files (0 B), 100000 unchanged" "$w/out" || { echo "the re-sync was not a no-op:"; cat "$w/out"; exit 1; }
+    done
+fi
 # The compile a machine pays once: a new data directory and an empty component cache.
 P8_CACHE_DIR="$w/empty-cache" P8_DATA_DIR="$w/p8cold" p8 "$w/one-1" | sed 's/^/p8_coldcache /' >>"$w/results"
 
@@ -123,6 +144,8 @@ row("2,000 x 16 KiB, local folder to S3, first copy", "p8_small", "rc_small",
 row("1 x 1 GiB", "p8_big", "rc_big", lambda t: f"{mb_big / t:,.1f} MB/s")
 print(f"| 2,000 x 16 KiB, no-change re-sync | {med('p8_again'):.2f} s [{spread('p8_again')}] | "
       f"(not comparable, see below) | | {peak('p8_again'):.0f} MiB | |")
+if "p8_h100k" in runs:
+    print(f"| 100,000 files, no-change re-sync | {med('p8_h100k'):.2f} s [{spread('p8_h100k')}] | | | {peak('p8_h100k'):.0f} MiB | | {cpu('p8_h100k'):.2f} / {server('p8_h100k'):.2f} s | |")
 print(f"| one file, new data directory | {med('p8_newdir'):.2f} s [{spread('p8_newdir')}] | | | {peak('p8_newdir'):.0f} MiB | |")
 print(f"| one file, used data directory | {med('p8_useddir'):.2f} s [{spread('p8_useddir')}] | | | {peak('p8_useddir'):.0f} MiB | |")
 print(f"| one file, new data directory and empty component cache (once per machine) | {med('p8_coldcache'):.2f} s | | | {peak('p8_coldcache'):.0f} MiB | |")

@@ -105,6 +105,33 @@ async fn files_upsert_and_cascade(store: Arc<dyn Store>) {
     assert!(store.files(c.id).await.unwrap().is_empty());
 }
 
+/// A config's files come back whole, once each and in order, when there are more than the
+/// store reads in one page (5,000).
+async fn files_come_back_whole_past_a_page(store: Arc<dyn Store>) {
+    let c = SyncConfig::new(user(), "local", "many");
+    store.put_config(&c).await.unwrap();
+    let n = 5_003usize;
+    // Written out of order, so the order read back is the store's doing.
+    let files: Vec<_> = (0..n)
+        .map(|i| SyncFile::new(&c, &format!("f{:05}", (i * 7919) % n)))
+        .collect();
+    for batch in files.chunks(256) {
+        let synced: Vec<_> = batch
+            .iter()
+            .map(|f| p8sync::store::ingest::Synced {
+                file: f.clone(),
+                settled: None,
+            })
+            .collect();
+        store.put_synced_files(&synced).await.unwrap();
+    }
+    let read = store.files(c.id).await.unwrap();
+    assert_eq!(read.len(), n);
+    assert!(read.windows(2).all(|w| w[0].remote_id < w[1].remote_id));
+    assert_eq!(read.first().unwrap().remote_id, "f00000");
+    assert_eq!(read.last().unwrap().remote_id, format!("f{:05}", n - 1));
+}
+
 async fn logs_finish_moves_the_schedule(store: Arc<dyn Store>) {
     let c = SyncConfig::new(user(), "local", "docs");
     store.put_config(&c).await.unwrap();
@@ -170,6 +197,7 @@ macro_rules! conformance {
 conformance!(
     configs_round_trip,
     files_upsert_and_cascade,
+    files_come_back_whole_past_a_page,
     logs_finish_moves_the_schedule
 );
 

@@ -25,6 +25,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use plan::Action;
 use retry::RetryPolicy;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -617,18 +618,13 @@ impl SyncEngine {
         }
 
         let recorded = self.store.files(config.id).await?;
-        // The planner consumes the recorded rows; the few skipped entries are looked up here.
-        let previous: std::collections::HashMap<String, SyncFile> = recorded
-            .iter()
-            .map(|f| (f.remote_id.clone(), f.clone()))
-            .collect();
         let planned = self
             .plan_run(config, &provider, &cx, recorded, &scope, &pushed_includes)
             .await;
         if let Some(stop) = stopped(&cx) {
             return Err(stop);
         }
-        let (actions, provider_skips, next_cursor) = planned?;
+        let (actions, provider_skips, previous, next_cursor) = planned?;
         let skipped = provider_skips.len() as u64;
         // A dry run explains every file; a real run records what the provider skipped.
         let decisions = if self.options.dry_run {
@@ -835,7 +831,15 @@ impl SyncEngine {
         recorded: Vec<SyncFile>,
         scope: &str,
         pushed_includes: &[String],
-    ) -> Result<(Vec<Action>, Vec<SkippedEntry>, Option<String>), SyncError> {
+    ) -> Result<
+        (
+            Vec<Action>,
+            Vec<SkippedEntry>,
+            HashMap<String, SyncFile>,
+            Option<String>,
+        ),
+        SyncError,
+    > {
         let feed = provider.has(Capability::ChangesFeed);
         let cursor = config.change_cursor.as_ref().filter(|_| {
             let same_scope = config.cursor_scope.as_deref() == Some(scope);
@@ -851,8 +855,9 @@ impl SyncEngine {
         if feed && let Some(cursor) = cursor {
             match self.read_changes(provider, cx, cursor).await {
                 Ok((changed, removed, skipped, next)) => {
+                    let held = rows_of(&skipped, &recorded);
                     let actions = plan::plan_changes(config, changed, &removed, recorded);
-                    return Ok((actions, skipped, Some(next)));
+                    return Ok((actions, skipped, held, Some(next)));
                 }
                 Err(e) if cursor_expired(&e) => {
                     tracing::warn!("{e}; falling back to a full listing");
@@ -887,13 +892,14 @@ impl SyncEngine {
         // not deleted (record_skips keeps its row).
         let skipped: std::collections::HashSet<&str> =
             listing.skipped.iter().map(|s| s.id.as_str()).collect();
-        let recorded = recorded
+        let (held, recorded): (Vec<SyncFile>, Vec<SyncFile>) = recorded
             .into_iter()
-            .filter(|f| !skipped.contains(f.remote_id.as_str()))
-            .collect();
+            .partition(|f| skipped.contains(f.remote_id.as_str()));
+        let held = held.into_iter().map(|f| (f.remote_id.clone(), f)).collect();
         Ok((
             plan::plan(config, listing.entries, recorded, pushed_includes),
             listing.skipped,
+            held,
             start,
         ))
     }
@@ -926,7 +932,7 @@ impl SyncEngine {
         &self,
         config: &SyncConfig,
         skips: Vec<SkippedEntry>,
-        mut previous: std::collections::HashMap<String, SyncFile>,
+        mut previous: HashMap<String, SyncFile>,
     ) -> Result<(), SyncError> {
         for skip in skips {
             let existing = previous.remove(&skip.id);
@@ -1157,6 +1163,16 @@ impl SyncEngine {
 
 /// `work` if it finishes before the transfer's deadline. Only for work that stores nothing
 /// (asking for a plan, waiting to retry): it is dropped where it stands.
+/// The recorded rows of the entries a provider skipped (a few, looked up in many).
+fn rows_of(skipped: &[SkippedEntry], recorded: &[SyncFile]) -> HashMap<String, SyncFile> {
+    let ids: std::collections::HashSet<&str> = skipped.iter().map(|s| s.id.as_str()).collect();
+    recorded
+        .iter()
+        .filter(|f| ids.contains(f.remote_id.as_str()))
+        .map(|f| (f.remote_id.clone(), f.clone()))
+        .collect()
+}
+
 async fn within<T>(
     limits: &transfer::TransferLimits,
     work: impl Future<Output = T>,

@@ -463,14 +463,35 @@ impl Store for SqliteStore {
     }
 
     async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError> {
-        sqlx::query(r#"SELECT * FROM "SyncFile" WHERE config_id = ?1 ORDER BY remote_id"#)
-            .bind(config.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("listing synced files"))?
-            .iter()
-            .map(file_row)
-            .collect()
+        // In pages: a config's files can be 100,000 rows, and holding them all as raw rows
+        // and as records at once doubled what a re-sync needs (row by row through the driver's
+        // channel was a thread wake-up per row).
+        const PAGE: i64 = 5_000;
+        const FIRST: &str = r#"SELECT * FROM "SyncFile" WHERE config_id = ?1 AND ?2 = ''
+            ORDER BY remote_id LIMIT ?3"#;
+        const NEXT: &str = r#"SELECT * FROM "SyncFile" WHERE config_id = ?1 AND remote_id > ?2
+            ORDER BY remote_id LIMIT ?3"#;
+        let mut files: Vec<SyncFile> = Vec::new();
+        loop {
+            // Two statements, so each can walk the (config_id, remote_id) index.
+            let (sql, after) = match files.last() {
+                None => (FIRST, String::new()),
+                Some(f) => (NEXT, f.remote_id.clone()),
+            };
+            let rows = sqlx::query(sql)
+                .bind(config.to_string())
+                .bind(after)
+                .bind(PAGE)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_err("listing synced files"))?;
+            for row in &rows {
+                files.push(file_row(row)?);
+            }
+            if (rows.len() as i64) < PAGE {
+                return Ok(files);
+            }
+        }
     }
 
     async fn put_file(&self, f: &SyncFile) -> Result<(), StoreError> {
