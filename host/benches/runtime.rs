@@ -66,8 +66,9 @@ fn bench(c: &mut Criterion) {
         page_size_hint: 1000,
     };
     let page = tokio.block_on(provider.list(&cx, &request)).unwrap();
+    // A full page comes with a cursor (the provider cannot tell that nothing follows without
+    // reading further); the call measured is the one that lists all 1,000.
     assert_eq!(page.entries.len(), 1000);
-    assert!(page.next_cursor.is_none());
     c.bench_function("list round trip, 1,000 entries (local provider)", |b| {
         b.iter(|| tokio.block_on(provider.list(&cx, &request)).unwrap())
     });
