@@ -415,6 +415,30 @@ pub type CredentialUpdate<'a> = Box<
         + 'a,
 >;
 
+/// How many of a config's files [`Store::files`] reads at a time.
+pub(crate) const FILE_PAGE: i64 = 5_000;
+
+/// All of a config's files, read through `page(after)` a page at a time: up to [`FILE_PAGE`]
+/// rows whose `remote_id` comes after `after` (from the first when `None`), in `remote_id`
+/// order. A config's files can be 100,000 rows, and holding them all as raw rows and as
+/// records at once doubled what a re-sync needs.
+pub(crate) async fn files_in_pages<F, Fut>(mut page: F) -> Result<Vec<SyncFile>, StoreError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<SyncFile>, StoreError>>,
+{
+    let mut files: Vec<SyncFile> = Vec::new();
+    loop {
+        let after = files.last().map(|f| f.remote_id.clone());
+        let got = page(after).await?;
+        let full = got.len() as i64 >= FILE_PAGE;
+        files.extend(got);
+        if !full {
+            return Ok(files);
+        }
+    }
+}
+
 /// The sync state, whichever database holds it.
 #[async_trait::async_trait]
 pub trait Store:

@@ -411,35 +411,28 @@ impl Store for PostgresStore {
     }
 
     async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError> {
-        // In pages: a config's files can be 100,000 rows, and holding them all as raw rows
-        // and as records at once doubled what a re-sync needs (row by row through the driver's
-        // channel was a thread wake-up per row).
-        const PAGE: i64 = 5_000;
         const FIRST: &str = r#"SELECT * FROM p8."SyncFile" WHERE config_id = $1 AND $2 = ''
             ORDER BY remote_id LIMIT $3"#;
         const NEXT: &str = r#"SELECT * FROM p8."SyncFile" WHERE config_id = $1 AND remote_id > $2
             ORDER BY remote_id LIMIT $3"#;
-        let mut files: Vec<SyncFile> = Vec::new();
-        loop {
+        super::files_in_pages(|after| async move {
             // Two statements, so each can walk the (config_id, remote_id) index.
-            let (sql, after) = match files.last() {
+            let (sql, after) = match after {
                 None => (FIRST, String::new()),
-                Some(f) => (NEXT, f.remote_id.clone()),
+                Some(after) => (NEXT, after),
             };
-            let rows = sqlx::query(sql)
+            sqlx::query(sql)
                 .bind(config.0)
                 .bind(after)
-                .bind(PAGE)
+                .bind(super::FILE_PAGE)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(query_err("listing synced files"))?;
-            for row in &rows {
-                files.push(file_row(row)?);
-            }
-            if (rows.len() as i64) < PAGE {
-                return Ok(files);
-            }
-        }
+                .map_err(query_err("listing synced files"))?
+                .iter()
+                .map(file_row)
+                .collect()
+        })
+        .await
     }
 
     async fn put_file(&self, f: &SyncFile) -> Result<(), StoreError> {
