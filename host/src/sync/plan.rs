@@ -396,28 +396,41 @@ pub fn plan(
     recorded: Vec<SyncFile>,
     pushed_includes: &[String],
 ) -> Vec<Action> {
-    let mut recorded: HashMap<String, SyncFile> = recorded
-        .into_iter()
-        .map(|f| (f.remote_id.clone(), f))
+    // The maps hold positions, not the records themselves: with 100,000 files, maps of whole
+    // records beside the vectors they came from were most of a re-sync's memory.
+    let mut recorded: Vec<Option<SyncFile>> = recorded.into_iter().map(Some).collect();
+    let mut recorded_at: HashMap<String, usize> = recorded
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| f.as_ref().map(|f| (f.remote_id.clone(), i)))
         .collect();
     // A listing may name an id twice (Graph's delta rounds do when an item changes while the
     // round runs): the later entry is the newer state, and one id is transferred once.
-    let mut latest: HashMap<String, Entry> = HashMap::new();
+    let mut listing: Vec<Option<Entry>> = listing
+        .into_iter()
+        .map(|e| Some(e).filter(|e| e.kind == EntryKind::File))
+        .collect();
+    let mut latest: HashMap<String, usize> = HashMap::new();
     let mut order = Vec::new();
-    for entry in listing.into_iter().filter(|e| e.kind == EntryKind::File) {
-        if !latest.contains_key(&entry.id) {
+    for (i, entry) in listing.iter().enumerate() {
+        let Some(entry) = entry else { continue };
+        if latest.insert(entry.id.clone(), i).is_none() {
             order.push(entry.id.clone());
         }
-        latest.insert(entry.id.clone(), entry);
     }
-    let mut actions = Vec::new();
+    let mut actions = Vec::with_capacity(order.len());
     for id in order {
-        let entry = latest.remove(&id).expect("ids come from the map");
-        let existing = recorded.remove(&id);
+        let at = latest.remove(&id).expect("ids come from the map");
+        let entry = listing[at]
+            .take()
+            .expect("each listed position is taken once");
+        let existing = recorded_at.remove(&id).and_then(|at| recorded[at].take());
         actions.push(classify(config, entry, existing));
     }
+    drop((listing, latest, recorded_at));
     let mut gone: Vec<SyncFile> = recorded
-        .into_values()
+        .into_iter()
+        .flatten()
         .filter(|f| f.status != FileStatus::Deleted)
         .collect();
     gone.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
