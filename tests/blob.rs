@@ -141,6 +141,37 @@ async fn s3_store_conformance() {
     }
 }
 
+/// An upload signed with the SHA-256 its caller computed: the server takes the body that
+/// matches it and refuses one that does not, so the hash is really the one sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_uploads_are_signed_with_the_known_sha256() {
+    use sha2::Digest;
+    let settings = s3_settings().await;
+    let store = S3BlobStore::new(settings).await;
+    let body = b"hashed once".to_vec();
+    let right = hex::encode(sha2::Sha256::digest(&body));
+    let meta = |sha256: &str| ObjectMeta {
+        name: "h.txt".into(),
+        sha256: Some(sha256.to_string()),
+        ..ObjectMeta::default()
+    };
+    let good = key("hashed-good.txt");
+    store
+        .put(&good, &mut &body[..], &meta(&right))
+        .await
+        .unwrap();
+    assert_eq!(store.head(&good).await.unwrap(), Some(body.len() as u64));
+
+    let bad = key("hashed-bad.txt");
+    let wrong = hex::encode(sha2::Sha256::digest(b"something else"));
+    let refused = store.put(&bad, &mut &body[..], &meta(&wrong)).await;
+    assert!(
+        refused.is_err(),
+        "a body that does not match its hash was stored"
+    );
+    assert!((&store as &dyn BlobStore).key_is_absent(&bad).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_bucket_or_bad_endpoint_is_a_clear_error() {
     let mut settings = s3_settings().await;
