@@ -17,7 +17,7 @@ fn key(name: &str) -> ObjectKey {
         "local",
         "blob",
     );
-    ObjectKey::for_file(&config, FileId::derive(config.id, name), name, None)
+    ObjectKey::for_file(config.id, FileId::derive(config.id, name), name, None)
 }
 
 fn pattern(len: usize) -> Vec<u8> {

@@ -167,7 +167,7 @@ fn failure<'r>(report: &'r SyncReport, id: &str) -> &'r p8sync::sync::FileFailur
 }
 
 fn key(config: &SyncConfig, row: &SyncFile) -> ObjectKey {
-    ObjectKey::for_file(config, row.id, row.remote_name.as_deref().unwrap(), None)
+    ObjectKey::for_file(config.id, row.id, row.remote_name.as_deref().unwrap(), None)
 }
 
 /// Files in `dir` and below (a local object store's objects and partial writes).

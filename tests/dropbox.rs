@@ -379,7 +379,7 @@ async fn a_corrupted_download_fails_the_content_hash_and_keeps_no_bytes() {
         assert!(error.contains("checksum"), "{error}");
         assert!(f.s3_uri.is_none(), "no object recorded for damaged bytes");
         // Nothing left in the object store under the key it would have had.
-        let key = ObjectKey::for_file(&d.config, f.id, f.remote_name.as_deref().unwrap(), None);
+        let key = ObjectKey::for_file(d.config.id, f.id, f.remote_name.as_deref().unwrap(), None);
         assert_eq!(
             d.blob.head(&key).await.unwrap(),
             None,

@@ -94,7 +94,12 @@ async fn check_objects(f: &Fixture, config: &SyncConfig, root: &Path) {
 }
 
 fn object_key(config: &SyncConfig, file: &p8sync::store::SyncFile) -> ObjectKey {
-    ObjectKey::for_file(config, file.id, file.remote_name.as_deref().unwrap(), None)
+    ObjectKey::for_file(
+        config.id,
+        file.id,
+        file.remote_name.as_deref().unwrap(),
+        None,
+    )
 }
 
 fn counts(r: &SyncReport) -> (u64, u64, u64, u64) {

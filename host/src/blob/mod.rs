@@ -16,8 +16,6 @@
 pub mod local;
 pub mod s3;
 
-use crate::store::SyncConfig;
-use crate::store::ids::FileId;
 use std::fmt;
 use tokio::io::AsyncRead;
 
@@ -26,10 +24,12 @@ use tokio::io::AsyncRead;
 pub struct ObjectKey(String);
 
 impl ObjectKey {
-    /// The key of a file of `config`, with the extension taken from `name` (or `extension`).
+    /// The key of the file `file` of the config `config` (their ids), with the extension taken
+    /// from `name` (or `extension`). Ids, not records: the object store knows nothing of the
+    /// database's types.
     pub fn for_file(
-        config: &SyncConfig,
-        file: FileId,
+        config: impl std::fmt::Display,
+        file: impl std::fmt::Display,
         name: &str,
         extension: Option<&str>,
     ) -> Self {
@@ -48,9 +48,9 @@ impl ObjectKey {
         ObjectKey(key)
     }
 
-    /// The prefix every object of `config` shares.
-    pub fn config_prefix(config: &SyncConfig) -> String {
-        format!("p8sync/{}/", config.id)
+    /// The prefix every object of the config `config` (its id) shares.
+    pub fn config_prefix(config: impl std::fmt::Display) -> String {
+        format!("p8sync/{config}/")
     }
 
     /// The key inside an object URI this host wrote (`s3://bucket/p8sync/...` or a local

@@ -226,7 +226,7 @@ impl Transfers {
                 Failed::call(&e, retryable)
             })?;
             let key = ObjectKey::for_file(
-                config,
+                config.id,
                 file.id,
                 &entry.name,
                 entry.export_as.as_ref().map(|e| e.extension.as_str()),
@@ -613,7 +613,7 @@ impl SyncEngine {
         if !self.options.dry_run {
             self.blob.check().await?;
             self.blob
-                .abandon_incomplete(&ObjectKey::config_prefix(config))
+                .abandon_incomplete(&ObjectKey::config_prefix(config.id))
                 .await?;
         }
 
@@ -1099,7 +1099,7 @@ impl SyncEngine {
     ) -> Result<(), SyncError> {
         if let Some(uri) = &file.s3_uri {
             let key = ObjectKey::for_file(
-                config,
+                config.id,
                 file.id,
                 file.remote_name.as_deref().unwrap_or_default(),
                 uri.rsplit_once('.')
