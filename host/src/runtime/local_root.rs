@@ -214,8 +214,9 @@ fn walk(root: BorrowedFd<'_>, names: Vec<Vec<u8>>, shown: &str) -> Result<Found,
     })
 }
 
-fn open_root(root: &Path) -> Result<OwnedFd, LocalPathError> {
-    // The root itself is the operator's choice: it may be reached through symlinks.
+/// Open the root folder itself (for [`open_small`], once per run): the root is the operator's
+/// choice, so it may be reached through symlinks.
+pub fn open_root(root: &Path) -> Result<OwnedFd, LocalPathError> {
     rustix::fs::open(
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK,
@@ -358,12 +359,6 @@ fn blocking_reads(fd: OwnedFd, relative: &str) -> Result<std::fs::File, LocalPat
     let flags = rustix::fs::fcntl_getfl(&fd).map_err(io(relative))?;
     rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK).map_err(io(relative))?;
     Ok(std::fs::File::from(fd))
-}
-
-/// Open the root folder itself, once, for [`open_small`] (it may be reached through symlinks:
-/// the root is the operator's choice).
-pub fn open_root_folder(root: &Path) -> Result<OwnedFd, LocalPathError> {
-    open_root(root)
 }
 
 /// [`open`], on the blocking pool, so no async worker waits on the disk.

@@ -828,7 +828,7 @@ impl SyncEngine {
         config: &SyncConfig,
         provider: &Provider,
         cx: &CallContext,
-        recorded: Vec<SyncFile>,
+        mut recorded: Vec<SyncFile>,
         scope: &str,
         pushed_includes: &[String],
     ) -> Result<
@@ -890,12 +890,8 @@ impl SyncEngine {
         }
         // What the provider skipped on purpose is still there: absent from the entries, but
         // not deleted (record_skips keeps its row).
-        let skipped: std::collections::HashSet<&str> =
-            listing.skipped.iter().map(|s| s.id.as_str()).collect();
-        let (held, recorded): (Vec<SyncFile>, Vec<SyncFile>) = recorded
-            .into_iter()
-            .partition(|f| skipped.contains(f.remote_id.as_str()));
-        let held = held.into_iter().map(|f| (f.remote_id.clone(), f)).collect();
+        let held = rows_of(&listing.skipped, &recorded);
+        recorded.retain(|f| !held.contains_key(&f.remote_id));
         Ok((
             plan::plan(config, listing.entries, recorded, pushed_includes),
             listing.skipped,

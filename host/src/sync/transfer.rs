@@ -400,7 +400,7 @@ pub async fn transfer(
             let root_fd = match &cx.held_root {
                 Some(held) => held.fd(),
                 None => {
-                    opened_root = local_root::open_root_folder(root)?;
+                    opened_root = local_root::open_root(root)?;
                     opened_root.as_fd()
                 }
             };

@@ -5,7 +5,7 @@
 
 use super::{
     FILE_UPSERT, SETTLED_FILE_UPSERT, SqliteStore, bind_file, file_row, get, json_col, list_json,
-    put_file, sqlite_ts, uuid_col,
+    sqlite_ts, uuid_col,
 };
 use crate::store::ids::{AudioFileId, ConfigId, FileId};
 use crate::store::ingest::{
@@ -105,45 +105,35 @@ fn job_row(row: &SqliteRow) -> Result<JobInfo, StoreError> {
     })
 }
 
-/// Insert `file`'s job as `status`, or reset the one there to it (no attempts, no lease).
-async fn put_job(
-    tx: &mut sqlx::Transaction<'static, Sqlite>,
-    file: &SyncFile,
-    status: JobStatus,
-    doing: &'static str,
-) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        r#"INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-           VALUES (?1, ?2, ?3, ?4, 0, ?5) {RESET_JOB}"#
-    )))
-    .bind(file.id.to_string())
-    .bind(file.config_id.to_string())
-    .bind(file.userid.to_string())
-    .bind(status.as_str())
-    .bind(millis(Utc::now()))
-    .execute(&mut **tx)
-    .await
-    .map_err(query_err(doing))?;
-    Ok(())
-}
+/// Milliseconds since the epoch by SQLite's clock (the system clock), for statements that
+/// cannot take the time as a parameter (see [`QUEUED_FILE`]).
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
-/// Queue (or reset) `file`'s ingestion job in `tx`.
-async fn enqueue(
-    tx: &mut sqlx::Transaction<'static, Sqlite>,
-    file: &SyncFile,
-    doing: &'static str,
-) -> Result<(), StoreError> {
-    put_job(tx, file, JobStatus::Queued, doing).await?;
-    sqlx::query(
-        r#"UPDATE "SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
-             ingested = FALSE WHERE id = ?1"#,
+/// A file's state with its ingestion job queued (or reset), as one multi-statement query: one
+/// round trip to SQLite's worker thread per file instead of three. The file's values are `?1`
+/// to `?23` ([`bind_file`]). Every statement numbers its parameters from `?1` without gaps:
+/// sqlx binds a gap as a positional parameter and, past the values it has, stops binding the
+/// statement; so the job's time comes from SQLite's clock.
+static QUEUED_FILE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#"{FILE_UPSERT};
+        INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
+          VALUES (?1, ?2, ?3, 'queued', 0, {NOW_MS}) {RESET_JOB};
+        UPDATE "SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
+          ingested = FALSE WHERE id = ?1"#
     )
-    .bind(file.id.to_string())
-    .execute(&mut **tx)
-    .await
-    .map_err(query_err(doing))?;
-    Ok(())
-}
+});
+
+/// A file's state with the outcome ingestion settled without a job (`?24` status, `?25`
+/// message): its job done, earlier resources gone. See [`QUEUED_FILE`].
+static SETTLED_FILE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#"{SETTLED_FILE_UPSERT};
+        INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
+          VALUES (?1, ?2, ?3, 'done', 0, {NOW_MS}) {RESET_JOB};
+        DELETE FROM "Resources" WHERE sync_file_id = ?1"#
+    )
+});
 
 impl SqliteStore {
     async fn write_tx(
@@ -162,41 +152,20 @@ impl IngestStore for SqliteStore {
     async fn put_file_and_enqueue(&self, file: &SyncFile) -> Result<(), StoreError> {
         const DOING: &str = "saving a file's state with its ingestion job";
         let mut tx = self.write_tx(DOING).await?;
-        put_file(&mut *tx, file).await?;
-        enqueue(&mut tx, file, DOING).await?;
+        bind_file(sqlx::query(QUEUED_FILE.as_str()), file)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(DOING))?;
         tx.commit().await.map_err(query_err(DOING))
     }
 
     async fn put_synced_files(&self, files: &[Synced]) -> Result<(), StoreError> {
         const DOING: &str = "saving synced files' states with their ingestion";
-        // Each file's statements go to SQLite's worker thread as one multi-statement query:
-        // one round trip per file instead of four, which was most of a small file's cost.
-        // Every statement uses its numbers from `?1` without gaps: sqlx binds a gap as a
-        // positional parameter, and past the values it has it stops binding the statement.
-        // So the job's time comes from SQLite's clock (the same system clock, in ms).
-        const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-        static QUEUED: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                r#"{FILE_UPSERT};
-                INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-                  VALUES (?1, ?2, ?3, 'queued', 0, {NOW_MS}) {RESET_JOB};
-                UPDATE "SyncFile" SET ingest_status = 'queued', ingest_message = NULL,
-                  ingested = FALSE WHERE id = ?1"#
-            )
-        });
-        static SETTLED: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                r#"{SETTLED_FILE_UPSERT};
-                INSERT INTO "IngestJob" (file_id, config_id, userid, status, attempts, run_after)
-                  VALUES (?1, ?2, ?3, 'done', 0, {NOW_MS}) {RESET_JOB};
-                DELETE FROM "Resources" WHERE sync_file_id = ?1"#
-            )
-        });
         let mut tx = self.write_tx(DOING).await?;
         for synced in files {
             let query = match &synced.settled {
-                None => bind_file(sqlx::query(QUEUED.as_str()), &synced.file),
-                Some(outcome) => bind_file(sqlx::query(SETTLED.as_str()), &synced.file)
+                None => bind_file(sqlx::query(QUEUED_FILE.as_str()), &synced.file),
+                Some(outcome) => bind_file(sqlx::query(SETTLED_FILE.as_str()), &synced.file)
                     .bind(outcome.status.as_str())
                     .bind(&outcome.message),
             };
