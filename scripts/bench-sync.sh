@@ -29,15 +29,20 @@ s3=$(mktemp -d "${S3_DIR:-$([ -d /dev/shm ] && echo /dev/shm || echo /tmp)}/p8sy
 trap 'kill $s3_pid 2>/dev/null || true; rm -rf "$w" "$s3"' EXIT
 echo "==> preparing data in $w (objects in $s3)"
 mkdir -p "$w/small" "$w/big" "$w/warm" "$s3/p8sync" "$s3/rclone"
-python3 - "$w/small" <<'PY'
+# make_tree DIR FILES FOLDERS BYTES: FILES .bin files spread over FOLDERS folders, each BYTES
+# random bytes (0: a line with its number, for trees where only the count matters).
+make_tree() {
+    python3 - "$@" <<'PY'
 import os, sys
-root = sys.argv[1]
-for i in range(2000):
-    d = os.path.join(root, f"d{i % 20:02d}")
+root, files, folders, size = sys.argv[1], *map(int, sys.argv[2:])
+for i in range(files):
+    d = os.path.join(root, f"d{i % folders:03d}")
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
-        f.write(os.urandom(16 * 1024))
+    with open(os.path.join(d, f"f{i:06d}.bin"), "wb") as f:
+        f.write(os.urandom(size) if size else b"%d\n" % i)
 PY
+}
+make_tree "$w/small" 2000 20 16384
 head -c 1073741824 /dev/urandom > "$w/big/one-gib.bin"
 echo warm > "$w/warm/w.txt"
 
@@ -98,15 +103,7 @@ done
 # recorded, nothing transferred. The first copy (tiny .bin files, stored only, so no ingestion
 # work) is not timed.
 if [ "${HUNDRED_K:-1}" != 0 ]; then
-    python3 - "$w/h100k" <<'PY2'
-import os, sys
-root = sys.argv[1]
-for i in range(100000):
-    d = os.path.join(root, f"d{i % 100:03d}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06d}.bin"), "wb") as f:
-        f.write(b"%d\n" % i)
-PY2
+    make_tree "$w/h100k" 100000 100 0
     P8_DATA_DIR="$w/p8h100k" p8 "$w/h100k" --transfers 4 >/dev/null
     grep -q "synced 100000 files" "$w/out" || { echo "p8sync did not sync 100000 files:"; cat "$w/out"; exit 1; }
     for i in $(seq "$RUNS"); do
