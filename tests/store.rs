@@ -4,7 +4,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use p8sync::store::ids::UserId;
-use p8sync::store::{FileStatus, LogStatus, Store, SyncConfig, SyncFile, SyncLog};
+use p8sync::store::{FileState, FileStatus, LogStatus, Store, SyncConfig, SyncFile, SyncLog};
 use p8sync_e2e::{postgres_store, sqlite_store};
 use std::sync::Arc;
 
@@ -132,6 +132,43 @@ async fn files_come_back_whole_past_a_page(store: Arc<dyn Store>) {
     assert_eq!(read.last().unwrap().remote_id, format!("f{:05}", n - 1));
 }
 
+/// A sync compares a few columns of every file, then reads whole rows only for the files it
+/// acts on: both reads agree with what was written, and only the named rows of that config
+/// come back.
+async fn a_sync_reads_states_then_the_rows_it_names(store: Arc<dyn Store>) {
+    let c = SyncConfig::new(user(), "local", "states");
+    let other = SyncConfig::new(user(), "local", "other");
+    store.put_config(&c).await.unwrap();
+    store.put_config(&other).await.unwrap();
+    let mut a = SyncFile::new(&c, "a");
+    a.status = FileStatus::Synced;
+    a.remote_path = Some("Docs/a.txt".into());
+    a.remote_name = Some("a.txt".into());
+    a.remote_size = Some(12);
+    a.remote_modified_at = Some(at(5));
+    a.remote_revision = Some("r1".into());
+    a.remote_checksum = Some("md5:00ff".into());
+    a.s3_uri = Some("s3://b/a".into());
+    let mut b = SyncFile::new(&c, "b");
+    b.status = FileStatus::Excluded;
+    b.error_message = Some("file type `tmp` is excluded".into());
+    for f in [&a, &b, &SyncFile::new(&other, "a")] {
+        store.put_file(f).await.unwrap();
+    }
+    let states = store.file_states(c.id).await.unwrap();
+    assert_eq!(states, [FileState::of(&a), FileState::of(&b)]);
+    assert!(states[0].has_object && !states[1].has_object);
+
+    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut rows = store.files_named(c.id, &ids(&["b", "a", "nope"])).await.unwrap();
+    rows.sort_by(|x, y| x.remote_id.cmp(&y.remote_id));
+    assert_eq!(rows, [a.clone(), b.clone()]);
+    assert!(store.files_named(c.id, &[]).await.unwrap().is_empty());
+    let theirs = store.files_named(other.id, &ids(&["a"])).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].config_id, other.id);
+}
+
 async fn logs_finish_moves_the_schedule(store: Arc<dyn Store>) {
     let c = SyncConfig::new(user(), "local", "docs");
     store.put_config(&c).await.unwrap();
@@ -198,6 +235,7 @@ conformance!(
     configs_round_trip,
     files_upsert_and_cascade,
     files_come_back_whole_past_a_page,
+    a_sync_reads_states_then_the_rows_it_names,
     logs_finish_moves_the_schedule
 );
 

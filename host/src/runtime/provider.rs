@@ -644,7 +644,7 @@ impl Provider {
     pub async fn collect_pages<F, Fut>(
         &self,
         limits: ListLimits,
-        mut page: F,
+        page: F,
     ) -> Result<Page, CallError>
     where
         F: FnMut(Option<String>) -> Fut,
@@ -655,6 +655,28 @@ impl Provider {
             skipped: Vec::new(),
             next_cursor: None,
         };
+        self.for_each_page(limits, page, |next| {
+            all.entries.extend(next.entries);
+            all.skipped.extend(next.skipped);
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// Hand each page `page` returns for each cursor (starting from none) to `each`, as it
+    /// arrives, refusing a cursor seen before (the listing would never end) and anything past
+    /// `limits`. An error may come after some pages were handed over: only `Ok` means the
+    /// listing is complete.
+    pub async fn for_each_page<F, Fut>(
+        &self,
+        limits: ListLimits,
+        mut page: F,
+        mut each: impl FnMut(Page),
+    ) -> Result<(), CallError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<Page, CallError>>,
+    {
         let mut seen = std::collections::HashSet::new();
         let mut cursor = None;
         let mut tally = ListTally::new(limits, "the listing");
@@ -662,14 +684,14 @@ impl Provider {
             tally
                 .next_page()
                 .map_err(|r| self.too_large(Call::List, r))?;
-            let next = page(cursor.take()).await?;
+            let mut next = page(cursor.take()).await?;
             tally
                 .page(&next)
                 .map_err(|r| self.too_large(Call::List, r))?;
-            all.entries.extend(next.entries);
-            all.skipped.extend(next.skipped);
-            match next.next_cursor {
-                None => return Ok(all),
+            let next_cursor = next.next_cursor.take();
+            each(next);
+            match next_cursor {
+                None => return Ok(()),
                 Some(next) => {
                     if !seen.insert(next.clone()) {
                         return Err(self.prepared.invalid(

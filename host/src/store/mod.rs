@@ -296,6 +296,73 @@ impl SyncFile {
     }
 }
 
+/// What a sync compares of a recorded file with what is listed now: a few of `SyncFile`'s
+/// columns, so a re-sync of 100,000 files need not hold 100,000 whole rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileState {
+    /// The provider's id for the file.
+    pub remote_id: String,
+    /// Its path at the provider, as last recorded.
+    pub remote_path: Option<String>,
+    /// Its name at the provider.
+    pub remote_name: Option<String>,
+    /// Its size at the provider.
+    pub remote_size: Option<i64>,
+    /// Its modified time at the provider.
+    pub remote_modified_at: Option<DateTime<Utc>>,
+    /// The provider's revision.
+    pub remote_revision: Option<String>,
+    /// The provider's checksum, `algorithm:value`.
+    pub remote_checksum: Option<String>,
+    /// Where the sync stands.
+    pub status: FileStatus,
+    /// The last error, or why the file is excluded or skipped.
+    pub error_message: Option<String>,
+    /// Whether an object is stored for it.
+    pub has_object: bool,
+}
+
+impl FileState {
+    /// What a sync compares of `file`.
+    pub fn of(file: &SyncFile) -> Self {
+        FileState {
+            remote_id: file.remote_id.clone(),
+            remote_path: file.remote_path.clone(),
+            remote_name: file.remote_name.clone(),
+            remote_size: file.remote_size,
+            remote_modified_at: file.remote_modified_at,
+            remote_revision: file.remote_revision.clone(),
+            remote_checksum: file.remote_checksum.clone(),
+            status: file.status,
+            error_message: file.error_message.clone(),
+            has_object: file.s3_uri.is_some(),
+        }
+    }
+}
+
+/// What [`files_in_pages`] pages by: a file's `remote_id`.
+pub(crate) trait Keyed {
+    /// The file's `remote_id`.
+    fn key(&self) -> &str;
+}
+
+impl Keyed for SyncFile {
+    fn key(&self) -> &str {
+        &self.remote_id
+    }
+}
+
+impl Keyed for FileState {
+    fn key(&self) -> &str {
+        &self.remote_id
+    }
+}
+
+/// The columns a [`FileState`] is read from, in both databases.
+pub(crate) const FILE_STATE_COLUMNS: &str = "remote_id, remote_path, remote_name, remote_size, \
+    remote_modified_at, remote_revision, remote_checksum, status, error_message, \
+    s3_uri IS NOT NULL AS has_object";
+
 /// One sync run (`p8."SyncLog"`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncLog {
@@ -418,18 +485,18 @@ pub type CredentialUpdate<'a> = Box<
 /// How many of a config's files [`Store::files`] reads at a time.
 pub(crate) const FILE_PAGE: i64 = 5_000;
 
-/// All of a config's files, read through `page(after)` a page at a time: up to [`FILE_PAGE`]
-/// rows whose `remote_id` comes after `after` (from the first when `None`), in `remote_id`
-/// order. A config's files can be 100,000 rows, and holding them all as raw rows and as
-/// records at once doubled what a re-sync needs.
-pub(crate) async fn files_in_pages<F, Fut>(mut page: F) -> Result<Vec<SyncFile>, StoreError>
+/// All of a config's files (whole, or what a sync compares), read through `page(after)` a
+/// page at a time: up to [`FILE_PAGE`] rows whose `remote_id` (`key`) comes after `after`
+/// (from the first when `None`), in `remote_id` order. A config's files can be 100,000 rows,
+/// and holding them all as raw rows and as records at once doubled what a re-sync needs.
+pub(crate) async fn files_in_pages<T: Keyed, F, Fut>(mut page: F) -> Result<Vec<T>, StoreError>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<SyncFile>, StoreError>>,
+    Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
 {
-    let mut files: Vec<SyncFile> = Vec::new();
+    let mut files: Vec<T> = Vec::new();
     loop {
-        let after = files.last().map(|f| f.remote_id.clone());
+        let after = files.last().map(|f| f.key().to_string());
         let got = page(after).await?;
         let full = got.len() as i64 >= FILE_PAGE;
         files.extend(got);
@@ -463,6 +530,15 @@ pub trait Store:
     ) -> Result<(), StoreError>;
     /// A config's files, ordered by remote id.
     async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError>;
+    /// What a sync compares of each of a config's files, ordered by remote id.
+    async fn file_states(&self, config: ConfigId) -> Result<Vec<FileState>, StoreError>;
+    /// The files of a config with these remote ids (those that are recorded, in no order).
+    /// For a few hundred ids at a time: a sync asks for the rows of the files it acts on.
+    async fn files_named(
+        &self,
+        config: ConfigId,
+        remote_ids: &[String],
+    ) -> Result<Vec<SyncFile>, StoreError>;
     /// Insert or replace one file's state (by id), atomically. What ingestion recorded
     /// (`ingested`, `resource_id`, `ingest_*`) is left as it is on an existing row: ingestion
     /// owns those columns, and a sync holding an older copy of the row must not undo them.

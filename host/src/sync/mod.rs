@@ -16,11 +16,13 @@ pub mod validate;
 
 use crate::blob::{BlobStore, ObjectKey};
 use crate::runtime::provider::{ListLimits, ListTally};
-use crate::runtime::types::{Capability, Entry, ListRequest, Page, ProviderError, SkippedEntry};
+use crate::runtime::types::{Capability, Entry, ListRequest, ProviderError, SkippedEntry};
 use crate::runtime::{CallContext, CallError, Provider, Registry, UnknownProvider};
 use crate::store::ids::LogId;
 use crate::store::ingest::{IngestStatus, Synced, Triage};
-use crate::store::{FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog};
+use crate::store::{
+    FileState, FileStatus, LogStatus, Store, StoreError, SyncConfig, SyncFile, SyncLog,
+};
 use chrono::Utc;
 use futures::StreamExt;
 use plan::Action;
@@ -169,6 +171,21 @@ impl Default for SyncLimits {
 const TRANSFER_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How one file's transfer ended, when it did not fail.
+/// How many files' whole rows a run reads in one query.
+const ROWS_AT_ONCE: usize = 500;
+
+/// What a run will do, decided before anything is transferred.
+struct RunPlan {
+    /// What to do with each file, one at a time, with what was compared of its record.
+    actions: Box<dyn Iterator<Item = Action<FileState>> + Send>,
+    /// What the provider skipped on purpose, with why.
+    skipped: Vec<SkippedEntry>,
+    /// The records of the skipped files, which keep their rows.
+    held: HashMap<String, SyncFile>,
+    /// The change cursor to save when the run succeeds.
+    cursor: Option<String>,
+}
+
 enum Done {
     /// The object is stored, this many bytes; the file's record is still to be written.
     Stored(Box<SyncFile>, u64),
@@ -617,31 +634,31 @@ impl SyncEngine {
                 .await?;
         }
 
-        let recorded = self.store.files(config.id).await?;
         let planned = self
-            .plan_run(config, &provider, &cx, recorded, &scope, &pushed_includes)
+            .plan_run(config, &provider, &cx, &scope, &pushed_includes)
             .await;
         if let Some(stop) = stopped(&cx) {
             return Err(stop);
         }
-        let (actions, provider_skips, previous, next_cursor) = planned?;
+        let RunPlan {
+            actions,
+            skipped: provider_skips,
+            held,
+            cursor: next_cursor,
+        } = planned?;
         let skipped = provider_skips.len() as u64;
         // A dry run explains every file; a real run records what the provider skipped.
-        let decisions = if self.options.dry_run {
-            provider_skips
-                .iter()
-                .map(|s| plan::Decision {
-                    path: s.name.clone(),
-                    remote_id: s.id.clone(),
-                    verdict: plan::Verdict::Skipped,
-                    reason: Some(s.reason.clone()),
-                })
-                .chain(actions.iter().map(plan::explain))
-                .collect()
+        let mut decisions = Vec::new();
+        if self.options.dry_run {
+            decisions.extend(provider_skips.iter().map(|s| plan::Decision {
+                path: s.name.clone(),
+                remote_id: s.id.clone(),
+                verdict: plan::Verdict::Skipped,
+                reason: Some(s.reason.clone()),
+            }));
         } else {
-            self.record_skips(config, provider_skips, previous).await?;
-            Vec::new()
-        };
+            self.record_skips(config, provider_skips, held).await?;
+        }
         let mut report = SyncReport {
             success: true,
             log_id: None,
@@ -653,53 +670,77 @@ impl SyncEngine {
             bytes: 0,
             message: String::new(),
             failures: Vec::new(),
-            decisions,
+            decisions: Vec::new(),
         };
         let mut transfers = Vec::new();
-        for action in actions {
-            match action {
-                Action::Unchanged(_) => report.files_unchanged += 1,
-                Action::Moved { entry, mut file } => {
-                    report.files_unchanged += 1;
-                    if !self.options.dry_run {
-                        describe(&mut file, &entry);
-                        self.store.put_file(&file).await?;
+        let mut actions = actions;
+        loop {
+            // A chunk at a time, so that the whole rows of the files acted on are read in a
+            // few queries, and never all at once.
+            let chunk: Vec<Action<FileState>> = actions.by_ref().take(ROWS_AT_ONCE).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            if self.options.dry_run {
+                decisions.extend(chunk.iter().map(plan::explain));
+            }
+            let wanted: Vec<String> = chunk
+                .iter()
+                .filter_map(|a| a.recorded_id().map(str::to_string))
+                .collect();
+            let mut rows: HashMap<String, SyncFile> = self
+                .store
+                .files_named(config.id, &wanted)
+                .await?
+                .into_iter()
+                .map(|f| (f.remote_id.clone(), f))
+                .collect();
+            for action in chunk.into_iter().filter_map(|a| a.attach(&mut rows)) {
+                match action {
+                    Action::Unchanged(_) => report.files_unchanged += 1,
+                    Action::Moved { entry, mut file } => {
+                        report.files_unchanged += 1;
+                        if !self.options.dry_run {
+                            describe(&mut file, &entry);
+                            self.store.put_file(&file).await?;
+                        }
                     }
-                }
-                Action::Skip { entry, reason } => {
-                    tracing::debug!(file = %entry.id, "filtered out: {reason}");
-                    report.files_skipped += 1;
-                }
-                Action::Exclude {
-                    entry,
-                    file,
-                    reason,
-                } => {
-                    tracing::info!(file = %file.remote_id, "no longer in scope: {reason}");
-                    report.files_skipped += 1;
-                    if !self.options.dry_run {
-                        self.record_excluded(config, entry.map(|e| *e), file, reason)
-                            .await?;
+                    Action::Skip { entry, reason } => {
+                        tracing::debug!(file = %entry.id, "filtered out: {reason}");
+                        report.files_skipped += 1;
                     }
-                }
-                Action::Restore(mut file) => {
-                    report.files_unchanged += 1;
-                    if !self.options.dry_run {
-                        file.status = FileStatus::Synced;
-                        file.error_message = None;
-                        file.last_sync_at = Some(Utc::now());
-                        self.store.put_file(&file).await?;
+                    Action::Exclude {
+                        entry,
+                        file,
+                        reason,
+                    } => {
+                        tracing::info!(file = %file.remote_id, "no longer in scope: {reason}");
+                        report.files_skipped += 1;
+                        if !self.options.dry_run {
+                            self.record_excluded(config, entry.map(|e| *e), file, reason)
+                                .await?;
+                        }
                     }
-                }
-                Action::Deleted(file) => {
-                    report.files_deleted += 1;
-                    if !self.options.dry_run {
-                        self.record_deleted(config, file).await?;
+                    Action::Restore(mut file) => {
+                        report.files_unchanged += 1;
+                        if !self.options.dry_run {
+                            file.status = FileStatus::Synced;
+                            file.error_message = None;
+                            file.last_sync_at = Some(Utc::now());
+                            self.store.put_file(&file).await?;
+                        }
                     }
+                    Action::Deleted(file) => {
+                        report.files_deleted += 1;
+                        if !self.options.dry_run {
+                            self.record_deleted(config, file).await?;
+                        }
+                    }
+                    Action::Transfer { entry, existing } => transfers.push((entry, existing)),
                 }
-                Action::Transfer { entry, existing } => transfers.push((entry, existing)),
             }
         }
+        report.decisions = decisions;
 
         if self.options.dry_run {
             report.files_synced = transfers.len() as u64;
@@ -821,25 +862,15 @@ impl SyncEngine {
     }
 
     /// Decide what to do: from the change feed when the provider has one and a cursor is
-    /// saved, otherwise from a full listing. Returns the actions, the entries the provider
-    /// skipped on purpose, and the cursor to save when the run succeeds.
+    /// saved, otherwise from a full listing, planned as its pages arrive.
     async fn plan_run(
         &self,
         config: &SyncConfig,
         provider: &Provider,
         cx: &CallContext,
-        mut recorded: Vec<SyncFile>,
         scope: &str,
         pushed_includes: &[String],
-    ) -> Result<
-        (
-            Vec<Action>,
-            Vec<SkippedEntry>,
-            HashMap<String, SyncFile>,
-            Option<String>,
-        ),
-        SyncError,
-    > {
+    ) -> Result<RunPlan, SyncError> {
         let feed = provider.has(Capability::ChangesFeed);
         let cursor = config.change_cursor.as_ref().filter(|_| {
             let same_scope = config.cursor_scope.as_deref() == Some(scope);
@@ -855,9 +886,30 @@ impl SyncEngine {
         if feed && let Some(cursor) = cursor {
             match self.read_changes(provider, cx, cursor).await {
                 Ok((changed, removed, skipped, next)) => {
+                    // Only the records the feed names are read: a change feed is read so that
+                    // a run need not look at every file.
+                    let ids: Vec<String> = changed
+                        .iter()
+                        .map(|e| &e.id)
+                        .chain(&removed)
+                        .chain(skipped.iter().map(|s| &s.id))
+                        .cloned()
+                        .collect::<std::collections::HashSet<_>>()
+                        .into_iter()
+                        .collect();
+                    let mut recorded = Vec::new();
+                    for chunk in ids.chunks(ROWS_AT_ONCE) {
+                        recorded.extend(self.store.files_named(config.id, chunk).await?);
+                    }
                     let held = rows_of(&skipped, &recorded);
-                    let actions = plan::plan_changes(config, changed, &removed, recorded);
-                    return Ok((actions, skipped, held, Some(next)));
+                    let states = recorded.iter().map(FileState::of).collect();
+                    let actions = plan::plan_changes(config, changed, &removed, states);
+                    return Ok(RunPlan {
+                        actions: Box::new(actions.into_iter()),
+                        skipped,
+                        held,
+                        cursor: Some(next),
+                    });
                 }
                 Err(e) if cursor_expired(&e) => {
                     tracing::warn!("{e}; falling back to a full listing");
@@ -876,49 +928,73 @@ impl SyncEngine {
         } else {
             None
         };
-        let listing = match self.list_everything(provider, cx).await {
+        let recorded = self.store.file_states(config.id).await?;
+        let mut planner = plan::Planner::new(config, recorded, pushed_includes);
+        let mut skipped = Vec::new();
+        let listed = match self
+            .list_everything(provider, cx, &mut planner, &mut skipped)
+            .await
+        {
             // A listing cursor the service no longer accepts: start over, once.
             Err(e) if cursor_expired(&e) => {
                 tracing::warn!("{e}; listing again from the start");
-                self.list_everything(provider, cx).await
+                planner.restart();
+                skipped.clear();
+                self.list_everything(provider, cx, &mut planner, &mut skipped)
+                    .await
             }
             other => other,
-        }
-        .map_err(SyncError::Listing)?;
-        for s in &listing.skipped {
-            tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
-        }
+        };
+        // Only a complete listing is planned: a failed one ends the run with nothing changed.
+        listed.map_err(SyncError::Listing)?;
         // What the provider skipped on purpose is still there: absent from the entries, but
         // not deleted (record_skips keeps its row).
-        let held = rows_of(&listing.skipped, &recorded);
-        recorded.retain(|f| !held.contains_key(&f.remote_id));
-        Ok((
-            plan::plan(config, listing.entries, recorded, pushed_includes),
-            listing.skipped,
+        let (actions, held_ids) = planner.finish();
+        let mut held = HashMap::new();
+        for chunk in held_ids.chunks(ROWS_AT_ONCE) {
+            let rows = self.store.files_named(config.id, chunk).await?;
+            held.extend(rows.into_iter().map(|f| (f.remote_id.clone(), f)));
+        }
+        Ok(RunPlan {
+            actions: Box::new(actions),
+            skipped,
             held,
-            start,
-        ))
+            cursor: start,
+        })
     }
 
-    /// The whole listing, page by page; each page has its own retries, so a fault on page 57
-    /// costs one request, not the whole listing.
+    /// The whole listing, page by page, each handed to `planner` as it arrives (entries the
+    /// provider skipped on purpose go to `skipped` too); each page has its own retries, so a
+    /// fault on page 57 costs one request, not the whole listing.
     async fn list_everything(
         &self,
         provider: &Provider,
         cx: &CallContext,
-    ) -> Result<Page, CallError> {
+        planner: &mut plan::Planner,
+        skipped: &mut Vec<SkippedEntry>,
+    ) -> Result<(), CallError> {
         provider
-            .collect_pages(self.options.limits.listing, |cursor| {
-                let request = ListRequest {
-                    folder_id: None,
-                    recursive: true,
-                    cursor,
-                    page_size_hint: 1000,
-                };
-                async move {
-                    auth::call(&self.options.retry, cx, || provider.list(cx, &request)).await
-                }
-            })
+            .for_each_page(
+                self.options.limits.listing,
+                |cursor| {
+                    let request = ListRequest {
+                        folder_id: None,
+                        recursive: true,
+                        cursor,
+                        page_size_hint: 1000,
+                    };
+                    async move {
+                        auth::call(&self.options.retry, cx, || provider.list(cx, &request)).await
+                    }
+                },
+                |page| {
+                    for s in &page.skipped {
+                        tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
+                    }
+                    planner.page(page.entries, page.skipped.iter().map(|s| s.id.clone()));
+                    skipped.extend(page.skipped);
+                },
+            )
             .await
     }
 
@@ -1157,8 +1233,6 @@ impl SyncEngine {
     }
 }
 
-/// `work` if it finishes before the transfer's deadline. Only for work that stores nothing
-/// (asking for a plan, waiting to retry): it is dropped where it stands.
 /// The recorded rows of the entries a provider skipped (a few, looked up in many).
 fn rows_of(skipped: &[SkippedEntry], recorded: &[SyncFile]) -> HashMap<String, SyncFile> {
     let ids: std::collections::HashSet<&str> = skipped.iter().map(|s| s.id.as_str()).collect();
@@ -1169,6 +1243,8 @@ fn rows_of(skipped: &[SkippedEntry], recorded: &[SyncFile]) -> HashMap<String, S
         .collect()
 }
 
+/// `work` if it finishes before the transfer's deadline. Only for work that stores nothing
+/// (asking for a plan, waiting to retry): it is dropped where it stands.
 async fn within<T>(
     limits: &transfer::TransferLimits,
     work: impl Future<Output = T>,

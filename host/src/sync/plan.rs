@@ -1,44 +1,45 @@
 //! What a sync has to do: filter the listing, then diff it against what is recorded.
 
 use crate::runtime::types::{ChecksumAlgorithm, Entry, EntryKind};
-use crate::store::{FileStatus, SyncConfig, SyncFile};
+use crate::store::{FileState, FileStatus, SyncConfig, SyncFile};
 use std::collections::HashMap;
 
-/// What to do with one remote file.
+/// What to do with one remote file, with its record: what a sync compared of it when planned
+/// (`R` = [`FileState`]), or its whole row once [attached](Action::attach) to act on.
 #[derive(Debug)]
-pub enum Action {
+pub enum Action<R = SyncFile> {
     /// New or changed: fetch and store it.
     Transfer {
         /// The entry as listed.
         entry: Box<Entry>,
         /// What is recorded, if anything.
-        existing: Option<SyncFile>,
+        existing: Option<R>,
     },
-    /// Recorded as synced and unchanged.
-    Unchanged(SyncFile),
+    /// Recorded as synced and unchanged: nothing to do, so no row is read for it.
+    Unchanged(FileState),
     /// Recorded as synced, the same content, listed under another name or in another folder:
     /// the record follows it, without a transfer.
     Moved {
         /// The entry as listed now.
         entry: Box<Entry>,
         /// What is recorded.
-        file: SyncFile,
+        file: R,
     },
     /// Recorded, and gone from the provider.
-    Deleted(SyncFile),
+    Deleted(R),
     /// Recorded, and now left out by the config's filters: record it `excluded`, with why.
     Exclude {
         /// The entry as listed (`None`: not listed, because the provider itself left out the
         /// folders that are not included).
         entry: Option<Box<Entry>>,
         /// What is recorded.
-        file: SyncFile,
+        file: R,
         /// Why it is out of scope.
         reason: String,
     },
     /// Recorded `excluded`, back in scope, its content unchanged and its object kept: mark it
     /// synced again without a transfer.
-    Restore(SyncFile),
+    Restore(R),
     /// Listed, but filtered out or too large (and not recorded, or recorded as excluded).
     Skip {
         /// The entry.
@@ -46,6 +47,57 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+}
+
+impl Action<FileState> {
+    /// The remote id of the record this action needs whole, if it needs one.
+    pub fn recorded_id(&self) -> Option<&str> {
+        match self {
+            Action::Transfer { existing, .. } => existing.as_ref(),
+            Action::Moved { file, .. }
+            | Action::Deleted(file)
+            | Action::Exclude { file, .. }
+            | Action::Restore(file) => Some(file),
+            Action::Unchanged(_) | Action::Skip { .. } => None,
+        }
+        .map(|f| f.remote_id.as_str())
+    }
+
+    /// The action with its record's whole row, taken from `rows` (by remote id). A row that
+    /// is gone since the plan was made (nothing else writes a config's files during its run,
+    /// so this is a safeguard) leaves a transfer as a new file and drops any other action.
+    pub fn attach(self, rows: &mut HashMap<String, SyncFile>) -> Option<Action> {
+        let mut row = |f: FileState| {
+            let row = rows.remove(&f.remote_id);
+            if row.is_none() {
+                tracing::warn!(file = %f.remote_id, "its record went away during the run");
+            }
+            row
+        };
+        Some(match self {
+            Action::Transfer { entry, existing } => Action::Transfer {
+                entry,
+                existing: existing.and_then(row),
+            },
+            Action::Unchanged(f) => Action::Unchanged(f),
+            Action::Moved { entry, file } => Action::Moved {
+                entry,
+                file: row(file)?,
+            },
+            Action::Deleted(file) => Action::Deleted(row(file)?),
+            Action::Exclude {
+                entry,
+                file,
+                reason,
+            } => Action::Exclude {
+                entry,
+                file: row(file)?,
+                reason,
+            },
+            Action::Restore(file) => Action::Restore(row(file)?),
+            Action::Skip { entry, reason } => Action::Skip { entry, reason },
+        })
+    }
 }
 
 /// What a run would do with one file, and why: a line of `sync --dry-run`.
@@ -111,14 +163,14 @@ pub fn entry_path(entry: &Entry) -> String {
         .join("/")
 }
 
-fn file_path(file: &SyncFile) -> String {
+fn file_path(file: &FileState) -> String {
     file.remote_path
         .clone()
         .unwrap_or_else(|| file.remote_id.clone())
 }
 
 /// What `action` does to its file, and why.
-pub fn explain(action: &Action) -> Decision {
+pub fn explain(action: &Action<FileState>) -> Decision {
     let decision = |path: String, id: &str, verdict, reason: Option<String>| Decision {
         path,
         remote_id: id.to_string(),
@@ -179,7 +231,7 @@ pub fn explain(action: &Action) -> Decision {
 }
 
 /// Why a recorded file is transferred again.
-fn why_transfer(file: &SyncFile, entry: &Entry) -> String {
+fn why_transfer(file: &FileState, entry: &Entry) -> String {
     if file.status != FileStatus::Synced {
         return format!("recorded as {}", file.status.as_str());
     }
@@ -245,50 +297,62 @@ pub fn under(folder: &[String], prefix: &[String]) -> bool {
     prefix.len() <= folder.len() && folder.iter().zip(prefix).all(|(a, b)| a == b)
 }
 
-/// Why a file is filtered out, or `None` when it is in.
-pub fn filter(config: &SyncConfig, entry: &Entry) -> Option<String> {
-    let includes: Vec<Vec<String>> = config
-        .include_folders
-        .iter()
-        .map(|p| split_path(p))
-        .collect();
-    let excludes: Vec<Vec<String>> = config
-        .exclude_folders
-        .iter()
-        .map(|p| split_path(p))
-        .collect();
-    let folder = &entry.path;
-    if !includes.is_empty() && !includes.iter().any(|p| under(folder, p)) {
-        return Some("not under an included folder".into());
+/// A config's filters, parsed once for a run rather than once per listed file.
+struct Filter {
+    includes: Vec<Vec<String>>,
+    excludes: Vec<Vec<String>>,
+    include_types: Vec<String>,
+    exclude_types: Vec<String>,
+    max_file_size: Option<i64>,
+}
+
+impl Filter {
+    fn new(config: &SyncConfig) -> Self {
+        let folders = |list: &[String]| list.iter().map(|p| split_path(p)).collect();
+        Filter {
+            includes: folders(&config.include_folders),
+            excludes: folders(&config.exclude_folders),
+            include_types: normalise_types(&config.include_file_types),
+            exclude_types: normalise_types(&config.exclude_file_types),
+            max_file_size: config.max_file_size,
+        }
     }
-    if let Some(p) = excludes.iter().find(|p| under(folder, p)) {
-        return Some(format!("under the excluded folder `{}`", p.join("/")));
+
+    /// Why `entry` is filtered out, or `None` when it is in.
+    fn reason(&self, entry: &Entry) -> Option<String> {
+        let folder = &entry.path;
+        if !self.includes.is_empty() && !self.includes.iter().any(|p| under(folder, p)) {
+            return Some("not under an included folder".into());
+        }
+        if let Some(p) = self.excludes.iter().find(|p| under(folder, p)) {
+            return Some(format!("under the excluded folder `{}`", p.join("/")));
+        }
+        let ext = extension(entry);
+        if !self.include_types.is_empty()
+            && !ext.as_ref().is_some_and(|e| self.include_types.contains(e))
+        {
+            return Some("file type not included".into());
+        }
+        if let Some(e) = ext.as_ref().filter(|e| self.exclude_types.contains(e)) {
+            return Some(format!("file type `{e}` is excluded"));
+        }
+        if let (Some(max), Some(size)) = (self.max_file_size, entry.size)
+            && size > max as u64
+        {
+            return Some(format!("{size} bytes is over the {max} byte limit"));
+        }
+        None
     }
-    let ext = extension(entry);
-    let include_types = normalise_types(&config.include_file_types);
-    let exclude_types = normalise_types(&config.exclude_file_types);
-    if !include_types.is_empty() && !ext.as_ref().is_some_and(|e| include_types.contains(e)) {
-        return Some("file type not included".into());
-    }
-    if let Some(e) = ext.as_ref().filter(|e| exclude_types.contains(e)) {
-        return Some(format!("file type `{e}` is excluded"));
-    }
-    if let (Some(max), Some(size)) = (config.max_file_size, entry.size)
-        && size > max as u64
-    {
-        return Some(format!("{size} bytes is over the {max} byte limit"));
-    }
-    None
 }
 
 /// Whether a recorded, synced file still matches the listed entry: by revision when both have
 /// one, then by checksum, then by size and modified time.
-pub fn unchanged(file: &SyncFile, entry: &Entry) -> bool {
+pub fn unchanged(file: &FileState, entry: &Entry) -> bool {
     file.status == FileStatus::Synced && same_content(file, entry)
 }
 
 /// Whether what is recorded of a file describes the content listed now.
-fn same_content(file: &SyncFile, entry: &Entry) -> bool {
+fn same_content(file: &FileState, entry: &Entry) -> bool {
     if let (Some(a), Some(b)) = (&file.remote_revision, &entry.revision) {
         return a == b;
     }
@@ -312,8 +376,8 @@ pub fn timestamp(
 
 /// What to do with one listed file, given its record: exclude it (recorded, now filtered out),
 /// skip it (filtered out, nothing to change), leave it, restore it, or transfer it.
-fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Action {
-    if let Some(reason) = filter(config, &entry) {
+fn classify(filter: &Filter, entry: Entry, existing: Option<FileState>) -> Action<FileState> {
+    if let Some(reason) = filter.reason(&entry) {
         return match existing {
             Some(file)
                 if file.status != FileStatus::Deleted
@@ -334,9 +398,7 @@ fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Ac
     }
     match existing {
         Some(file) if unchanged(&file, &entry) => {
-            if file.remote_path.as_deref() == Some(entry_path(&entry).as_str())
-                && file.remote_name.as_deref() == Some(entry.name.as_str())
-            {
+            if same_place(&file, &entry) {
                 Action::Unchanged(file)
             } else {
                 Action::Moved {
@@ -347,7 +409,7 @@ fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Ac
         }
         Some(file)
             if file.status == FileStatus::Excluded
-                && file.s3_uri.is_some()
+                && file.has_object
                 && same_content(&file, &entry) =>
         {
             Action::Restore(file)
@@ -357,6 +419,25 @@ fn classify(config: &SyncConfig, entry: Entry, existing: Option<SyncFile>) -> Ac
             existing,
         },
     }
+}
+
+/// Whether a record names the file where it is listed now (its path and its name).
+fn same_place(file: &FileState, entry: &Entry) -> bool {
+    file.remote_name.as_deref() == Some(entry.name.as_str())
+        && file.remote_path.as_deref().is_some_and(|p| {
+            // `entry_path` without building it: the folders, then the name.
+            let mut rest = p;
+            for segment in entry.path.iter() {
+                match rest
+                    .strip_prefix(segment.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+                {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            }
+            rest == entry.name
+        })
 }
 
 /// What decides which files a config takes in (its filters and the provider's own settings),
@@ -387,77 +468,211 @@ pub fn scope(config: &SyncConfig) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Plan a sync from a complete listing. Never call this with a listing that failed: an empty
-/// listing means every recorded file is deleted, except those outside `pushed_includes`, the
-/// included folders the provider applied itself (it did not list them, so they are excluded).
-pub fn plan(
-    config: &SyncConfig,
-    listing: Vec<Entry>,
-    recorded: Vec<SyncFile>,
-    pushed_includes: &[String],
-) -> Vec<Action> {
-    // The maps hold positions, not the records themselves: with 100,000 files, maps of whole
-    // records beside the vectors they came from were most of a re-sync's memory.
-    let mut recorded: Vec<Option<SyncFile>> = recorded.into_iter().map(Some).collect();
-    let mut recorded_at: HashMap<String, usize> = recorded
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| f.as_ref().map(|f| (f.remote_id.clone(), i)))
-        .collect();
-    // A listing may name an id twice (Graph's delta rounds do when an item changes while the
-    // round runs): the later entry is the newer state, and one id is transferred once.
-    let mut listing: Vec<Option<Entry>> = listing
-        .into_iter()
-        .map(|e| Some(e).filter(|e| e.kind == EntryKind::File))
-        .collect();
-    let mut latest: HashMap<String, usize> = HashMap::new();
-    let mut order = Vec::new();
-    for (i, entry) in listing.iter().enumerate() {
-        let Some(entry) = entry else { continue };
-        if latest.insert(entry.id.clone(), i).is_none() {
-            order.push(entry.id.clone());
+/// Plans a sync from a full listing that arrives a page at a time, so that a run never holds
+/// the whole listing: an unchanged file (on a re-sync, nearly all of them) is settled as its
+/// page arrives and its entry dropped. With 100,000 files, holding every listed entry beside
+/// every record, and then an action per file, was most of a re-sync's memory.
+///
+/// Only a complete listing may be [finished](Planner::finish): what is recorded and not listed
+/// is deleted, so a listing that failed part way must be dropped, never finished.
+pub struct Planner {
+    filter: Filter,
+    /// What is recorded, each taken once by the action that settles it.
+    recorded: Vec<Option<FileState>>,
+    /// Each id, recorded or listed: where its record is, and its slot in the plan.
+    ids: HashMap<String, Place>,
+    /// One per listed id, in the order first listed.
+    slots: Vec<Slot>,
+    /// Ids the provider skipped on purpose.
+    skipped: Vec<String>,
+    pushed_includes: Vec<Vec<String>>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Place {
+    recorded: Option<usize>,
+    slot: Option<usize>,
+}
+
+enum Slot {
+    /// Listed, recorded, and the same: the record's position.
+    Unchanged(usize),
+    /// Listed, and to be decided when the plan is finished, with its record's position.
+    Listed(Box<Entry>, Option<usize>),
+}
+
+impl Planner {
+    /// A plan for `config` against what is `recorded`. `pushed_includes` are the included
+    /// folders the provider applied itself: recorded files outside them are not listed, and
+    /// are excluded rather than deleted.
+    pub fn new(config: &SyncConfig, recorded: Vec<FileState>, pushed_includes: &[String]) -> Self {
+        let mut ids = HashMap::with_capacity(recorded.len());
+        for (i, f) in recorded.iter().enumerate() {
+            ids.insert(
+                f.remote_id.clone(),
+                Place {
+                    recorded: Some(i),
+                    slot: None,
+                },
+            );
+        }
+        Planner {
+            filter: Filter::new(config),
+            recorded: recorded.into_iter().map(Some).collect(),
+            ids,
+            slots: Vec::new(),
+            skipped: Vec::new(),
+            pushed_includes: pushed_includes.iter().map(|p| split_path(p)).collect(),
         }
     }
-    let mut actions = Vec::with_capacity(order.len());
-    for id in order {
-        let at = latest.remove(&id).expect("ids come from the map");
-        let entry = listing[at]
-            .take()
-            .expect("each listed position is taken once");
-        let existing = recorded_at.remove(&id).and_then(|at| recorded[at].take());
-        actions.push(classify(config, entry, existing));
+
+    /// Take in one page of the listing. A listing may name an id twice (Graph's delta rounds
+    /// do when an item changes while the round runs): the later entry is the newer state, and
+    /// one id is planned once, where it was first listed.
+    pub fn page(&mut self, entries: Vec<Entry>, skipped: impl IntoIterator<Item = String>) {
+        self.skipped.extend(skipped);
+        for entry in entries {
+            if entry.kind != EntryKind::File {
+                continue;
+            }
+            if !self.ids.contains_key(&entry.id) {
+                self.ids.insert(entry.id.clone(), Place::default());
+            }
+            let place = self.ids.get_mut(&entry.id).expect("inserted above");
+            let record = place.recorded.and_then(|at| self.recorded[at].as_ref());
+            let slot = match (place.recorded, record) {
+                (Some(at), Some(file))
+                    if self.filter.reason(&entry).is_none()
+                        && unchanged(file, &entry)
+                        && same_place(file, &entry) =>
+                {
+                    Slot::Unchanged(at)
+                }
+                _ => Slot::Listed(Box::new(entry), place.recorded),
+            };
+            match place.slot {
+                Some(at) => self.slots[at] = slot,
+                None => {
+                    place.slot = Some(self.slots.len());
+                    self.slots.push(slot);
+                }
+            }
+        }
     }
-    drop((listing, latest, recorded_at));
-    let mut gone: Vec<SyncFile> = recorded
-        .into_iter()
-        .flatten()
-        .filter(|f| f.status != FileStatus::Deleted)
-        .collect();
-    gone.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-    let includes: Vec<Vec<String>> = pushed_includes.iter().map(|p| split_path(p)).collect();
-    actions.extend(gone.into_iter().filter_map(|file| {
+
+    /// Forget what was listed so far, for a listing that starts over.
+    pub fn restart(&mut self) {
+        self.slots.clear();
+        self.skipped.clear();
+        self.ids.retain(|_, place| {
+            place.slot = None;
+            place.recorded.is_some()
+        });
+    }
+
+    /// The listing is complete: the actions, one at a time (each record is handed over, not
+    /// copied), and the remote ids of the recorded files the provider skipped on purpose, which
+    /// are not deleted and have no action (their rows are kept by the caller).
+    pub fn finish(mut self) -> (Actions, Vec<String>) {
+        let mut held = Vec::new();
+        for id in std::mem::take(&mut self.skipped) {
+            let place = self.ids.get(&id).copied().unwrap_or_default();
+            if place
+                .recorded
+                .and_then(|at| self.recorded[at].take())
+                .is_some()
+            {
+                held.push(id);
+            }
+        }
+        let actions = Actions {
+            filter: self.filter,
+            recorded: self.recorded,
+            slots: self.slots.into_iter(),
+            held: held.iter().cloned().collect(),
+            gone: None,
+            pushed_includes: self.pushed_includes,
+        };
+        (actions, held)
+    }
+}
+
+/// The actions of a finished [`Planner`], in listing order, then the recorded files that were
+/// not listed (by id).
+pub struct Actions {
+    filter: Filter,
+    recorded: Vec<Option<FileState>>,
+    slots: std::vec::IntoIter<Slot>,
+    /// Ids the provider skipped on purpose: no action, whatever else was listed for them.
+    held: std::collections::HashSet<String>,
+    gone: Option<std::vec::IntoIter<FileState>>,
+    pushed_includes: Vec<Vec<String>>,
+}
+
+impl Actions {
+    /// What to do with a recorded file that was not listed.
+    fn unlisted(&self, file: FileState) -> Option<Action<FileState>> {
+        const REASON: &str = "not under an included folder";
+        let includes = &self.pushed_includes;
         let folder = file
             .remote_path
             .as_deref()
             .map(|p| split_path(p.rsplit_once('/').map_or("", |(dir, _)| dir)));
         let outside = !includes.is_empty()
             && folder.is_some_and(|folder| !includes.iter().any(|p| under(&folder, p)));
-        const REASON: &str = "not under an included folder";
-        match () {
-            _ if !outside => Some(Action::Deleted(file)),
-            _ if file.status == FileStatus::Excluded
-                && file.error_message.as_deref() == Some(REASON) =>
-            {
-                None
-            }
-            _ => Some(Action::Exclude {
+        if !outside {
+            Some(Action::Deleted(file))
+        } else if file.status == FileStatus::Excluded
+            && file.error_message.as_deref() == Some(REASON)
+        {
+            None
+        } else {
+            Some(Action::Exclude {
                 entry: None,
                 file,
                 reason: REASON.into(),
-            }),
+            })
         }
-    }));
-    actions
+    }
+}
+
+impl Iterator for Actions {
+    type Item = Action<FileState>;
+
+    fn next(&mut self) -> Option<Action<FileState>> {
+        for slot in self.slots.by_ref() {
+            match slot {
+                // Taken already: the provider skipped this id too.
+                Slot::Unchanged(at) => {
+                    if let Some(file) = self.recorded[at].take() {
+                        return Some(Action::Unchanged(file));
+                    }
+                }
+                Slot::Listed(entry, at) => {
+                    if self.held.contains(&entry.id) {
+                        continue;
+                    }
+                    let existing = at.and_then(|at| self.recorded[at].take());
+                    return Some(classify(&self.filter, *entry, existing));
+                }
+            }
+        }
+        if self.gone.is_none() {
+            let mut gone: Vec<FileState> = std::mem::take(&mut self.recorded)
+                .into_iter()
+                .flatten()
+                .filter(|f| f.status != FileStatus::Deleted)
+                .collect();
+            gone.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+            self.gone = Some(gone.into_iter());
+        }
+        loop {
+            let file = self.gone.as_mut()?.next()?;
+            if let Some(action) = self.unlisted(file) {
+                return Some(action);
+            }
+        }
+    }
 }
 
 /// Plan a sync from the change feed: only the changed entries are diffed, and only the ids the
@@ -467,9 +682,9 @@ pub fn plan_changes(
     config: &SyncConfig,
     changed: Vec<Entry>,
     removed: &[String],
-    recorded: Vec<SyncFile>,
-) -> Vec<Action> {
-    let mut recorded: HashMap<String, SyncFile> = recorded
+    recorded: Vec<FileState>,
+) -> Vec<Action<FileState>> {
+    let mut recorded: HashMap<String, FileState> = recorded
         .into_iter()
         .map(|f| (f.remote_id.clone(), f))
         .collect();
@@ -482,6 +697,7 @@ pub fn plan_changes(
         latest.insert(entry.id.clone(), entry);
     }
     let removed_set: std::collections::HashSet<&String> = removed.iter().collect();
+    let filter = Filter::new(config);
     let mut actions = Vec::new();
     for id in order {
         if removed_set.contains(&id) {
@@ -489,7 +705,7 @@ pub fn plan_changes(
         }
         let entry = latest.remove(&id).expect("ids come from the map");
         let existing = recorded.remove(&id);
-        actions.push(classify(config, entry, existing));
+        actions.push(classify(&filter, entry, existing));
     }
     for id in removed {
         if let Some(file) = recorded.remove(id)
@@ -542,6 +758,112 @@ mod tests {
         assert_eq!(scope(&c), base);
     }
 
+    fn file(id: &str, folder: &str, revision: &str) -> Entry {
+        Entry {
+            id: id.into(),
+            name: format!("{id}.txt"),
+            path: split_path(folder),
+            parent_ids: vec![],
+            kind: EntryKind::File,
+            mime_type: None,
+            size: Some(1),
+            modified: None,
+            created: None,
+            checksums: vec![],
+            revision: Some(revision.into()),
+            export_as: None,
+            metadata_json: None,
+        }
+    }
+
+    fn synced(c: &SyncConfig, entry: &Entry) -> FileState {
+        let mut f = SyncFile::new(c, &entry.id);
+        f.status = FileStatus::Synced;
+        f.remote_revision = entry.revision.clone();
+        f.remote_path = Some(entry_path(entry));
+        f.remote_name = Some(entry.name.clone());
+        FileState::of(&f)
+    }
+
+    fn verdicts(actions: impl Iterator<Item = Action<FileState>>) -> Vec<(String, Verdict)> {
+        actions
+            .map(|a| explain(&a))
+            .map(|d| (d.remote_id, d.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_planned_page_by_page_settles_each_file_once() {
+        let c = config();
+        let (a, b, gone, held) = (
+            file("a", "Docs", "1"),
+            file("b", "Docs", "1"),
+            file("gone", "", "1"),
+            file("held", "", "1"),
+        );
+        let recorded = [&a, &b, &gone, &held].map(|e| synced(&c, e)).to_vec();
+        let mut planner = Planner::new(&c, recorded, &[]);
+        // `b` is listed unchanged, then again with a new revision on a later page: the later
+        // state wins, in the place it was first listed. `held` is skipped by the provider.
+        planner.page(vec![b.clone(), a.clone()], []);
+        planner.page(
+            vec![file("b", "Docs", "2"), file("new", "", "1")],
+            ["held".into()],
+        );
+        let (actions, kept) = planner.finish();
+        assert_eq!(
+            verdicts(actions),
+            [
+                ("b".into(), Verdict::Changed),
+                ("a".into(), Verdict::Unchanged),
+                ("new".into(), Verdict::New),
+                ("gone".into(), Verdict::Deleted),
+            ]
+        );
+        assert_eq!(kept, ["held"]);
+
+        // The other way round: changed first, unchanged later, is unchanged.
+        let mut planner = Planner::new(&c, vec![synced(&c, &a)], &[]);
+        planner.page(vec![file("a", "Docs", "0")], []);
+        planner.page(vec![a.clone()], []);
+        assert_eq!(
+            verdicts(planner.finish().0),
+            [("a".into(), Verdict::Unchanged)]
+        );
+    }
+
+    #[test]
+    fn a_listing_that_starts_over_forgets_what_the_first_attempt_listed() {
+        let c = config();
+        let a = file("a", "", "1");
+        let mut planner = Planner::new(&c, vec![synced(&c, &a)], &[]);
+        planner.page(vec![a.clone(), file("brief", "", "1")], []);
+        planner.restart();
+        planner.page(vec![a.clone()], []);
+        assert_eq!(
+            verdicts(planner.finish().0),
+            [("a".into(), Verdict::Unchanged)]
+        );
+    }
+
+    #[test]
+    fn files_the_provider_scoped_are_excluded_not_deleted() {
+        let mut c = config();
+        c.include_folders = vec!["Docs".into()];
+        let (inside, outside) = (file("in", "Docs", "1"), file("out", "Other", "1"));
+        let recorded = vec![synced(&c, &inside), synced(&c, &outside)];
+        // The provider applied the include itself, so it listed nothing under `Other`; and
+        // `Docs/in.txt` is gone.
+        let planner = Planner::new(&c, recorded, &c.include_folders.clone());
+        assert_eq!(
+            verdicts(planner.finish().0),
+            [
+                ("in".into(), Verdict::Deleted),
+                ("out".into(), Verdict::Excluded),
+            ]
+        );
+    }
+
     #[test]
     fn a_file_listed_elsewhere_with_the_same_content_moves_without_a_transfer() {
         let c = config();
@@ -566,7 +888,7 @@ mod tests {
         recorded.remote_path = Some("Work/q3.pdf".into());
         recorded.remote_name = Some("q3.pdf".into());
         let plan_one = |entry: &crate::runtime::types::Entry| {
-            plan_changes(&c, vec![entry.clone()], &[], vec![recorded.clone()])
+            plan_changes(&c, vec![entry.clone()], &[], vec![FileState::of(&recorded)])
         };
         assert!(matches!(plan_one(&entry)[..], [Action::Unchanged(_)]));
         entry.path = vec!["Archive".into()];

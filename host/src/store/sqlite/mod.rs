@@ -4,8 +4,8 @@
 use super::ids::{ConfigId, CredentialId, FileId, LogId, UserId};
 use super::ingest::IngestStatus;
 use super::{
-    CredentialRecord, CredentialUpdate, FileStatus, LogStatus, Store, StoreError, SyncConfig,
-    SyncFile, SyncLog, query_err, string_list,
+    CredentialRecord, CredentialUpdate, FileState, FileStatus, Keyed, LogStatus, Store, StoreError,
+    SyncConfig, SyncFile, SyncLog, query_err, string_list,
 };
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
@@ -45,6 +45,48 @@ impl SqliteStore {
                 source,
             })?;
         Ok(SqliteStore { pool })
+    }
+
+    /// A config's files as `read` makes them of the `columns` selected, in pages (see
+    /// [`super::files_in_pages`]).
+    async fn pages_of<T>(
+        &self,
+        config: ConfigId,
+        columns: &str,
+        read: fn(&SqliteRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: Keyed,
+    {
+        // Two statements, so each can walk the (config_id, remote_id) index.
+        let first = format!(
+            r#"SELECT {columns} FROM "SyncFile" WHERE config_id = ?1 AND ?2 = ''
+               ORDER BY remote_id LIMIT ?3"#
+        );
+        let next = format!(
+            r#"SELECT {columns} FROM "SyncFile" WHERE config_id = ?1 AND remote_id > ?2
+               ORDER BY remote_id LIMIT ?3"#
+        );
+        super::files_in_pages(|after| {
+            let (sql, after) = match after {
+                None => (first.clone(), String::new()),
+                Some(after) => (next.clone(), after),
+            };
+            async move {
+                // Only the column list is spliced in, and it is one of ours.
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(config.to_string())
+                    .bind(after)
+                    .bind(super::FILE_PAGE)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_err("listing synced files"))?
+                    .iter()
+                    .map(read)
+                    .collect()
+            }
+        })
+        .await
     }
 }
 
@@ -105,6 +147,22 @@ fn config_row(row: &SqliteRow) -> Result<SyncConfig, StoreError> {
         max_file_size: get(row, "max_file_size")?,
         schedule: get(row, "schedule")?,
         schedule_timezone: get(row, "schedule_timezone")?,
+    })
+}
+
+fn file_state_row(row: &SqliteRow) -> Result<FileState, StoreError> {
+    let status: String = get(row, "status")?;
+    Ok(FileState {
+        remote_id: get(row, "remote_id")?,
+        remote_path: get(row, "remote_path")?,
+        remote_name: get(row, "remote_name")?,
+        remote_size: get(row, "remote_size")?,
+        remote_modified_at: get(row, "remote_modified_at")?,
+        remote_revision: get(row, "remote_revision")?,
+        remote_checksum: get(row, "remote_checksum")?,
+        status: super::parse_enum("SyncFile", "status", &status, FileStatus::parse)?,
+        error_message: get(row, "error_message")?,
+        has_object: get(row, "has_object")?,
     })
 }
 
@@ -463,28 +521,34 @@ impl Store for SqliteStore {
     }
 
     async fn files(&self, config: ConfigId) -> Result<Vec<SyncFile>, StoreError> {
-        const FIRST: &str = r#"SELECT * FROM "SyncFile" WHERE config_id = ?1 AND ?2 = ''
-            ORDER BY remote_id LIMIT ?3"#;
-        const NEXT: &str = r#"SELECT * FROM "SyncFile" WHERE config_id = ?1 AND remote_id > ?2
-            ORDER BY remote_id LIMIT ?3"#;
-        super::files_in_pages(|after| async move {
-            // Two statements, so each can walk the (config_id, remote_id) index.
-            let (sql, after) = match after {
-                None => (FIRST, String::new()),
-                Some(after) => (NEXT, after),
-            };
-            sqlx::query(sql)
-                .bind(config.to_string())
-                .bind(after)
-                .bind(super::FILE_PAGE)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query_err("listing synced files"))?
-                .iter()
-                .map(file_row)
-                .collect()
-        })
+        self.pages_of(config, "*", file_row).await
+    }
+
+    async fn file_states(&self, config: ConfigId) -> Result<Vec<FileState>, StoreError> {
+        self.pages_of(config, super::FILE_STATE_COLUMNS, file_state_row)
+            .await
+    }
+
+    async fn files_named(
+        &self,
+        config: ConfigId,
+        remote_ids: &[String],
+    ) -> Result<Vec<SyncFile>, StoreError> {
+        if remote_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(
+            r#"SELECT * FROM "SyncFile" WHERE config_id = ?1
+            AND remote_id IN (SELECT value FROM json_each(?2))"#,
+        )
+        .bind(config.to_string())
+        .bind(list_json(remote_ids))
+        .fetch_all(&self.pool)
         .await
+        .map_err(query_err("reading synced files"))?
+        .iter()
+        .map(file_row)
+        .collect()
     }
 
     async fn put_file(&self, f: &SyncFile) -> Result<(), StoreError> {
