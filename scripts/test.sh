@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/build-components.sh
 ./scripts/install-browser.sh
 ./scripts/install-rclone.sh
+./scripts/install-openapi-tools.sh
 # shellcheck source=scripts/postgres.sh
 . ./scripts/postgres.sh
 

@@ -1203,3 +1203,154 @@ async fn disconnecting_a_stored_password_deletes_it_without_a_revocation() {
     let r = a.get("/auth/credentials", &a.alice).await;
     assert!(!r.text.contains("webdav"), "{}", r.text);
 }
+
+/// Runs `program` with `args`, the OpenAPI tools' folder first on `PATH`; its exit status and
+/// everything it printed.
+fn run_tool(tools: &std::path::Path, program: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(tools.join(program))
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program}: {e} (scripts/install-openapi-tools.sh installs it)")
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `/openapi.json` is a valid OpenAPI document (openapi-spec-validator); a standard generator
+/// (openapi-python-client) makes a client of every operation from it, without a warning; and
+/// that client, used as an app would, works against this server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_generated_from_the_document_covers_every_operation_and_works() {
+    let a = api().await;
+    let id = a.create(&a.alice, a.local_config("docs")).await;
+    let doc = a.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("openapi.json");
+    std::fs::write(&spec, &doc.text).unwrap();
+    let tools = workspace().join("target/tools/openapi/bin");
+
+    let (ok, out) = run_tool(&tools, "openapi-spec-validator", &[spec.as_os_str()]);
+    assert!(ok && out.contains("OK"), "{out}");
+
+    let client = dir.path().join("p8sync_client");
+    let (ok, out) = run_tool(
+        &tools,
+        "openapi-python-client",
+        &[
+            "generate".as_ref(),
+            "--path".as_ref(),
+            spec.as_os_str(),
+            "--output-path".as_ref(),
+            client.as_os_str(),
+            "--meta".as_ref(),
+            "none".as_ref(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let lower = out.to_lowercase();
+    assert!(
+        !lower.contains("warning")
+            && !lower.contains("will not be generated")
+            && !lower.contains("error"),
+        "the generator warned:\n{out}"
+    );
+    // Every operation, with an id of its own, is a module of the client.
+    let mut ids = Vec::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(op["tags"][0].is_string(), "{method} {path} has no tag");
+            ids.push(id.to_string());
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "operation ids repeat: {ids:?}");
+    let modules: Vec<String> = walk(&client.join("api"))
+        .into_iter()
+        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+        .collect();
+    for id in &ids {
+        let snake: String = id
+            .chars()
+            .flat_map(|c| {
+                let lower = c.to_ascii_lowercase();
+                if c.is_ascii_uppercase() {
+                    vec!['_', lower]
+                } else {
+                    vec![lower]
+                }
+            })
+            .collect();
+        assert!(
+            modules.contains(&snake),
+            "no module for {id} in {modules:?}"
+        );
+    }
+
+    // Used as an app would: list the caller's configs, read one, and meet the error schema.
+    let script = format!(
+        r#"
+import sys, uuid
+sys.path.insert(0, {dir:?})
+from p8sync_client import AuthenticatedClient
+from p8sync_client.api.configs import list_configs, get_config
+from p8sync_client.models import ErrorBody
+c = AuthenticatedClient(base_url={base:?}, token={key:?})
+configs = list_configs.sync(client=c)
+print("configs", [x.name for x in configs])
+one = get_config.sync(client=c, id={id:?})
+print("one", one.name, one.provider)
+missing = get_config.sync_detailed(client=c, id=str(uuid.uuid4()))
+print("missing", int(missing.status_code), isinstance(missing.parsed, ErrorBody))
+"#,
+        dir = dir.path().display().to_string(),
+        base = a.base,
+        key = a.alice.key,
+        id = id.to_string(),
+    );
+    let script_path = dir.path().join("use_client.py");
+    std::fs::write(&script_path, script).unwrap();
+    let python = tools.join("python");
+    let out = tokio::process::Command::new(&python)
+        .arg(&script_path)
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("configs ['docs']"), "{printed}");
+    assert!(printed.contains("one docs local"), "{printed}");
+    assert!(printed.contains("missing 404 True"), "{printed}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

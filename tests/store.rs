@@ -160,7 +160,10 @@ async fn a_sync_reads_states_then_the_rows_it_names(store: Arc<dyn Store>) {
     assert!(states[0].has_object && !states[1].has_object);
 
     let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let mut rows = store.files_named(c.id, &ids(&["b", "a", "nope"])).await.unwrap();
+    let mut rows = store
+        .files_named(c.id, &ids(&["b", "a", "nope"]))
+        .await
+        .unwrap();
     rows.sort_by(|x, y| x.remote_id.cmp(&y.remote_id));
     assert_eq!(rows, [a.clone(), b.clone()]);
     assert!(store.files_named(c.id, &[]).await.unwrap().is_empty());

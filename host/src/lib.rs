@@ -4,6 +4,7 @@
 //! storage and the network. See `DESIGN.md`-level notes in each module.
 
 pub mod api;
+pub mod app;
 pub mod blob;
 pub mod builtin;
 pub mod cli;

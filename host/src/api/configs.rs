@@ -100,6 +100,7 @@ where
 
 /// Which configs to list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFilter {
     /// Only this user's (admin keys only).
@@ -109,6 +110,7 @@ pub struct ConfigFilter {
 
 /// How to run a config now.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunOptions {
     /// List everything instead of reading the change feed (forgets the saved change cursor).
@@ -157,7 +159,7 @@ fn validate(state: &AppState, config: &SyncConfig) -> ApiResult<crate::sync::sch
 }
 
 /// `GET /sync/configs`
-#[utoipa::path(get, path = "/sync/configs", tag = "configs", params(ConfigFilter),
+#[utoipa::path(operation_id = "listConfigs", get, path = "/sync/configs", tag = "configs", params(ConfigFilter),
     responses((status = 200, body = [crate::store::SyncConfig]), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -170,7 +172,7 @@ pub async fn list(
 }
 
 /// `POST /sync/configs`
-#[utoipa::path(post, path = "/sync/configs", tag = "configs", request_body = NewConfig,
+#[utoipa::path(operation_id = "createConfig", post, path = "/sync/configs", tag = "configs", request_body = NewConfig,
     responses((status = 201, body = crate::store::SyncConfig),
         (status = 409, body = super::error::ErrorBody, description = "a config with this name and provider exists"),
         (status = 422, body = super::error::ErrorBody, description = "the config is not valid")),
@@ -208,7 +210,7 @@ pub async fn create(
 }
 
 /// `GET /sync/configs/{id}`
-#[utoipa::path(get, path = "/sync/configs/{id}", tag = "configs",
+#[utoipa::path(operation_id = "getConfig", get, path = "/sync/configs/{id}", tag = "configs",
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = crate::store::SyncConfig), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -221,7 +223,7 @@ pub async fn get(
 }
 
 /// `PATCH /sync/configs/{id}`
-#[utoipa::path(patch, path = "/sync/configs/{id}", tag = "configs", request_body = ConfigPatch,
+#[utoipa::path(operation_id = "updateConfig", patch, path = "/sync/configs/{id}", tag = "configs", request_body = ConfigPatch,
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = crate::store::SyncConfig), (status = 404, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody)),
@@ -275,7 +277,7 @@ pub async fn patch(
 
 /// `DELETE /sync/configs/{id}`: the config with its file records and logs; stored objects
 /// are kept.
-#[utoipa::path(delete, path = "/sync/configs/{id}", tag = "configs",
+#[utoipa::path(operation_id = "deleteConfig", delete, path = "/sync/configs/{id}", tag = "configs",
     params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -290,7 +292,7 @@ pub async fn delete(
 }
 
 /// `POST /sync/configs/{id}/run`: queue a run now; a replica starts it at its next tick.
-#[utoipa::path(post, path = "/sync/configs/{id}/run", tag = "configs",
+#[utoipa::path(operation_id = "runConfig", post, path = "/sync/configs/{id}/run", tag = "configs",
     params(("id" = String, Path, format = Uuid), RunOptions),
     responses((status = 202, body = QueuedRun), (status = 404, body = super::error::ErrorBody),
         (status = 409, body = super::error::ErrorBody, description = "disabled, or the credential needs a new login")),

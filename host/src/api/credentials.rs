@@ -6,8 +6,8 @@ use super::auth::Caller;
 use super::configs::provider_id;
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
-use crate::oauth::{CredentialStatus, OAuthApp, TokenManager};
-use crate::runtime::types::AuthMethod;
+use crate::app::accounts::Revocation;
+use crate::oauth::{CredentialStatus, TokenManager};
 use crate::store::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 /// Whose credentials.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialFilter {
     /// Only this user's (admin keys only).
@@ -26,6 +27,7 @@ pub struct CredentialFilter {
 
 /// How to disconnect.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeOptions {
     /// Delete it here even when the provider can't be reached to revoke it.
@@ -58,7 +60,7 @@ pub(super) fn tokens(state: &AppState) -> ApiResult<&Arc<TokenManager>> {
 }
 
 /// `GET /auth/credentials`
-#[utoipa::path(get, path = "/auth/credentials", tag = "auth", params(CredentialFilter),
+#[utoipa::path(operation_id = "listCredentials", get, path = "/auth/credentials", tag = "auth", params(CredentialFilter),
     responses((status = 200, body = [crate::oauth::CredentialStatus]), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
@@ -77,7 +79,7 @@ pub async fn list(
 /// `DELETE /auth/credentials/{provider}`: revoke at the provider, then delete here. When the
 /// provider can't be reached the credential is kept (so nothing is left granted without a
 /// way to revoke it), unless `force=true`.
-#[utoipa::path(delete, path = "/auth/credentials/{provider}", tag = "auth",
+#[utoipa::path(operation_id = "revokeCredential", delete, path = "/auth/credentials/{provider}", tag = "auth",
     params(("provider" = String, Path), RevokeOptions),
     responses((status = 200, body = Revoked), (status = 404, body = super::error::ErrorBody),
         (status = 502, body = super::error::ErrorBody, description = "the provider could not revoke it; kept")),
@@ -89,57 +91,11 @@ pub async fn revoke(
     ApiQuery(o): ApiQuery<RevokeOptions>,
 ) -> ApiResult<Json<Revoked>> {
     let user = caller.acting_for(o.user)?;
-    let provider = provider_id(&provider).to_string();
-    let manager = tokens(&state)?;
-    let not_found = || ApiError::not_found(format!("{provider} credential"));
-    let Some((access, refresh)) = manager
-        .tokens(user, &provider)
-        .await
-        .map_err(|e| ApiError::internal("reading a credential", e))?
-    else {
-        return Err(not_found());
-    };
-    let installed = state.registry.get(&provider).map_err(|e| e.to_string());
-    // A stored password or API token is not a grant: there is nothing to revoke at the
-    // provider (the user changes it there), so deleting it here is the whole job.
-    let static_secret = installed
-        .as_ref()
-        .is_ok_and(|p| !matches!(p.info().auth, AuthMethod::Oauth2(_)));
-    // Revoking the refresh token ends the whole grant; the access token alone otherwise.
-    let token = refresh.unwrap_or(access);
-    let revoked = match installed {
-        Ok(_) if static_secret => Ok(false),
-        Ok(p) => match OAuthApp::for_provider(&p) {
-            Ok(app) => app.revoke(&token).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
-        Err(e) => Err(e),
-    };
-    let revoked_at_provider = match revoked {
-        Ok(done) => done,
-        Err(e) if o.force => {
-            tracing::warn!(%provider, %user, "revocation failed, deleting anyway (force): {e}");
-            false
-        }
-        Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "{e}; the credential is kept (retry, or pass force=true to delete it anyway)"
-                ),
-            ));
-        }
-    };
-    let deleted = manager
-        .delete(user, &provider)
-        .await
-        .map_err(|e| ApiError::internal("deleting a credential", e))?;
-    if !deleted {
-        return Err(not_found());
-    }
+    let provider = provider_id(&provider);
+    let done = state.app().disconnect(user, provider, o.force).await?;
     Ok(Json(Revoked {
-        provider,
-        revoked_at_provider,
-        deleted,
+        provider: done.provider,
+        revoked_at_provider: done.revocation == Revocation::Revoked,
+        deleted: true,
     }))
 }

@@ -129,5 +129,17 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::app::AppError> for ApiError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError;
+        match e {
+            AppError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            AppError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            AppError::Provider(m) => Self::new(StatusCode::BAD_GATEWAY, m),
+            AppError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 /// How to start a login.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoginParams {
     /// Also create a sync config named `default` for the provider, so files start syncing.
@@ -53,6 +54,7 @@ pub struct BindingCookie {
 
 /// What the provider sends back.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     /// The login's state.
     pub state: Option<String>,
@@ -65,16 +67,7 @@ pub struct CallbackParams {
 }
 
 fn app_for(state: &AppState, provider: &str) -> ApiResult<OAuthApp> {
-    let p = state
-        .registry
-        .get(provider)
-        .map_err(|e| ApiError::not_found(format!("provider: {e}")))?;
-    OAuthApp::for_provider(&p).map_err(|e| match e {
-        crate::oauth::OAuthError::NotOauth(_) => ApiError::not_found(format!(
-            "OAuth login for `{provider}`: it does not sign in with OAuth2"
-        )),
-        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
-    })
+    Ok(state.app().oauth_app(provider)?)
 }
 
 /// The cookie binding a login to the browser that started it: HttpOnly (no script reads it),
@@ -170,7 +163,7 @@ async fn begin(
 }
 
 /// `GET /auth/{provider}/login`: redirect to the provider's consent page.
-#[utoipa::path(get, path = "/auth/{provider}/login", tag = "auth",
+#[utoipa::path(operation_id = "startLogin", get, path = "/auth/{provider}/login", tag = "auth",
     params(("provider" = String, Path, description = "a provider id; `google` means `google_drive`"), LoginParams),
     responses((status = 303, description = "to the provider's consent page"),
         (status = 400, body = super::error::ErrorBody, description = "a redirect_uri whose host is not allowed"),
@@ -198,7 +191,7 @@ pub async fn login(
 }
 
 /// `POST /auth/{provider}/login`: the same, answering the consent URL as JSON.
-#[utoipa::path(post, path = "/auth/{provider}/login", tag = "auth",
+#[utoipa::path(operation_id = "startLoginJson", post, path = "/auth/{provider}/login", tag = "auth",
     params(("provider" = String, Path), LoginParams),
     responses((status = 200, body = LoginStarted), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -212,7 +205,7 @@ pub async fn login_json(
 }
 
 /// `GET /auth/{provider}/callback`: where the provider sends the browser back.
-#[utoipa::path(get, path = "/auth/{provider}/callback", tag = "auth",
+#[utoipa::path(operation_id = "loginCallback", get, path = "/auth/{provider}/callback", tag = "auth",
     params(("provider" = String, Path), CallbackParams),
     responses((status = 200, description = "a page saying the account is connected"),
         (status = 302, description = "to the app's redirect_uri, with `connected=<provider>`"),
@@ -258,19 +251,8 @@ async fn finish_callback(
         error: params.error,
         binding: sent.map(|(_, value)| value),
     };
-    let finished = web::finish(
-        &manager,
-        &provider,
-        |id| {
-            let p = state
-                .registry
-                .get(id)
-                .map_err(|_| crate::oauth::OAuthError::NotOauth(id.to_string()))?;
-            OAuthApp::for_provider(&p)
-        },
-        callback,
-    )
-    .await;
+    let app = state.app();
+    let finished = web::finish(&manager, &provider, |id| app.oauth_client(id), callback).await;
     let login = match finished {
         Ok(login) => login,
         Err(e) => {

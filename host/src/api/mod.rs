@@ -40,6 +40,17 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
 }
 
+impl AppState {
+    /// The application layer the handlers call.
+    pub fn app(&self) -> crate::app::App {
+        crate::app::App {
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
+}
+
 /// The API's routes.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
@@ -85,14 +96,14 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// `GET /healthz`: the process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+#[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "operations", responses((status = 200)))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// `GET /metrics`: Prometheus text. The queue depths are read from the database now; the rest
 /// is what this replica recorded since it started.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4")))]
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     // Gauges set before the recorder exists go nowhere (serve installs it at start).
@@ -116,7 +127,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
 
 /// `GET /readyz`: 200 when both stores answer, 503 with what failed otherwise (load balancers
 /// only look at the status; people read the body).
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "operations",
     responses((status = 200), (status = 503, description = "the database or the object store is unreachable")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let database = state.store.queue_depth().await.err().map(|e| e.to_string());

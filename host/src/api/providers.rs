@@ -40,7 +40,7 @@ pub struct ProviderView {
 }
 
 /// `GET /providers`
-#[utoipa::path(get, path = "/providers", tag = "providers",
+#[utoipa::path(operation_id = "listProviders", get, path = "/providers", tag = "providers",
     responses((status = 200, body = [ProviderView]), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Vec<ProviderView>> {

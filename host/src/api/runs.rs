@@ -39,6 +39,7 @@ fn parse_status<T>(
 
 /// Which runs.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogFilter {
     /// Only this config's.
@@ -56,7 +57,7 @@ pub struct LogFilter {
 }
 
 /// `GET /sync/logs`: runs, newest first.
-#[utoipa::path(get, path = "/sync/logs", tag = "runs", params(LogFilter),
+#[utoipa::path(operation_id = "listRuns", get, path = "/sync/logs", tag = "runs", params(LogFilter),
     responses((status = 200, body = [crate::store::SyncLog]), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "no such config")),
     security(("bearer" = [])))]
@@ -84,7 +85,7 @@ pub async fn logs(
 }
 
 /// `GET /sync/logs/{id}`
-#[utoipa::path(get, path = "/sync/logs/{id}", tag = "runs",
+#[utoipa::path(operation_id = "getRun", get, path = "/sync/logs/{id}", tag = "runs",
     params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = crate::store::SyncLog), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -101,6 +102,7 @@ pub async fn log(
 
 /// Which files.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FileFilter {
     /// Only this config's.
@@ -129,7 +131,7 @@ pub struct FilePage {
 }
 
 /// `GET /sync/files`: files, one page at a time.
-#[utoipa::path(get, path = "/sync/files", tag = "runs", params(FileFilter),
+#[utoipa::path(operation_id = "listFiles", get, path = "/sync/files", tag = "runs", params(FileFilter),
     responses((status = 200, body = FilePage), (status = 400, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody, description = "no such config")),
     security(("bearer" = [])))]

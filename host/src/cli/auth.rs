@@ -2,10 +2,10 @@
 //! credential, show, revoke and delete credentials.
 
 use super::{Cli, print_json_lines, print_table};
-use crate::oauth::stored::{self, StaticCredential, StaticKind};
+use crate::app::accounts::Revocation;
+use crate::oauth::stored::{self, StaticCredential};
 use crate::oauth::{Grant, OAuthApp, login};
 use crate::secret::Secret;
-use crate::store::ids::CredentialId;
 use crate::store::ids::UserId;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -154,10 +154,7 @@ impl Target {
 }
 
 async fn app_for(cli: &Cli, provider: &str) -> Result<OAuthApp> {
-    let runtime = cli.runtime()?;
-    let registry = cli.registry(&runtime).await?;
-    let provider = registry.get(provider)?;
-    Ok(OAuthApp::for_provider(&provider)?)
+    Ok(cli.app().await?.oauth_app(provider)?)
 }
 
 /// Run an `auth` command.
@@ -452,44 +449,24 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
 
 async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<()> {
     let user = args.target.user()?;
-    let store = cli.store().await?;
-    let tokens = cli.tokens(store).await?;
-    let Some((access, refresh)) = tokens.tokens(user, &args.target.provider).await? else {
-        bail!(
-            "there is no {} credential for user {user}",
-            args.target.provider
-        );
-    };
-    let is_static = tokens
-        .store()
-        .credential(CredentialId::derive(user, &args.target.provider))
+    let provider = &args.target.provider;
+    let done = cli
+        .app()
         .await?
-        .is_some_and(|r| StaticKind::of_record(&r).is_some());
-    if is_static {
-        // A password or token the user made: only the user can withdraw it at the service.
-        tokens.delete(user, &args.target.provider).await?;
-        eprintln!(
-            "deleted the stored {} credential of user {user} (a stored password or token cannot be revoked from here; change it at the service if it leaked)",
-            args.target.provider
-        );
-        return Ok(());
-    }
-    let app = app_for(cli, &args.target.provider).await?;
-    // Revoking the refresh token ends the whole grant; the access token alone otherwise.
-    let token = refresh.unwrap_or(access);
-    match app.revoke(&token).await {
-        Ok(true) => eprintln!("revoked at {}", app.provider()),
-        Ok(false) => eprintln!(
-            "{} has no revocation endpoint; remove the app's access in your account settings",
-            app.provider()
+        .disconnect(user, provider, args.force)
+        .await?;
+    match done.revocation {
+        Revocation::Revoked => eprintln!("revoked at {provider}"),
+        Revocation::NoEndpoint => eprintln!(
+            "{provider} has no revocation endpoint; remove the app's access in your account settings"
         ),
-        Err(e) if args.force => eprintln!("warning: {e}; deleting it here anyway (--force)"),
-        Err(e) => bail!("{e}; the credential is kept (use --force to delete it anyway)"),
+        Revocation::UserSecret => eprintln!(
+            "a stored password or token cannot be revoked from here; change it at the service if it leaked"
+        ),
+        Revocation::FailedButForced(e) => {
+            eprintln!("warning: {e}; deleted here anyway (--force)")
+        }
     }
-    tokens.delete(user, &args.target.provider).await?;
-    eprintln!(
-        "deleted the {} credential of user {user}",
-        args.target.provider
-    );
+    eprintln!("deleted the {provider} credential of user {user}");
     Ok(())
 }

@@ -18,6 +18,7 @@ pub(crate) use crate::units::human_bytes;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// p8sync keeps files from storage providers (Google Drive, Dropbox, a local folder, ...)
 /// synced into object storage. Providers are sandboxed WebAssembly components.
@@ -179,6 +180,20 @@ impl Cli {
             .or_else(|| beside_binary("extractors"));
         crate::extract::Extractors::new(runtime.clone(), dir, limits)
             .with_builtins(self.builtins.extractors)
+    }
+
+    /// The application layer, with the state store, the installed providers and the
+    /// credentials (when an encryption key is set).
+    pub(crate) async fn app(&self) -> Result<crate::app::App> {
+        let runtime = self.runtime()?;
+        let registry = Arc::new(self.registry(&runtime).await?);
+        let store = self.store().await?;
+        let tokens = Some(self.tokens(store.clone()).await?);
+        Ok(crate::app::App {
+            store,
+            registry,
+            tokens,
+        })
     }
 
     /// Load the registry, reporting files that failed to load on stderr.

@@ -1,0 +1,114 @@
+//! Connected accounts: the OAuth client a login goes through, and disconnecting.
+
+use super::{App, AppError};
+use crate::oauth::stored::StaticKind;
+use crate::oauth::{OAuthApp, OAuthError, TokenError};
+use crate::store::ids::{CredentialId, UserId};
+
+/// What happened at the provider when an account was disconnected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// The provider confirmed it: the grant is dead.
+    Revoked,
+    /// The provider has no revocation endpoint: the user removes the app's access in their
+    /// account settings.
+    NoEndpoint,
+    /// A password or token the user made: only they can withdraw it, at the service.
+    UserSecret,
+    /// Revoking failed, and the caller asked to delete the credential anyway.
+    FailedButForced(String),
+}
+
+/// What disconnecting an account did.
+#[derive(Debug, Clone)]
+pub struct Disconnected {
+    /// The provider id.
+    pub provider: String,
+    /// What the provider was told.
+    pub revocation: Revocation,
+}
+
+impl App {
+    /// The OAuth2 client for `provider`'s login, as the operator configured it.
+    pub fn oauth_app(&self, provider: &str) -> Result<OAuthApp, AppError> {
+        if let Err(e) = self.registry.get(provider) {
+            return Err(AppError::NotFound(format!("provider: {e}")));
+        }
+        self.oauth_client(provider).map_err(|e| match e {
+            OAuthError::NotOauth(_) => AppError::NotFound(format!(
+                "OAuth login for `{provider}`: it does not sign in with OAuth2"
+            )),
+            other => AppError::Unavailable(other.to_string()),
+        })
+    }
+
+    /// The OAuth2 client for `provider`, failing with the OAuth layer's own error (a provider
+    /// that is not installed does not sign in with OAuth2 here), for the login flow to report.
+    pub fn oauth_client(&self, provider: &str) -> Result<OAuthApp, OAuthError> {
+        let installed = self
+            .registry
+            .get(provider)
+            .map_err(|_| OAuthError::NotOauth(provider.to_string()))?;
+        OAuthApp::for_provider(&installed)
+    }
+
+    /// Disconnect `user`'s `provider` account: revoke the grant at the provider, then delete
+    /// the credential here. When the provider cannot revoke it the credential is kept, unless
+    /// `force`, so a leaked grant is never forgotten here while still alive there.
+    pub async fn disconnect(
+        &self,
+        user: UserId,
+        provider: &str,
+        force: bool,
+    ) -> Result<Disconnected, AppError> {
+        let tokens = self.tokens()?;
+        let not_found = || AppError::NotFound(format!("{provider} credential of user {user}"));
+        let Some((access, refresh)) = tokens.tokens(user, provider).await.map_err(stored)? else {
+            return Err(not_found());
+        };
+        let user_secret = self
+            .store
+            .credential(CredentialId::derive(user, provider))
+            .await?
+            .is_some_and(|r| StaticKind::of_record(&r).is_some());
+        let revocation = if user_secret {
+            Revocation::UserSecret
+        } else {
+            // Revoking the refresh token ends the whole grant; the access token alone
+            // otherwise.
+            let token = refresh.unwrap_or(access);
+            let revoked = match self.oauth_app(provider) {
+                Ok(app) => app.revoke(&token).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match revoked {
+                Ok(true) => Revocation::Revoked,
+                Ok(false) => Revocation::NoEndpoint,
+                Err(e) if force => {
+                    tracing::warn!(%provider, %user, "revocation failed, deleting anyway (force): {e}");
+                    Revocation::FailedButForced(e)
+                }
+                Err(e) => {
+                    return Err(AppError::Provider(format!(
+                        "{e}; the credential is kept (retry, or force the deletion)"
+                    )));
+                }
+            }
+        };
+        if !tokens.delete(user, provider).await.map_err(stored)? {
+            return Err(not_found());
+        }
+        Ok(Disconnected {
+            provider: provider.to_string(),
+            revocation,
+        })
+    }
+}
+
+/// A credential store failure, as the application reports it.
+fn stored(e: TokenError) -> AppError {
+    match e {
+        TokenError::Store(e) => AppError::Store(e),
+        other => AppError::Unavailable(format!("reading a credential: {other}")),
+    }
+}
