@@ -6,7 +6,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, IdPath};
 use crate::store::SyncConfig;
 use crate::store::ids::{ConfigId, LogId, UserId};
-use crate::sync::validate::{carry_over, check_config};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -149,15 +148,6 @@ pub(super) async fn owned_config(
     }
 }
 
-fn validate(state: &AppState, config: &SyncConfig) -> ApiResult<crate::sync::schedule::Schedule> {
-    let provider = state
-        .registry
-        .get(&config.provider)
-        .map_err(|e| ApiError::invalid(format!("provider: {e}")))?;
-    check_config(config, &provider, &state.settings.local_roots)
-        .map_err(|p| ApiError::invalid(p.to_string()))
-}
-
 /// `GET /sync/configs`
 #[utoipa::path(operation_id = "listConfigs", get, path = "/sync/configs", tag = "configs", params(ConfigFilter),
     responses((status = 200, body = [crate::store::SyncConfig]), (status = 401, body = super::error::ErrorBody)),
@@ -197,14 +187,12 @@ pub async fn create(
         .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
     c.mirror_deletes = input.mirror_deletes;
     c.max_file_size = input.max_file_size;
-    validate(&state, &c)?;
-    if state.store.config(c.id).await?.is_some() {
-        return Err(ApiError::conflict(format!(
-            "a `{}` config named {:?} exists already (id {}); change it with PATCH /sync/configs/{}",
-            c.provider, c.name, c.id, c.id
-        )));
-    }
-    state.store.put_config(&c).await?;
+    let c = state.app().create_config(c).await.map_err(|e| match e {
+        crate::app::AppError::Conflict(m) => {
+            ApiError::conflict(format!("{m}; change it with PATCH /sync/configs/{{id}}"))
+        }
+        other => other.into(),
+    })?;
     let location = format!("/sync/configs/{}", c.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(c)))
 }
@@ -234,8 +222,7 @@ pub async fn patch(
     IdPath(id): IdPath<ConfigId>,
     ApiJson(p): ApiJson<ConfigPatch>,
 ) -> ApiResult<Json<SyncConfig>> {
-    let existing = owned_config(&state, &caller, id).await?;
-    let mut c = existing.clone();
+    let mut c = owned_config(&state, &caller, id).await?;
     if let Some(v) = p.enabled {
         c.enabled = v;
     }
@@ -269,10 +256,7 @@ pub async fn patch(
     if let Some(v) = p.max_file_size {
         c.max_file_size = v;
     }
-    let schedule = validate(&state, &c)?;
-    carry_over(&mut c, &existing, &schedule);
-    state.store.put_config(&c).await?;
-    Ok(Json(c))
+    Ok(Json(state.app().put_config(c).await?))
 }
 
 /// `DELETE /sync/configs/{id}`: the config with its file records and logs; stored objects
@@ -304,33 +288,7 @@ pub async fn run(
     ApiQuery(options): ApiQuery<RunOptions>,
 ) -> ApiResult<(StatusCode, Json<QueuedRun>)> {
     let config = owned_config(&state, &caller, id).await?;
-    if !config.enabled {
-        return Err(ApiError::conflict(
-            "the config is disabled; enable it (PATCH {\"enabled\": true}) to run it",
-        ));
-    }
-    let credential = state
-        .store
-        .credential(crate::store::ids::CredentialId::derive(
-            config.userid,
-            &config.provider,
-        ))
-        .await?;
-    if credential.is_some_and(|c| c.needs_reauth) {
-        return Err(ApiError::conflict(format!(
-            "the {} credential needs a new login before anything can sync: open /auth/{}/login",
-            config.provider, config.provider
-        )));
-    }
-    if options.full {
-        // Without a cursor the run lists everything, and saves a new cursor when it succeeds.
-        state.store.set_cursor(id, None, None).await?;
-    }
-    let log_id = state
-        .store
-        .queue_run(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("sync config {id}")))?;
+    let log_id = state.app().queue_run(&config, options.full).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(QueuedRun {

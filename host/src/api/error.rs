@@ -134,6 +134,8 @@ impl From<crate::app::AppError> for ApiError {
         use crate::app::AppError;
         match e {
             AppError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            AppError::Invalid(m) => Self::invalid(m),
+            AppError::Conflict(m) => Self::conflict(m),
             AppError::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, m),
             AppError::Provider(m) => Self::new(StatusCode::BAD_GATEWAY, m),
             AppError::Store(e) => e.into(),

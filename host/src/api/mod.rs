@@ -47,6 +47,7 @@ impl AppState {
             store: self.store.clone(),
             registry: self.registry.clone(),
             tokens: self.tokens.clone(),
+            local_roots: self.settings.local_roots.clone(),
         }
     }
 }

@@ -6,10 +6,12 @@
 //! Depends on `store`, `runtime`, `oauth` and `sync`; only the faces depend on it.
 
 pub mod accounts;
+pub mod configs;
 
 use crate::oauth::TokenManager;
 use crate::runtime::Registry;
 use crate::store::{Store, StoreError};
+use crate::sync::validate::LocalRoots;
 use std::sync::Arc;
 
 /// What the operations share: the state store, the installed providers and the credentials.
@@ -21,6 +23,9 @@ pub struct App {
     pub registry: Arc<Registry>,
     /// Credentials, sealed at rest; absent when the operator set no encryption key.
     pub tokens: Option<Arc<TokenManager>>,
+    /// Where local-folder configs may point: anywhere for the operator's own CLI, inside each
+    /// owner's roots for API users.
+    pub local_roots: LocalRoots,
 }
 
 /// Why an operation could not be done, in words for the person who asked.
@@ -29,6 +34,12 @@ pub enum AppError {
     /// What was asked for does not exist (or belongs to someone else, which is the same).
     #[error("no {0}")]
     NotFound(String),
+    /// What was given is not acceptable, and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// It conflicts with what exists.
+    #[error("{0}")]
+    Conflict(String),
     /// This server cannot do it as configured; the operator can change that.
     #[error("{0}")]
     Unavailable(String),

@@ -451,7 +451,7 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<()> {
     let user = args.target.user()?;
     let provider = &args.target.provider;
     let done = cli
-        .app()
+        .app_with_credentials()
         .await?
         .disconnect(user, provider, args.force)
         .await?;

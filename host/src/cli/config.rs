@@ -4,7 +4,6 @@ use super::Cli;
 use super::sync::default_user;
 use crate::store::SyncConfig;
 use crate::store::ids::{ConfigId, UserId};
-use crate::sync::validate::{LocalRoots, carry_over, check_config};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
@@ -121,16 +120,12 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
             c.mirror_deletes = a.mirror_deletes;
             c.enabled = !a.disabled;
 
-            let runtime = cli.runtime()?;
-            let registry = cli.registry(&runtime).await?;
-            let provider = registry.get(&c.provider)?;
-            // The operator may point a local config anywhere; API users may not.
-            let schedule = check_config(&c, &provider, &LocalRoots::Anywhere)
-                .map_err(|p| anyhow::anyhow!("the config is not valid: {p}"))?;
-            if let Some(existing) = store.config(c.id).await? {
-                carry_over(&mut c, &existing, &schedule);
-            }
-            store.put_config(&c).await?;
+            let c = cli
+                .app()
+                .await?
+                .put_config(c)
+                .await
+                .context("the config is not valid")?;
             println!("{}", c.id);
             Ok(())
         }

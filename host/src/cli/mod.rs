@@ -182,17 +182,33 @@ impl Cli {
             .with_builtins(self.builtins.extractors)
     }
 
-    /// The application layer, with the state store, the installed providers and the
-    /// credentials (when an encryption key is set).
+    /// The application layer, with the state store and the installed providers, and no
+    /// credentials (see [`Cli::app_with_credentials`]).
     pub(crate) async fn app(&self) -> Result<crate::app::App> {
+        self.app_of(false).await
+    }
+
+    /// The application layer with the credentials too: opening them may generate the
+    /// embedded database's encryption key, which only commands that use them should do.
+    pub(crate) async fn app_with_credentials(&self) -> Result<crate::app::App> {
+        self.app_of(true).await
+    }
+
+    async fn app_of(&self, credentials: bool) -> Result<crate::app::App> {
         let runtime = self.runtime()?;
         let registry = Arc::new(self.registry(&runtime).await?);
         let store = self.store().await?;
-        let tokens = Some(self.tokens(store.clone()).await?);
+        let tokens = if credentials {
+            Some(self.tokens(store.clone()).await?)
+        } else {
+            None
+        };
         Ok(crate::app::App {
             store,
             registry,
             tokens,
+            // The operator may point a local config anywhere; API users may not.
+            local_roots: crate::sync::validate::LocalRoots::Anywhere,
         })
     }
 
