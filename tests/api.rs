@@ -719,6 +719,92 @@ async fn a_queued_run_is_the_run_that_happens_and_files_page_by_id() {
     }
     seen.sort();
     assert_eq!(seen, ["a.txt", "b.txt", "c.txt", "d/e.txt", "d/f.txt"]);
+
+    // One file with what ingestion made of it: its text, for its owner and an admin only.
+    let scratch = tempfile::tempdir().unwrap();
+    let ingestor = p8sync::ingest::Ingestor::new(
+        a.store.clone(),
+        a.blob.clone(),
+        p8sync::ingest::IngestOptions {
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..Default::default()
+        },
+    );
+    ingestor.drain().await.unwrap();
+    let r = a
+        .get(&format!("/sync/files?config_id={id}&limit=1000"), &a.alice)
+        .await;
+    let echo = r.body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["remote_path"] == "d/e.txt")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/sync/files/{echo}");
+    let r = a.get(&path, &a.alice).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["file"]["remote_path"], "d/e.txt");
+    assert_eq!(r.body["resources"][0]["content"], "echo", "{}", r.text);
+    assert_eq!(r.body["audio"], Value::Null);
+    assert_eq!(a.get(&path, &a.admin).await.status, StatusCode::OK);
+    let r = a.get(&path, &a.bob).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "synced file");
+    let r = a
+        .get(&format!("/sync/files/{}", uuid::Uuid::new_v4()), &a.alice)
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "synced file");
+
+    // The config's ingestion jobs, and queueing them again; the whole queue is an admin's.
+    let jobs = format!("/sync/configs/{id}/ingest");
+    let r = a.get(&jobs, &a.alice).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let statuses: Vec<&str> = r.body["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["done"; 5], "{}", r.text);
+    assert_error(
+        &a.get(&jobs, &a.bob).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "sync config",
+    );
+    let retry = |all: bool| format!("/sync/configs/{id}/ingest/retry?all={all}");
+    let r = a
+        .send(Method::POST, &retry(false), Some(&a.alice), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["queued"].clone()),
+        (StatusCode::ACCEPTED, json!(0)),
+        "{}",
+        r.text
+    );
+    let r = a
+        .send(Method::POST, &retry(true), Some(&a.alice), None)
+        .await;
+    assert_eq!(r.body["queued"], 5, "{}", r.text);
+    let r = a
+        .send(
+            Method::POST,
+            &format!("/sync/configs/{id}/ingest/retry"),
+            Some(&a.bob),
+            None,
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "sync config");
+    assert_error(
+        &a.get("/ingest/queue", &a.alice).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "admin",
+    );
+    let r = a.get("/ingest/queue", &a.admin).await;
+    assert_eq!(r.body["queued"], 5, "{}", r.text);
     let r = a.get("/sync/files?status=failed", &a.alice).await;
     assert_eq!(r.body["files"], json!([]));
     let r = a

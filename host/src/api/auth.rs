@@ -24,6 +24,11 @@ impl Caller {
         self.admin || self.user == owner
     }
 
+    /// Whose data the caller may see: `None` for an admin (anyone's), else their own.
+    pub fn owner(&self) -> Option<UserId> {
+        (!self.admin).then_some(self.user)
+    }
+
     /// The user whose data a listing shows: the caller's own; an admin's choice (`None`: all).
     pub fn scope(&self, asked: Option<UserId>) -> Result<Option<UserId>, ApiError> {
         match (self.admin, asked) {

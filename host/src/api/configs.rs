@@ -142,10 +142,7 @@ pub(super) async fn owned_config(
     caller: &Caller,
     id: ConfigId,
 ) -> ApiResult<SyncConfig> {
-    match state.store.config(id).await? {
-        Some(c) if caller.owns(c.userid) => Ok(c),
-        _ => Err(ApiError::not_found(format!("sync config {id}"))),
-    }
+    Ok(state.app().config(id, caller.owner()).await?)
 }
 
 /// `GET /sync/configs`

@@ -7,6 +7,7 @@ pub mod configs;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 pub mod login;
 pub mod openapi;
 pub mod providers;
@@ -69,9 +70,13 @@ pub fn router(state: AppState) -> Router {
                 .delete(configs::delete),
         )
         .route("/sync/configs/{id}/run", post(configs::run))
+        .route("/sync/configs/{id}/ingest", get(ingest::jobs))
+        .route("/sync/configs/{id}/ingest/retry", post(ingest::requeue))
+        .route("/ingest/queue", get(ingest::queue))
         .route("/sync/logs", get(runs::logs))
         .route("/sync/logs/{id}", get(runs::log))
         .route("/sync/files", get(runs::files))
+        .route("/sync/files/{id}", get(runs::file))
         .route("/auth/credentials", get(credentials::list))
         .route("/auth/credentials/{provider}", delete(credentials::revoke))
         .route(

@@ -164,3 +164,19 @@ pub async fn files(
         .flatten();
     Ok(Json(FilePage { files, next }))
 }
+
+/// `GET /sync/files/{id}`: one file with what ingestion made of it (its text chunks, or its
+/// audio chunks with their transcripts and time ranges).
+#[utoipa::path(operation_id = "getFile", get, path = "/sync/files/{id}", tag = "runs",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = crate::app::files::FileView), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn file(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath<FileId>,
+) -> ApiResult<Json<crate::app::files::FileView>> {
+    let app = state.app();
+    let file = app.file(id, caller.owner()).await?;
+    Ok(Json(app.file_view(file).await?))
+}

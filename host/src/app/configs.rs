@@ -2,11 +2,24 @@
 
 use super::{App, AppError};
 use crate::store::SyncConfig;
-use crate::store::ids::{CredentialId, LogId};
+use crate::store::ids::{ConfigId, CredentialId, LogId, UserId};
 use crate::sync::schedule::Schedule;
 use crate::sync::validate::{carry_over, check_config};
 
 impl App {
+    /// The config `id`, if `owner` may see it (`None`: anyone's, for the operator and
+    /// admins). Someone else's config is "not found" too, so nothing leaks about it.
+    pub async fn config(
+        &self,
+        id: ConfigId,
+        owner: Option<UserId>,
+    ) -> Result<SyncConfig, AppError> {
+        match self.store.config(id).await? {
+            Some(c) if owner.is_none_or(|u| u == c.userid) => Ok(c),
+            _ => Err(AppError::NotFound(format!("sync config {id}"))),
+        }
+    }
+
     /// Whether `config` may be saved: its provider is installed, its settings are ones the
     /// provider declares, its schedule parses, and a local folder is inside the owner's roots.
     fn check(&self, config: &SyncConfig) -> Result<Schedule, AppError> {

@@ -7,6 +7,8 @@
 
 pub mod accounts;
 pub mod configs;
+pub mod files;
+pub mod ingest;
 
 use crate::oauth::TokenManager;
 use crate::runtime::Registry;

@@ -1,8 +1,10 @@
 //! `p8sync show FILE`: one file's record, its object, and what ingestion made of it.
 
 use super::Cli;
+use crate::app::App;
+use crate::app::files::FileView;
+use crate::store::SyncFile;
 use crate::store::ids::{ConfigId, FileId};
-use crate::store::{Store, SyncFile};
 use anyhow::{Result, bail};
 use clap::Args;
 
@@ -20,7 +22,14 @@ pub struct ShowArgs {
 }
 
 /// The file `wanted` names, by id or by path, in `config` or in every config.
-async fn find(store: &dyn Store, wanted: &str, config: Option<ConfigId>) -> Result<SyncFile> {
+async fn find(app: &App, wanted: &str, config: Option<ConfigId>) -> Result<SyncFile> {
+    if let Ok(id) = wanted.parse::<FileId>()
+        && let Ok(file) = app.file(id, None).await
+        && config.is_none_or(|c| c == file.config_id)
+    {
+        return Ok(file);
+    }
+    let store = app.store.as_ref();
     let configs = match config {
         Some(id) => vec![id],
         None => store.configs(None).await?.iter().map(|c| c.id).collect(),
@@ -49,24 +58,19 @@ async fn find(store: &dyn Store, wanted: &str, config: Option<ConfigId>) -> Resu
 }
 
 pub(super) async fn run(cli: &Cli, args: &ShowArgs) -> Result<()> {
-    let store = cli.store().await?;
-    let file = find(store.as_ref(), &args.file, args.config).await?;
-    let resources = store.resources_for_file(file.id).await?;
-    let audio = store.audio_file_for(file.id).await?;
-    let chunks = match &audio {
-        Some(a) => store.audio_chunks(a.id).await?,
-        None => Vec::new(),
-    };
+    let app = cli.app().await?;
+    let file = find(&app, &args.file, args.config).await?;
+    let view = app.file_view(file).await?;
     if args.json {
-        let value = serde_json::json!({
-            "file": file,
-            "resources": resources,
-            "audio": audio,
-            "audio_chunks": chunks,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
     }
+    let FileView {
+        file,
+        resources,
+        audio,
+        audio_chunks: chunks,
+    } = view;
     let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     println!("file       {}", file.id);
     println!("config     {}", file.config_id);

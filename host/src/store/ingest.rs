@@ -96,7 +96,7 @@ pub struct IngestJob {
 }
 
 /// A chunk of text made from a file (`p8."Resources"`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Resource {
     /// Derived from (uri, ordinal), as Percolate does.
     pub id: ResourceId,
@@ -125,7 +125,7 @@ pub struct Resource {
 }
 
 /// An audio file being or having been processed (`p8."AudioFile"`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AudioFileRecord {
     /// Derived from the synced file.
     pub id: AudioFileId,
@@ -156,7 +156,7 @@ pub struct AudioFileRecord {
 }
 
 /// One chunk of an audio file (`p8."AudioChunk"`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AudioChunkRecord {
     /// Derived from (audio file, ordinal).
     pub id: AudioChunkId,
@@ -210,7 +210,7 @@ impl IngestOutcome {
 }
 
 /// Jobs per status, for operators.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct QueueDepth {
     /// Waiting.
     pub queued: i64,
@@ -236,7 +236,7 @@ impl QueueDepth {
 }
 
 /// One job's row, for listings.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct JobInfo {
     /// The file.
     pub file_id: FileId,

@@ -43,6 +43,8 @@ pub trait PageStore: Send + Sync {
     async fn log_page(&self, query: &LogQuery) -> Result<Vec<SyncLog>, StoreError>;
     /// One run.
     async fn log(&self, id: LogId) -> Result<Option<SyncLog>, StoreError>;
+    /// One file.
+    async fn file(&self, id: FileId) -> Result<Option<SyncFile>, StoreError>;
 }
 
 /// One condition of a paged read: a column comparison and the value it binds. Both backends

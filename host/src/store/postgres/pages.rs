@@ -1,7 +1,7 @@
 //! Paged reads on Postgres.
 
 use super::{PostgresStore, file_row, log_row};
-use crate::store::ids::LogId;
+use crate::store::ids::{FileId, LogId};
 use crate::store::pages::{Condition, FileQuery, LogQuery, PageStore, Param, where_clause};
 use crate::store::{StoreError, SyncFile, SyncLog, query_err};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -69,6 +69,17 @@ impl PageStore for PostgresStore {
             .map_err(query_err("reading a sync log"))?
             .as_ref()
             .map(log_row)
+            .transpose()
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<SyncFile>, StoreError> {
+        sqlx::query(r#"SELECT * FROM p8."SyncFile" WHERE id = $1"#)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("reading a synced file"))?
+            .as_ref()
+            .map(file_row)
             .transpose()
     }
 }

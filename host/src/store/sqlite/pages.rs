@@ -1,7 +1,7 @@
 //! Paged reads on SQLite.
 
 use super::{SqliteStore, file_row, log_row};
-use crate::store::ids::LogId;
+use crate::store::ids::{FileId, LogId};
 use crate::store::pages::{Condition, FileQuery, LogQuery, PageStore, Param, where_clause};
 use crate::store::{StoreError, SyncFile, SyncLog, query_err};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -69,6 +69,17 @@ impl PageStore for SqliteStore {
             .map_err(query_err("reading a sync log"))?
             .as_ref()
             .map(log_row)
+            .transpose()
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<SyncFile>, StoreError> {
+        sqlx::query(r#"SELECT * FROM "SyncFile" WHERE id = ?1"#)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("reading a synced file"))?
+            .as_ref()
+            .map(file_row)
             .transpose()
     }
 }
