@@ -1440,3 +1440,69 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// An admin key manages users' keys through the API: a new key is shown once and works at
+/// once, listings never show a key or its hash, a revoked key fails at once; other keys may
+/// do none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_create_list_and_revoke_keys() {
+    let a = api().await;
+    let r = a
+        .send(
+            Method::POST,
+            "/admin/keys",
+            Some(&a.admin),
+            Some(json!({"name": "carol's laptop"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let carol = Key {
+        user: r.body["userid"].as_str().unwrap().parse().unwrap(),
+        key: r.body["key"].as_str().unwrap().to_string(),
+    };
+    let key_id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["is_admin"], false);
+    // It works at once, as a new user with nothing yet.
+    let r = a.get("/sync/configs", &carol).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!([])));
+
+    let r = a
+        .get(&format!("/admin/keys?user={}", carol.user), &a.admin)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["name"], "carol's laptop");
+    assert!(!r.text.contains(&carol.key), "a listing showed the key");
+    assert!(r.body[0].get("key").is_none() && r.body[0].get("key_hash").is_none());
+    let all = a.get("/admin/keys", &a.admin).await;
+    assert_eq!(all.body.as_array().unwrap().len(), 4, "{}", all.text);
+
+    // Bad input is refused with the reason; non-admins may do nothing here.
+    let r = a
+        .send(
+            Method::POST,
+            "/admin/keys",
+            Some(&a.admin),
+            Some(json!({"name": " "})),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid", "name");
+    for (method, path) in [
+        (Method::GET, "/admin/keys".to_string()),
+        (Method::POST, "/admin/keys".to_string()),
+        (Method::DELETE, format!("/admin/keys/{key_id}")),
+    ] {
+        let body = (method == Method::POST).then(|| json!({"name": "x", "admin": true}));
+        let r = a.send(method.clone(), &path, Some(&a.alice), body).await;
+        assert_error(&r, StatusCode::FORBIDDEN, "forbidden", "admin key");
+    }
+
+    let r = a.delete(&format!("/admin/keys/{key_id}"), &a.admin).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        a.get("/sync/configs", &carol).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = a.delete(&format!("/admin/keys/{key_id}"), &a.admin).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "API key");
+}

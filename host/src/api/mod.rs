@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod providers;
 pub mod runs;
 pub mod settings;
+pub mod users;
 
 use crate::blob::BlobStore;
 use crate::oauth::TokenManager;
@@ -73,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/configs/{id}/ingest", get(ingest::jobs))
         .route("/sync/configs/{id}/ingest/retry", post(ingest::requeue))
         .route("/ingest/queue", get(ingest::queue))
+        .route("/admin/keys", get(users::list).post(users::create))
+        .route("/admin/keys/{id}", delete(users::revoke))
         .route("/sync/logs", get(runs::logs))
         .route("/sync/logs/{id}", get(runs::log))
         .route("/sync/files", get(runs::files))

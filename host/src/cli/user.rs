@@ -1,9 +1,8 @@
 //! `p8sync user create|list|revoke`: API keys for `p8sync serve`.
 
 use super::{Cli, print_table};
-use crate::store::access::ApiKeyRecord;
 use crate::store::ids::UserId;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 
 /// `p8sync user ...`
@@ -40,26 +39,22 @@ pub enum UserCommand {
 
 /// Run a `user` command.
 pub(super) async fn run(cli: &Cli, command: &UserCommand) -> Result<()> {
-    let store = cli.store().await?;
+    let app = cli.app().await?;
     match command {
         UserCommand::Create { name, user, admin } => {
-            if name.trim().is_empty() {
-                bail!("--name must not be empty");
-            }
-            let user = user.unwrap_or_else(|| UserId(uuid::Uuid::new_v4()));
-            let (key, record) = ApiKeyRecord::mint(user, name.trim(), *admin);
-            store.put_api_key(&record).await?;
+            let (key, info) = app.create_key(name, *user, *admin).await?;
             eprintln!(
-                "Created {}API key {} for user {user}. Store it now: it is not shown again.",
+                "Created {}API key {} for user {}. Store it now: it is not shown again.",
                 if *admin { "an admin " } else { "an " },
-                record.id
+                info.id,
+                info.userid
             );
             // The key alone on stdout, so scripts can capture it.
             println!("{}", key.expose());
             Ok(())
         }
         UserCommand::List { user } => {
-            let keys = store.api_keys(*user).await?;
+            let keys = app.keys(*user).await?;
             let rows: Vec<Vec<String>> = keys
                 .iter()
                 .map(|k| {
@@ -76,9 +71,9 @@ pub(super) async fn run(cli: &Cli, command: &UserCommand) -> Result<()> {
             Ok(())
         }
         UserCommand::Revoke { id } => {
-            if !store.delete_api_key(*id).await? {
-                bail!("there is no API key with id {id} (see `p8sync user list`)");
-            }
+            app.revoke_key(*id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} (see `p8sync user list`)"))?;
             eprintln!("deleted API key {id}");
             Ok(())
         }
