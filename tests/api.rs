@@ -5,9 +5,8 @@
 use p8sync::api::{ApiSettings, AppState};
 use p8sync::blob::BlobStore;
 use p8sync::blob::local::LocalBlobStore;
-use p8sync::oauth::{Keyring, StaticCredential, TokenManager};
+use p8sync::oauth::{Keyring, TokenManager};
 use p8sync::runtime::{Registry, Runtime};
-use p8sync::secret::Secret;
 use p8sync::store::access::{ApiKeyRecord, LoginStateRecord, hash_key};
 use p8sync::store::ids::{ConfigId, CredentialId, LogId, UserId};
 use p8sync::store::{LogStatus, Store, SyncConfig};
@@ -1263,19 +1262,55 @@ async fn chromium_connects_google_drive_through_the_seeds_login_url() {
 /// A stored password is not a grant: disconnecting it deletes it here, with nothing to revoke
 /// at the provider (and no 502 for a revocation endpoint it doesn't have).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disconnecting_a_stored_password_deletes_it_without_a_revocation() {
+async fn a_password_is_stored_through_the_api_and_disconnecting_deletes_it_without_a_revocation() {
     let a = api().await;
-    a.tokens
-        .save_static(
-            a.alice.user,
-            "webdav",
-            &StaticCredential::Basic {
-                username: "alice".into(),
-                password: Secret::new("hunter2-but-longer"),
-            },
-        )
+    let put = |key: &Key, provider: &str, body: Value| {
+        let (a, path, key) = (&a, format!("/auth/credentials/{provider}"), key.clone());
+        async move { a.send(Method::PUT, &path, Some(&key), Some(body)).await }
+    };
+    let password = json!({"username": "alice", "password": "hunter2-but-longer"});
+    let r = put(&a.alice, "webdav", password.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"provider": "webdav", "kind": "basic", "account": "alice"})
+    );
+    // Sealed at rest: the row holds no trace of the password.
+    let row = a
+        .store
+        .credential(CredentialId::derive(a.alice.user, "webdav"))
         .await
+        .unwrap()
         .unwrap();
+    assert!(!row.access_token.contains("hunter2"), "stored in the clear");
+    // The wrong kind for the provider, a mix of kinds, an unknown provider: refused, with why.
+    let r = put(&a.alice, "webdav", json!({"token": "t0ken-t0ken"})).await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "signs in with",
+    );
+    let r = put(&a.alice, "google_drive", password.clone()).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid", "OAuth2");
+    let r = put(&a.alice, "webdav", json!({"username": "a", "token": "t"})).await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "token` alone",
+    );
+    let r = put(&a.alice, "sharefile", password.clone()).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found", "provider");
+    // Only an admin stores one for someone else.
+    let r = put(
+        &a.alice,
+        &format!("webdav?user={}", a.bob.user),
+        password.clone(),
+    )
+    .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden", "admin");
+
     let r = a.get("/auth/credentials", &a.alice).await;
     assert!(r.text.contains("webdav"), "{}", r.text);
     assert!(!r.text.contains("hunter2"), "{}", r.text);

@@ -5,9 +5,10 @@ use super::AppState;
 use super::auth::Caller;
 use super::configs::provider_id;
 use super::error::{ApiError, ApiResult};
-use super::extract::ApiQuery;
+use super::extract::{ApiJson, ApiQuery};
 use crate::app::accounts::Revocation;
-use crate::oauth::{CredentialStatus, TokenManager};
+use crate::oauth::{CredentialStatus, StaticCredential, TokenManager};
+use crate::secret::Secret;
 use crate::store::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -97,5 +98,96 @@ pub async fn revoke(
         provider: done.provider,
         revoked_at_provider: done.revocation == Revocation::Revoked,
         deleted: true,
+    }))
+}
+
+/// A password or token the user made at the service, for a provider that signs in with one
+/// (WebDAV: a user name and an app password; token providers: the token). Exactly one shape.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserSecret {
+    /// With `password`: the account's user name.
+    pub username: Option<String>,
+    /// With `username`: the password (an app password where the service has them).
+    pub password: Option<String>,
+    /// Alone: the API token.
+    pub token: Option<String>,
+}
+
+/// A stored password or token (never echoed).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SavedSecret {
+    /// The provider id.
+    pub provider: String,
+    /// `basic` (user name and password) or `bearer` (token).
+    pub kind: String,
+    /// The account: the user name, for a password.
+    pub account: Option<String>,
+}
+
+/// Who the secret is for.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SecretOptions {
+    /// Store it for this user (admin keys only).
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub user: Option<UserId>,
+}
+
+/// `PUT /auth/credentials/{provider}`: store (or replace) a password or token, sealed.
+#[utoipa::path(operation_id = "saveUserSecret", put, path = "/auth/credentials/{provider}", tag = "auth",
+    request_body = UserSecret,
+    params(("provider" = String, Path), SecretOptions),
+    responses((status = 200, body = SavedSecret), (status = 404, body = super::error::ErrorBody),
+        (status = 422, body = super::error::ErrorBody, description = "the provider signs in another way, or the secret is not acceptable")),
+    security(("bearer" = [])))]
+pub async fn save(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(provider): Path<String>,
+    ApiQuery(o): ApiQuery<SecretOptions>,
+    ApiJson(input): ApiJson<UserSecret>,
+) -> ApiResult<Json<SavedSecret>> {
+    let user = caller.acting_for(o.user)?;
+    let (credential, kind, account) = match input {
+        UserSecret {
+            username: Some(username),
+            password: Some(password),
+            token: None,
+        } => (
+            StaticCredential::Basic {
+                username: username.clone(),
+                password: Secret::new(password),
+            },
+            "basic",
+            Some(username),
+        ),
+        UserSecret {
+            username: None,
+            password: None,
+            token: Some(token),
+        } => (
+            StaticCredential::Bearer {
+                token: Secret::new(token),
+            },
+            "bearer",
+            None,
+        ),
+        _ => {
+            return Err(ApiError::invalid(
+                "give `username` and `password`, or `token` alone",
+            ));
+        }
+    };
+    let provider = state
+        .app()
+        .save_user_secret(user, provider_id(&provider), &credential)
+        .await?;
+    tracing::info!(%provider, %user, "stored a {kind} credential");
+    Ok(Json(SavedSecret {
+        provider,
+        kind: kind.into(),
+        account,
     }))
 }

@@ -81,7 +81,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/files", get(runs::files))
         .route("/sync/files/{id}", get(runs::file))
         .route("/auth/credentials", get(credentials::list))
-        .route("/auth/credentials/{provider}", delete(credentials::revoke))
+        .route(
+            "/auth/credentials/{provider}",
+            delete(credentials::revoke).put(credentials::save),
+        )
         .route(
             "/auth/{provider}/login",
             get(login::login).post(login::login_json),

@@ -1,7 +1,7 @@
 //! Connected accounts: the OAuth client a login goes through, and disconnecting.
 
 use super::{App, AppError};
-use crate::oauth::stored::StaticKind;
+use crate::oauth::stored::{StaticCredential, StaticKind, StoredCredentialError, check_kind};
 use crate::oauth::{OAuthApp, OAuthError, TokenError};
 use crate::store::ids::{CredentialId, UserId};
 
@@ -50,6 +50,42 @@ impl App {
             .get(provider)
             .map_err(|_| OAuthError::NotOauth(provider.to_string()))?;
         OAuthApp::for_provider(&installed)
+    }
+
+    /// Store (or replace) a password or token `user` made for `provider`, sealed; refused when
+    /// the provider signs in another way. Returns the provider's id.
+    pub async fn save_user_secret(
+        &self,
+        user: UserId,
+        provider: &str,
+        credential: &StaticCredential,
+    ) -> Result<String, AppError> {
+        let tokens = self.tokens()?;
+        let id = self.check_user_secret(provider, credential)?;
+        tokens
+            .save_static(user, &id, credential)
+            .await
+            .map_err(|e| match e {
+                StoredCredentialError::Invalid(reason) => AppError::Invalid(reason),
+                other => AppError::Unavailable(format!("storing a credential: {other}")),
+            })?;
+        Ok(id)
+    }
+
+    /// Whether `provider` takes a credential of `credential`'s kind (checked before a secret
+    /// is even read); the provider's id.
+    pub fn check_user_secret(
+        &self,
+        provider: &str,
+        credential: &StaticCredential,
+    ) -> Result<String, AppError> {
+        let installed = self
+            .registry
+            .get(provider)
+            .map_err(|e| AppError::NotFound(format!("provider: {e}")))?;
+        check_kind(installed.id(), &installed.info().auth, credential)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        Ok(installed.id().to_string())
     }
 
     /// Disconnect `user`'s `provider` account: revoke the grant at the provider, then delete

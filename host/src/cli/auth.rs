@@ -299,9 +299,7 @@ async fn set(cli: &Cli, args: &SetArgs) -> Result<()> {
         Some(u) => u,
         None => super::sync::default_user()?,
     };
-    let runtime = cli.runtime()?;
-    let registry = cli.registry(&runtime).await?;
-    let provider = registry.get(&args.provider)?;
+    let app = cli.app_with_credentials().await?;
     let read_secret = |what: &str| -> Result<Secret> {
         let mut text = String::new();
         std::io::stdin()
@@ -319,7 +317,7 @@ async fn set(cli: &Cli, args: &SetArgs) -> Result<()> {
             token: Secret::new(""),
         },
     };
-    stored::check_kind(provider.id(), &provider.info().auth, &probe)?;
+    app.check_user_secret(&args.provider, &probe)?;
     let credential = match probe {
         StaticCredential::Basic { username, .. } => StaticCredential::Basic {
             username,
@@ -329,19 +327,16 @@ async fn set(cli: &Cli, args: &SetArgs) -> Result<()> {
             token: read_secret("token")?,
         },
     };
-    let store = cli.store().await?;
-    let tokens = cli.tokens(store).await?;
-    tokens.save_static(user, provider.id(), &credential).await?;
+    let provider = app
+        .save_user_secret(user, &args.provider, &credential)
+        .await?;
     let kind = match credential {
         StaticCredential::Basic { username, .. } => {
             format!("the username and password of {username}")
         }
         StaticCredential::Bearer { .. } => "the token".to_string(),
     };
-    eprintln!(
-        "Stored {kind} for {} (user {user}); it is stored encrypted.",
-        provider.id()
-    );
+    eprintln!("Stored {kind} for {provider} (user {user}); it is stored encrypted.");
     Ok(())
 }
 
