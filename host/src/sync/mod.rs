@@ -170,7 +170,6 @@ impl Default for SyncLimits {
 /// multipart upload, remove a partial file) before it is dropped where it stands.
 const TRANSFER_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// How one file's transfer ended, when it did not fail.
 /// How many files' whole rows a run reads in one query.
 const ROWS_AT_ONCE: usize = 500;
 
@@ -186,6 +185,7 @@ struct RunPlan {
     cursor: Option<String>,
 }
 
+/// How one file's transfer ended, when it did not fail.
 enum Done {
     /// The object is stored, this many bytes; the file's record is still to be written.
     Stored(Box<SyncFile>, u64),
