@@ -641,24 +641,12 @@ impl SyncEngine {
             return Err(stop);
         }
         let RunPlan {
-            actions,
+            mut actions,
             skipped: provider_skips,
             held,
             cursor: next_cursor,
         } = planned?;
         let skipped = provider_skips.len() as u64;
-        // A dry run explains every file; a real run records what the provider skipped.
-        let mut decisions = Vec::new();
-        if self.options.dry_run {
-            decisions.extend(provider_skips.iter().map(|s| plan::Decision {
-                path: s.name.clone(),
-                remote_id: s.id.clone(),
-                verdict: plan::Verdict::Skipped,
-                reason: Some(s.reason.clone()),
-            }));
-        } else {
-            self.record_skips(config, provider_skips, held).await?;
-        }
         let mut report = SyncReport {
             success: true,
             log_id: None,
@@ -672,8 +660,20 @@ impl SyncEngine {
             failures: Vec::new(),
             decisions: Vec::new(),
         };
+        // A dry run explains every file; a real run records what the provider skipped.
+        if self.options.dry_run {
+            report
+                .decisions
+                .extend(provider_skips.iter().map(|s| plan::Decision {
+                    path: s.name.clone(),
+                    remote_id: s.id.clone(),
+                    verdict: plan::Verdict::Skipped,
+                    reason: Some(s.reason.clone()),
+                }));
+        } else {
+            self.record_skips(config, provider_skips, held).await?;
+        }
         let mut transfers = Vec::new();
-        let mut actions = actions;
         loop {
             // A chunk at a time, so that the whole rows of the files acted on are read in a
             // few queries, and never all at once.
@@ -682,19 +682,13 @@ impl SyncEngine {
                 break;
             }
             if self.options.dry_run {
-                decisions.extend(chunk.iter().map(plan::explain));
+                report.decisions.extend(chunk.iter().map(plan::explain));
             }
             let wanted: Vec<String> = chunk
                 .iter()
                 .filter_map(|a| a.recorded_id().map(str::to_string))
                 .collect();
-            let mut rows: HashMap<String, SyncFile> = self
-                .store
-                .files_named(config.id, &wanted)
-                .await?
-                .into_iter()
-                .map(|f| (f.remote_id.clone(), f))
-                .collect();
+            let mut rows = self.rows_named(config, &wanted).await?;
             for action in chunk.into_iter().filter_map(|a| a.attach(&mut rows)) {
                 match action {
                     Action::Unchanged(_) => report.files_unchanged += 1,
@@ -740,7 +734,6 @@ impl SyncEngine {
                 }
             }
         }
-        report.decisions = decisions;
 
         if self.options.dry_run {
             report.files_synced = transfers.len() as u64;
@@ -861,6 +854,21 @@ impl SyncEngine {
         Ok(report)
     }
 
+    /// The whole rows of the files of `config` with these remote ids (those recorded), by
+    /// remote id, read [`ROWS_AT_ONCE`] at a time.
+    async fn rows_named(
+        &self,
+        config: &SyncConfig,
+        remote_ids: &[String],
+    ) -> Result<HashMap<String, SyncFile>, SyncError> {
+        let mut rows = HashMap::new();
+        for chunk in remote_ids.chunks(ROWS_AT_ONCE) {
+            let found = self.store.files_named(config.id, chunk).await?;
+            rows.extend(found.into_iter().map(|f| (f.remote_id.clone(), f)));
+        }
+        Ok(rows)
+    }
+
     /// Decide what to do: from the change feed when the provider has one and a cursor is
     /// saved, otherwise from a full listing, planned as its pages arrive.
     async fn plan_run(
@@ -897,12 +905,13 @@ impl SyncEngine {
                         .collect::<std::collections::HashSet<_>>()
                         .into_iter()
                         .collect();
-                    let mut recorded = Vec::new();
-                    for chunk in ids.chunks(ROWS_AT_ONCE) {
-                        recorded.extend(self.store.files_named(config.id, chunk).await?);
-                    }
-                    let held = rows_of(&skipped, &recorded);
-                    let states = recorded.iter().map(FileState::of).collect();
+                    let recorded = self.rows_named(config, &ids).await?;
+                    // What the provider skipped keeps its row (record_skips).
+                    let held = skipped
+                        .iter()
+                        .filter_map(|s| Some((s.id.clone(), recorded.get(&s.id)?.clone())))
+                        .collect();
+                    let states = recorded.values().map(FileState::of).collect();
                     let actions = plan::plan_changes(config, changed, &removed, states);
                     return Ok(RunPlan {
                         actions: Box::new(actions.into_iter()),
@@ -949,12 +958,8 @@ impl SyncEngine {
         listed.map_err(SyncError::Listing)?;
         // What the provider skipped on purpose is still there: absent from the entries, but
         // not deleted (record_skips keeps its row).
-        let (actions, held_ids) = planner.finish();
-        let mut held = HashMap::new();
-        for chunk in held_ids.chunks(ROWS_AT_ONCE) {
-            let rows = self.store.files_named(config.id, chunk).await?;
-            held.extend(rows.into_iter().map(|f| (f.remote_id.clone(), f)));
-        }
+        let (actions, held_ids) = planner.finish(skipped.iter().map(|s| s.id.as_str()));
+        let held = self.rows_named(config, &held_ids).await?;
         Ok(RunPlan {
             actions: Box::new(actions),
             skipped,
@@ -963,8 +968,8 @@ impl SyncEngine {
         })
     }
 
-    /// The whole listing, page by page, each handed to `planner` as it arrives (entries the
-    /// provider skipped on purpose go to `skipped` too); each page has its own retries, so a
+    /// The whole listing, page by page, each handed to `planner` as it arrives (and the entries
+    /// the provider skipped on purpose to `skipped`); each page has its own retries, so a
     /// fault on page 57 costs one request, not the whole listing.
     async fn list_everything(
         &self,
@@ -991,7 +996,7 @@ impl SyncEngine {
                     for s in &page.skipped {
                         tracing::info!(file = %s.name, "provider skipped: {}", s.reason);
                     }
-                    planner.page(page.entries, page.skipped.iter().map(|s| s.id.clone()));
+                    planner.page(page.entries);
                     skipped.extend(page.skipped);
                 },
             )
@@ -1231,16 +1236,6 @@ impl SyncEngine {
         }
         schedule.next_run(log.completed_at.unwrap_or_else(Utc::now), failures)
     }
-}
-
-/// The recorded rows of the entries a provider skipped (a few, looked up in many).
-fn rows_of(skipped: &[SkippedEntry], recorded: &[SyncFile]) -> HashMap<String, SyncFile> {
-    let ids: std::collections::HashSet<&str> = skipped.iter().map(|s| s.id.as_str()).collect();
-    recorded
-        .iter()
-        .filter(|f| ids.contains(f.remote_id.as_str()))
-        .map(|f| (f.remote_id.clone(), f.clone()))
-        .collect()
 }
 
 /// `work` if it finishes before the transfer's deadline. Only for work that stores nothing

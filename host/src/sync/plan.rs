@@ -483,8 +483,6 @@ pub struct Planner {
     ids: HashMap<String, Place>,
     /// One per listed id, in the order first listed.
     slots: Vec<Slot>,
-    /// Ids the provider skipped on purpose.
-    skipped: Vec<String>,
     pushed_includes: Vec<Vec<String>>,
 }
 
@@ -521,7 +519,6 @@ impl Planner {
             recorded: recorded.into_iter().map(Some).collect(),
             ids,
             slots: Vec::new(),
-            skipped: Vec::new(),
             pushed_includes: pushed_includes.iter().map(|p| split_path(p)).collect(),
         }
     }
@@ -529,8 +526,7 @@ impl Planner {
     /// Take in one page of the listing. A listing may name an id twice (Graph's delta rounds
     /// do when an item changes while the round runs): the later entry is the newer state, and
     /// one id is planned once, where it was first listed.
-    pub fn page(&mut self, entries: Vec<Entry>, skipped: impl IntoIterator<Item = String>) {
-        self.skipped.extend(skipped);
+    pub fn page(&mut self, entries: Vec<Entry>) {
         for entry in entries {
             if entry.kind != EntryKind::File {
                 continue;
@@ -563,26 +559,29 @@ impl Planner {
     /// Forget what was listed so far, for a listing that starts over.
     pub fn restart(&mut self) {
         self.slots.clear();
-        self.skipped.clear();
         self.ids.retain(|_, place| {
             place.slot = None;
             place.recorded.is_some()
         });
     }
 
-    /// The listing is complete: the actions, one at a time (each record is handed over, not
-    /// copied), and the remote ids of the recorded files the provider skipped on purpose, which
-    /// are not deleted and have no action (their rows are kept by the caller).
-    pub fn finish(mut self) -> (Actions, Vec<String>) {
+    /// The listing is complete, and the provider skipped the ids `skipped` on purpose: the
+    /// actions, one at a time (each record is handed over, not copied), and the remote ids of
+    /// the recorded files among the skipped, which are not deleted and have no action (their
+    /// rows are kept by the caller).
+    pub fn finish<'a>(
+        mut self,
+        skipped: impl IntoIterator<Item = &'a str>,
+    ) -> (Actions, Vec<String>) {
         let mut held = Vec::new();
-        for id in std::mem::take(&mut self.skipped) {
-            let place = self.ids.get(&id).copied().unwrap_or_default();
+        for id in skipped {
+            let place = self.ids.get(id).copied().unwrap_or_default();
             if place
                 .recorded
                 .and_then(|at| self.recorded[at].take())
                 .is_some()
             {
-                held.push(id);
+                held.push(id.to_string());
             }
         }
         let actions = Actions {
@@ -805,12 +804,9 @@ mod tests {
         let mut planner = Planner::new(&c, recorded, &[]);
         // `b` is listed unchanged, then again with a new revision on a later page: the later
         // state wins, in the place it was first listed. `held` is skipped by the provider.
-        planner.page(vec![b.clone(), a.clone()], []);
-        planner.page(
-            vec![file("b", "Docs", "2"), file("new", "", "1")],
-            ["held".into()],
-        );
-        let (actions, kept) = planner.finish();
+        planner.page(vec![b.clone(), a.clone()]);
+        planner.page(vec![file("b", "Docs", "2"), file("new", "", "1")]);
+        let (actions, kept) = planner.finish(["held"]);
         assert_eq!(
             verdicts(actions),
             [
@@ -824,10 +820,10 @@ mod tests {
 
         // The other way round: changed first, unchanged later, is unchanged.
         let mut planner = Planner::new(&c, vec![synced(&c, &a)], &[]);
-        planner.page(vec![file("a", "Docs", "0")], []);
-        planner.page(vec![a.clone()], []);
+        planner.page(vec![file("a", "Docs", "0")]);
+        planner.page(vec![a.clone()]);
         assert_eq!(
-            verdicts(planner.finish().0),
+            verdicts(planner.finish([]).0),
             [("a".into(), Verdict::Unchanged)]
         );
     }
@@ -837,11 +833,11 @@ mod tests {
         let c = config();
         let a = file("a", "", "1");
         let mut planner = Planner::new(&c, vec![synced(&c, &a)], &[]);
-        planner.page(vec![a.clone(), file("brief", "", "1")], []);
+        planner.page(vec![a.clone(), file("brief", "", "1")]);
         planner.restart();
-        planner.page(vec![a.clone()], []);
+        planner.page(vec![a.clone()]);
         assert_eq!(
-            verdicts(planner.finish().0),
+            verdicts(planner.finish([]).0),
             [("a".into(), Verdict::Unchanged)]
         );
     }
@@ -856,7 +852,7 @@ mod tests {
         // `Docs/in.txt` is gone.
         let planner = Planner::new(&c, recorded, &c.include_folders.clone());
         assert_eq!(
-            verdicts(planner.finish().0),
+            verdicts(planner.finish([]).0),
             [
                 ("in".into(), Verdict::Deleted),
                 ("out".into(), Verdict::Excluded),
