@@ -1300,6 +1300,14 @@ async fn a_password_is_stored_through_the_api_and_disconnecting_deletes_it_witho
         "invalid",
         "token` alone",
     );
+    let huge = json!({"username": "alice", "password": "p".repeat(9000)});
+    let r = put(&a.alice, "webdav", huge).await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "longer than 8192 bytes",
+    );
     let r = put(&a.alice, "sharefile", password.clone()).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found", "provider");
     // Only an admin stores one for someone else.

@@ -24,6 +24,15 @@ impl Caller {
         self.admin || self.user == owner
     }
 
+    /// Nothing, for an admin key; 403 saying `why` for any other.
+    pub fn require_admin(&self, why: &str) -> Result<(), ApiError> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(ApiError::new(StatusCode::FORBIDDEN, why))
+        }
+    }
+
     /// Whose data the caller may see: `None` for an admin (anyone's), else their own.
     pub fn owner(&self) -> Option<UserId> {
         (!self.admin).then_some(self.user)

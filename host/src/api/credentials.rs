@@ -12,7 +12,6 @@ use crate::secret::Secret;
 use crate::store::ids::UserId;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -51,13 +50,12 @@ pub struct Revoked {
     pub deleted: bool,
 }
 
+/// The credentials, or why this server has none.
 pub(super) fn tokens(state: &AppState) -> ApiResult<&Arc<TokenManager>> {
-    state.tokens.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "credentials are unavailable on this server: the operator must set P8_ENCRYPTION_KEY",
-        )
-    })
+    state
+        .tokens
+        .as_ref()
+        .ok_or_else(|| crate::app::AppError::no_credentials().into())
 }
 
 /// `GET /auth/credentials`

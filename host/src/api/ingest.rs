@@ -4,7 +4,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::configs::owned_config;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{ApiQuery, IdPath};
 use crate::store::ids::ConfigId;
 use crate::store::ingest::{JobInfo, QueueDepth};
@@ -75,11 +75,8 @@ pub async fn requeue(
     responses((status = 200, body = QueueDepth), (status = 403, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn queue(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<QueueDepth>> {
-    if !caller.admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the whole queue is for admin keys; see a config's jobs at /sync/configs/{id}/ingest",
-        ));
-    }
+    caller.require_admin(
+        "the whole queue is for admin keys; see a config's jobs at /sync/configs/{id}/ingest",
+    )?;
     Ok(Json(state.store.queue_depth().await?))
 }

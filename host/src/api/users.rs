@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{ApiJson, ApiQuery, IdPath};
 use crate::app::users::KeyInfo;
 use crate::store::ids::UserId;
@@ -46,14 +46,7 @@ pub struct KeyFilter {
 }
 
 fn admin_only(caller: &Caller) -> ApiResult<()> {
-    if caller.admin {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "users and keys are managed with an admin key",
-        ))
-    }
+    caller.require_admin("users and keys are managed with an admin key")
 }
 
 /// `GET /admin/keys`

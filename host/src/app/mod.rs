@@ -54,15 +54,19 @@ pub enum AppError {
     Store(#[from] StoreError),
 }
 
+impl AppError {
+    /// This server keeps no credentials: the operator set no encryption key.
+    pub fn no_credentials() -> Self {
+        AppError::Unavailable(
+            "credentials are unavailable on this server: the operator must set P8_ENCRYPTION_KEY"
+                .into(),
+        )
+    }
+}
+
 impl App {
     /// The credentials, or why this server has none.
     pub fn tokens(&self) -> Result<&Arc<TokenManager>, AppError> {
-        self.tokens.as_ref().ok_or_else(|| {
-            AppError::Unavailable(
-                "credentials are unavailable on this server: the operator must set \
-                 P8_ENCRYPTION_KEY"
-                    .into(),
-            )
-        })
+        self.tokens.as_ref().ok_or_else(AppError::no_credentials)
     }
 }

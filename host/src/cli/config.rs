@@ -2,9 +2,10 @@
 
 use super::Cli;
 use super::sync::default_user;
+use crate::app::AppError;
 use crate::store::SyncConfig;
 use crate::store::ids::{ConfigId, UserId};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 
 /// `p8sync config ...`
@@ -120,12 +121,11 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
             c.mirror_deletes = a.mirror_deletes;
             c.enabled = !a.disabled;
 
-            let c = cli
-                .app()
-                .await?
-                .put_config(c)
-                .await
-                .context("the config is not valid")?;
+            let app = cli.app_on(store, false).await?;
+            let c = app.put_config(c).await.map_err(|e| match e {
+                AppError::Invalid(problem) => anyhow!("the config is not valid: {problem}"),
+                other => other.into(),
+            })?;
             println!("{}", c.id);
             Ok(())
         }

@@ -93,9 +93,8 @@ pub(super) async fn run(cli: &Cli, command: &IngestCommand) -> Result<()> {
                 }
                 None => store.configs(None).await?.iter().map(|c| c.id).collect(),
             };
-            let app = cli.app().await?;
             for config in configs {
-                app.requeue_ingestion(config, false).await?;
+                store.enqueue_config(config, false).await?;
             }
             let report = cli.ingestor(store, &cli.runtime()?).await?.drain().await?;
             print_report(&report, args.json)

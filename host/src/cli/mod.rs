@@ -185,19 +185,26 @@ impl Cli {
     /// The application layer, with the state store and the installed providers, and no
     /// credentials (see [`Cli::app_with_credentials`]).
     pub(crate) async fn app(&self) -> Result<crate::app::App> {
-        self.app_of(false).await
+        let store = self.store().await?;
+        self.app_on(store, false).await
     }
 
     /// The application layer with the credentials too: opening them may generate the
     /// embedded database's encryption key, which only commands that use them should do.
     pub(crate) async fn app_with_credentials(&self) -> Result<crate::app::App> {
-        self.app_of(true).await
+        let store = self.store().await?;
+        self.app_on(store, true).await
     }
 
-    async fn app_of(&self, credentials: bool) -> Result<crate::app::App> {
+    /// The application layer over a store the command has opened already (opening it runs
+    /// the migrations; once is enough).
+    pub(crate) async fn app_on(
+        &self,
+        store: Arc<dyn crate::store::Store>,
+        credentials: bool,
+    ) -> Result<crate::app::App> {
         let runtime = self.runtime()?;
         let registry = Arc::new(self.registry(&runtime).await?);
-        let store = self.store().await?;
         let tokens = if credentials {
             Some(self.tokens(store.clone()).await?)
         } else {

@@ -178,12 +178,32 @@ pub fn check_kind(
     })
 }
 
+/// The longest user name a stored credential may have (an email address is at most 254).
+const MAX_USERNAME_BYTES: usize = 512;
+/// The longest password or token a stored credential may have: it is sent in a header, and
+/// servers refuse headers much past 8 KiB.
+const MAX_SECRET_BYTES: usize = 8 * 1024;
+
 fn validate(credential: &StaticCredential) -> Result<(), StoredCredentialError> {
     let invalid = |m: &str| Err(StoredCredentialError::Invalid(m.to_string()));
+    let secret = match credential {
+        StaticCredential::Basic { password, .. } => password,
+        StaticCredential::Bearer { token } => token,
+    };
+    if secret.expose().len() > MAX_SECRET_BYTES {
+        return Err(StoredCredentialError::Invalid(format!(
+            "the secret is longer than {MAX_SECRET_BYTES} bytes"
+        )));
+    }
     match credential {
         StaticCredential::Basic { username, password } => {
             if username.is_empty() {
                 return invalid("the username is empty");
+            }
+            if username.len() > MAX_USERNAME_BYTES {
+                return Err(StoredCredentialError::Invalid(format!(
+                    "the username is longer than {MAX_USERNAME_BYTES} bytes"
+                )));
             }
             // RFC 7617: the user-id cannot contain a colon (it separates it from the password).
             if username.contains(':') {
