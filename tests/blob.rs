@@ -208,3 +208,67 @@ async fn a_wrong_secret_is_refused_and_not_echoed() {
     );
     assert!(!err.contains(wrong));
 }
+
+/// A small upload on an S3-compatible server with static keys goes up as one signed PUT without
+/// the SDK: the object must carry what the SDK's PUT gave it (the name, the content type), and a
+/// refusal must read as the server's reason, without the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_put_stores_the_metadata_and_reports_the_server_s_reason() {
+    let settings = s3s_settings().await;
+    let store = S3BlobStore::new(settings.clone()).await;
+    let meta = ObjectMeta {
+        name: "Ünïcode & spaces/../x.md".into(),
+        content_type: Some("text/markdown".into()),
+        size_hint: Some(11),
+        sha256: None,
+    };
+    let small = key("direct.md");
+    store
+        .put(&small, &mut &b"# a heading"[..], &meta)
+        .await
+        .unwrap();
+    let head = s3_client(&settings)
+        .await
+        .head_object()
+        .bucket(&settings.bucket)
+        .key(small.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("text/markdown"));
+    assert_eq!(head.content_length(), Some(11));
+    let name = head.metadata().and_then(|m| m.get("p8-name")).cloned();
+    assert_eq!(
+        name.as_deref(),
+        Some("%C3%9Cn%C3%AFcode %26 spaces%2F..%2Fx.md")
+    );
+
+    // A wrong secret: refused with the server's code (from its error document); the secret is
+    // nowhere in the error.
+    let wrong = "wrong-secret-value-5678";
+    let mut bad = settings.clone();
+    bad.credentials = Some((
+        settings.credentials.clone().unwrap().0,
+        p8sync::secret::Secret::new(wrong),
+    ));
+    let err = S3BlobStore::new(bad)
+        .await
+        .put(&key("refused.md"), &mut &b"x"[..], &meta)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Signature"), "{err}");
+    assert!(!err.contains(wrong), "{err}");
+    assert!((&store as &dyn BlobStore).key_is_absent(&key("refused.md")).await);
+
+    // A server that is not listening: a clear reason once the retries are spent.
+    let mut gone = settings;
+    gone.endpoint = Some("http://127.0.0.1:9".into());
+    let err = S3BlobStore::new(gone)
+        .await
+        .put(&small, &mut &b"x"[..], &meta)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot reach the server"), "{err}");
+}

@@ -4,6 +4,9 @@
 //! multipart upload with a bounded number of parts in flight, so memory stays at
 //! `part_size x (parts_in_flight + 1)` whatever the file size. A failed multipart upload is
 //! aborted; uploads a killed process left behind are aborted at the next sync of that config.
+//! On an S3-compatible server with static credentials, a single PUT skips the SDK ([`put`]).
+
+mod put;
 
 use super::{BlobError, BlobStore, ObjectKey, ObjectMeta, StoredObject};
 use crate::secret::Secret;
@@ -73,6 +76,8 @@ impl S3Settings {
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
     client: Client,
+    /// The single PUT without the SDK, where the settings allow it.
+    direct: Option<Arc<put::DirectPut>>,
     settings: S3Settings,
 }
 
@@ -163,6 +168,7 @@ impl S3BlobStore {
             .build();
         S3BlobStore {
             client: Client::from_conf(config),
+            direct: put::DirectPut::new(&settings).map(Arc::new),
             settings,
         }
     }
@@ -402,6 +408,16 @@ impl BlobStore for S3BlobStore {
         .await?;
         let size = if first.len() < self.settings.part_size {
             let len = first.len() as u64;
+            if let Some(direct) = &self.direct {
+                direct
+                    .put(key, Bytes::from(first), meta)
+                    .await
+                    .map_err(|e| err(key, e))?;
+                return Ok(StoredObject {
+                    uri: self.uri(key),
+                    size: len,
+                });
+            }
             self.client
                 .put_object()
                 .bucket(&self.settings.bucket)
