@@ -350,9 +350,14 @@ impl Intercept for PrecomputedSha256 {
 
 /// Object metadata must be ASCII: percent-encode the original name.
 fn encode_name(name: &str) -> String {
-    let mut out = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b".-_ ".contains(&b) {
+    percent_encode(name, b".-_ ")
+}
+
+/// `text` with every byte but ASCII letters, digits and those in `keep` as `%XX`.
+fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

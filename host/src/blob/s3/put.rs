@@ -220,15 +220,7 @@ fn describe_error(status: u16, body: &str) -> String {
 
 /// Percent-encode a key for an S3 path: everything but unreserved characters and `/`.
 fn encode_path(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::percent_encode(key, b"-._~/")
 }
 
 #[cfg(test)]
