@@ -224,6 +224,7 @@ impl Api {
                 "google_drive",
                 &self.fake.grant(),
                 Some("alice@example.com".into()),
+                &p8sync::oauth::AccountChoice::default(),
             )
             .await
             .unwrap();
@@ -908,7 +909,7 @@ async fn a_browser_login_stores_the_credential_sealed_and_is_single_use() {
     assert_eq!(stored.provider_user_id.as_deref(), Some("user@example.com"));
     let (access, _) = a
         .tokens
-        .tokens(a.alice.user, "google_drive")
+        .opened(a.alice.user, "google_drive")
         .await
         .unwrap()
         .unwrap();
@@ -1053,6 +1054,8 @@ async fn the_callback_refuses_missing_reused_expired_and_forged_states() {
             callback_url: format!("{}/auth/google/callback", a.base),
             app_redirect: None,
             sync_files: false,
+            credential_id: None,
+            label: None,
             expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
             binding_hash: None,
         })
@@ -1186,24 +1189,36 @@ async fn chromium_a_consent_page_handed_to_another_browser_is_refused() {
         "no config made"
     );
 
-    // Alice, in her own browser, signs in to another Google account than the connected one:
-    // refused, not swapped in silently.
-    let text = sign_in(&alice, &start, &auth_url, "Sign-in failed").await;
+    // Alice, in her own browser, reconnects her account but signs in to another Google
+    // account: refused, not swapped in silently.
+    let reconnect = format!("{}/auth/google/login?account={id}", a.base);
+    let text = sign_in(&alice, &reconnect, &auth_url, "Sign-in failed").await;
     assert!(
-        text.contains("user@example.com") && text.contains("alice@example.com is connected"),
+        text.contains("user@example.com") && text.contains("reconnect alice@example.com"),
         "{text}"
     );
     assert!(a.store.credential(id).await.unwrap().unwrap() == alices_row);
 
-    // Disconnected first, the same login in the same browser goes through.
-    a.store.delete_credential(id).await.unwrap();
+    // The same login started as a new connection adds a second account beside the first,
+    // named after its email, and its own default config syncs it.
     let text = sign_in(&alice, &start, &auth_url, "Connected").await;
     assert!(
         text.contains("Connected google_drive as user@example.com"),
         "{text}"
     );
-    let stored = a.store.credential(id).await.unwrap().unwrap();
-    assert_eq!(stored.provider_user_id.as_deref(), Some("user@example.com"));
+    assert!(a.store.credential(id).await.unwrap().unwrap() == alices_row);
+    let accounts = a.store.credentials(Some(a.alice.user)).await.unwrap();
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
+    let second = accounts.iter().find(|c| c.id != id).unwrap();
+    assert_eq!(second.label, "user@example.com");
+    assert_eq!(second.provider_user_id.as_deref(), Some("user@example.com"));
+    let config = a
+        .store
+        .config(SyncConfig::new(a.alice.user, "google_drive", "default: user@example.com").id)
+        .await
+        .unwrap()
+        .expect("the second account's default config");
+    assert_eq!(config.credential_id, Some(second.id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1272,8 +1287,15 @@ async fn a_password_is_stored_through_the_api_and_disconnecting_deletes_it_witho
     let r = put(&a.alice, "webdav", password.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
-        r.body,
-        json!({"provider": "webdav", "kind": "basic", "account": "alice"})
+        (&r.body["provider"], &r.body["kind"], &r.body["account"]),
+        (&json!("webdav"), &json!("basic"), &json!("alice"))
+    );
+    // The account is named after its user name, and has the id Percolate derives for a
+    // user's (first) account of a provider.
+    assert_eq!(r.body["label"], "alice");
+    assert_eq!(
+        r.body["id"],
+        json!(CredentialId::derive(a.alice.user, "webdav").to_string())
     );
     // Sealed at rest: the row holds no trace of the password.
     let row = a
@@ -1548,4 +1570,148 @@ async fn admins_create_list_and_revoke_keys() {
     );
     let r = a.delete(&format!("/admin/keys/{key_id}"), &a.admin).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found", "API key");
+}
+
+/// Several accounts of one provider: each `PUT` of a new user name adds an account with its
+/// own id and label; they are listed, renamed and disconnected by id; a config must say which
+/// one it syncs once there are several, and can't name someone else's; another tenant's
+/// account is not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_holds_several_accounts_of_a_provider_and_configs_name_theirs() {
+    let a = api().await;
+    let add = |username: &str, server: &str| json!({"username": username, "password": "a-long-app-password", "server_url": server});
+    let mut ids = Vec::new();
+    for (name, server) in [
+        ("alice", "https://home.example.com/dav/"),
+        (
+            "alice.work",
+            "https://work.example.com/remote.php/dav/files/alice/",
+        ),
+    ] {
+        let r = a
+            .send(
+                Method::PUT,
+                "/auth/credentials/webdav",
+                Some(&a.alice),
+                Some(add(name, server)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["label"], name);
+        assert_eq!(r.body["server_url"], server);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    assert_ne!(ids[0], ids[1]);
+    // A label two accounts would share is refused.
+    let mut taken = add("alice.other", "https://other.example.com/");
+    taken["label"] = json!("alice");
+    let r = a
+        .send(
+            Method::PUT,
+            "/auth/credentials/webdav",
+            Some(&a.alice),
+            Some(taken),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    // A server URL with a password in it is refused, and not echoed.
+    let r = a
+        .send(
+            Method::PUT,
+            "/auth/credentials/webdav",
+            Some(&a.alice),
+            Some(add("x", "https://x:hunter2@evil.example.com/")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(!r.text.contains("hunter2"), "{}", r.text);
+
+    let r = a
+        .send(Method::GET, "/auth/credentials", Some(&a.alice), None)
+        .await;
+    let labels: Vec<_> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].clone())
+        .collect();
+    assert_eq!(labels, [json!("alice"), json!("alice.work")]);
+
+    // Renamed by id.
+    let path = format!("/auth/accounts/{}", ids[1]);
+    let r = a
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&a.alice),
+            Some(json!({"label": "work"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["label"], "work");
+    // Bob sees neither account.
+    let r = a.send(Method::GET, &path, Some(&a.bob), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+
+    // A config must name its account now; it can't name Bob's.
+    let config = |extra: Value| {
+        let mut body = json!({"name": "dav", "provider": "webdav"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let r = a
+        .send(
+            Method::POST,
+            "/sync/configs",
+            Some(&a.alice),
+            Some(config(json!({}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(
+        r.text.contains("credential_id") && r.text.contains("work"),
+        "{}",
+        r.text
+    );
+    let r = a
+        .send(
+            Method::PUT,
+            "/auth/credentials/webdav",
+            Some(&a.bob),
+            Some(add("bob", "https://bob.example.com/")),
+        )
+        .await;
+    let bobs = r.body["id"].as_str().unwrap().to_string();
+    let r = a
+        .send(
+            Method::POST,
+            "/sync/configs",
+            Some(&a.alice),
+            Some(config(json!({"credential_id": bobs}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = a
+        .send(
+            Method::POST,
+            "/sync/configs",
+            Some(&a.alice),
+            Some(config(json!({"credential_id": ids[1]}))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["credential_id"], json!(ids[1]));
+
+    // Disconnected by id: the other account stays.
+    let r = a.send(Method::DELETE, &path, Some(&a.alice), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["label"], "work");
+    let r = a
+        .send(Method::GET, "/auth/credentials", Some(&a.alice), None)
+        .await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(r.body[0]["id"], json!(ids[0]));
 }

@@ -259,7 +259,11 @@ async fn a_direct_put_stores_the_metadata_and_reports_the_server_s_reason() {
         .to_string();
     assert!(err.contains("Signature"), "{err}");
     assert!(!err.contains(wrong), "{err}");
-    assert!((&store as &dyn BlobStore).key_is_absent(&key("refused.md")).await);
+    assert!(
+        (&store as &dyn BlobStore)
+            .key_is_absent(&key("refused.md"))
+            .await
+    );
 
     // A server that is not listening: a clear reason once the retries are spent.
     let mut gone = settings;

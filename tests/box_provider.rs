@@ -7,6 +7,7 @@ use p8sync::oauth::Keyring;
 use p8sync::store::ids::UserId;
 use p8sync::store::{FileStatus, SyncConfig};
 use p8sync::sync::SyncOptions;
+use p8sync_e2e::Opened;
 use p8sync_e2e::engine::{self, Harness, Setup, WithFake};
 use p8sync_e2e::fake_box::{FakeBox, Fault, Target};
 use sha1::Digest as _;
@@ -313,7 +314,7 @@ async fn a_refresh_rotates_the_refresh_token_and_the_new_one_is_kept() {
         let tokens = d.tokens.clone();
         let user = d.config.userid;
         async move {
-            let (_, refresh) = tokens.tokens(user, PROVIDER).await.unwrap().unwrap();
+            let (_, refresh) = tokens.opened(user, PROVIDER).await.unwrap().unwrap();
             refresh.unwrap().expose().to_string()
         }
     };

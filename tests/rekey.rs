@@ -32,7 +32,7 @@ async fn all_open(tokens: &TokenManager) {
         (3, "dropbox", "access-3"),
     ] {
         let (access, refresh) = tokens
-            .tokens(user(n), provider)
+            .opened(user(n), provider)
             .await
             .unwrap_or_else(|e| panic!("{provider} of user {n}: {e}"))
             .unwrap();
@@ -67,12 +67,24 @@ async fn three_keys_on_postgres() {
 async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store: Arc<dyn Store>) {
     // Sealed under key 1: OAuth grants, a stored password, and a login under way.
     let one = manager(&store, &K1, &[]);
-    one.save_grant(user(1), "google_drive", &grant(1), None)
-        .await
-        .unwrap();
-    one.save_grant(user(3), "dropbox", &grant(3), None)
-        .await
-        .unwrap();
+    one.save_grant(
+        user(1),
+        "google_drive",
+        &grant(1),
+        None,
+        &p8sync::oauth::AccountChoice::default(),
+    )
+    .await
+    .unwrap();
+    one.save_grant(
+        user(3),
+        "dropbox",
+        &grant(3),
+        None,
+        &p8sync::oauth::AccountChoice::default(),
+    )
+    .await
+    .unwrap();
     one.save_static(
         user(2),
         "webdav",
@@ -80,6 +92,8 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
             username: "bob".into(),
             password: Secret::new("password-2"),
         },
+        None,
+        &p8sync::oauth::AccountChoice::default(),
     )
     .await
     .unwrap();
@@ -97,6 +111,8 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
             callback_url: "http://127.0.0.1/auth/google/callback".into(),
             app_redirect: None,
             sync_files: false,
+            credential_id: None,
+            label: None,
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(10),
             binding_hash: None,
         })
@@ -138,11 +154,17 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
     // to bring the key back.
     let (store1, _dir1) = sqlite_store().await;
     manager(&store1, &K1, &[])
-        .save_grant(user(1), "google_drive", &grant(1), None)
+        .save_grant(
+            user(1),
+            "google_drive",
+            &grant(1),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     let lost = manager(&store1, &K3, &[K2])
-        .tokens(user(1), "google_drive")
+        .opened(user(1), "google_drive")
         .await
         .unwrap_err();
     assert!(
@@ -161,6 +183,8 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
             id,
             provider: "google_drive".into(),
             userid: user(4),
+            label: "planted".into(),
+            server_url: None,
             access_token: "planted-access".into(),
             refresh_token: Some("planted-refresh".into()),
             token_expiry: None,
@@ -176,7 +200,7 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
         })
         .await
         .unwrap();
-    let refused = three.tokens(user(4), "google_drive").await.unwrap_err();
+    let refused = three.opened(user(4), "google_drive").await.unwrap_err();
     assert!(
         matches!(refused, TokenError::Key(KeyError::Unsealed)),
         "{refused}"
@@ -190,11 +214,11 @@ async fn three_keys_rekey_keeps_every_credential_and_refuses_unsealed_rows(store
     let report = three.rekey(false).await.unwrap();
     assert_eq!(report.unsealed.len(), 1, "{report:?}");
     assert_eq!(report.adopted, 0);
-    assert!(three.tokens(user(4), "google_drive").await.is_err());
+    assert!(three.opened(user(4), "google_drive").await.is_err());
     let report = three.rekey(true).await.unwrap();
     assert_eq!((report.adopted, report.current), (1, 3), "{report:?}");
     let (access, _) = three
-        .tokens(user(4), "google_drive")
+        .opened(user(4), "google_drive")
         .await
         .unwrap()
         .unwrap();

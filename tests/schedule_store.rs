@@ -92,6 +92,8 @@ async fn a_credential_waiting_for_login_holds_its_configs(store: Arc<dyn Store>)
         id: CredentialId::derive(user(), "google_drive"),
         provider: "google_drive".into(),
         userid: user(),
+        label: "work".into(),
+        server_url: Some("https://dav.example.test/files/".into()),
         access_token: "sealed".into(),
         refresh_token: Some("sealed".into()),
         token_expiry: Some(now),
@@ -237,6 +239,8 @@ async fn api_keys_and_logins_are_found_by_hash_and_logins_taken_once(store: Arc<
         callback_url: "http://127.0.0.1/auth/google/callback".into(),
         app_redirect: Some("https://app.example.test/".into()),
         sync_files: true,
+        credential_id: Some(CredentialId::derive(user(), "google_drive")),
+        label: Some("work".into()),
         expires_at: Utc::now() + chrono::Duration::minutes(10),
         binding_hash: Some(hash_key("the browser's cookie")),
     };

@@ -104,6 +104,7 @@ async fn drive_tokens_appear_in_neither_logs_nor_the_database() {
                 scopes: None,
             },
             None,
+            &p8sync::oauth::AccountChoice::default(),
         )
         .await
         .unwrap();
@@ -111,7 +112,8 @@ async fn drive_tokens_appear_in_neither_logs_nor_the_database() {
     d.sync().await;
     check(&d, &e).await;
     assert_eq!(d.fake.counts().token_refresh, 1);
-    let (new_access, new_refresh) = d.tokens.tokens(user(), PROVIDER).await.unwrap().unwrap();
+    let account = d.tokens.account(user(), PROVIDER, None).await.unwrap();
+    let (new_access, new_refresh) = d.tokens.tokens(&account).unwrap();
     let new_refresh = new_refresh.unwrap();
     assert_ne!(
         new_refresh.expose(),

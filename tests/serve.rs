@@ -63,6 +63,7 @@ async fn replicas_share_due_configs_survive_a_sigkill_and_stop_on_sigterm() {
             "google_drive",
             &fake.grant(),
             Some("user@example.com".into()),
+            &p8sync::oauth::AccountChoice::default(),
         )
         .await
         .unwrap();
@@ -294,7 +295,13 @@ async fn sigterm_past_the_grace_period_closes_the_run_and_releases_the_lease() {
     let fake = FakeDrive::start().await;
     let user: UserId = "5c1b2f3e-0000-4000-8000-000000000002".parse().unwrap();
     TokenManager::new(store.clone(), Arc::new(Keyring::new(&KEY, &[])))
-        .save_grant(user, "google_drive", &fake.grant(), None)
+        .save_grant(
+            user,
+            "google_drive",
+            &fake.grant(),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     fake.add_file(&[&fake.root_id()], "slow.txt", "text/plain", "slow");

@@ -334,3 +334,114 @@ async fn sqlite_upgrade_keeps_files_and_their_jobs() {
         FileStatus::Excluded
     );
 }
+
+/// Migration 0009 (several accounts per provider) on a database the migrations before it
+/// wrote: the credential is kept with its id, named after its account, the config is bound to
+/// it, and a second account of the same provider can then be stored beside it.
+async fn accounts_upgrade_keeps_the_credential(
+    store: &dyn Store,
+    config: &SyncConfig,
+    credential: p8sync::store::ids::CredentialId,
+) {
+    store.migrate().await.unwrap();
+    let kept = store.credential(credential).await.unwrap().unwrap();
+    assert_eq!(kept.label, "me@example.com");
+    assert_eq!(kept.access_token, "sealed-before");
+    assert_eq!(kept.server_url, None);
+    let bound = store.config(config.id).await.unwrap().unwrap();
+    assert_eq!(bound.credential_id, Some(credential));
+    assert_eq!(bound.change_cursor.as_deref(), Some("cursor-1"));
+    let mut second = kept.clone();
+    second.id = uuid::Uuid::new_v4().into();
+    second.label = "work".into();
+    store.put_credential(&second).await.unwrap();
+    assert_eq!(store.credentials(Some(user())).await.unwrap().len(), 2);
+    // Two accounts of one user and provider may not share a label.
+    let mut twin = second.clone();
+    twin.id = uuid::Uuid::new_v4().into();
+    assert!(store.put_credential(&twin).await.is_err());
+}
+
+#[tokio::test]
+async fn sqlite_accounts_upgrade_keeps_the_credential_and_binds_its_configs() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let pool = sqlx::SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    let migrations = p8sync_e2e::workspace().join("migrations/sqlite");
+    sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .unwrap()
+        .run_to(8, &pool)
+        .await
+        .unwrap();
+    let config = SyncConfig::new(user(), "google_drive", "drive");
+    let credential = p8sync::store::ids::CredentialId::derive(user(), "google_drive");
+    sqlx::query(
+        r#"INSERT INTO "SyncConfig" (id, name, provider, userid, change_cursor)
+           VALUES (?1, 'drive', 'google_drive', ?2, 'cursor-1')"#,
+    )
+    .bind(config.id.to_string())
+    .bind(user().to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        r#"INSERT INTO "SyncCredential" (id, provider, userid, access_token, provider_user_id)
+           VALUES (?1, 'google_drive', ?2, 'sealed-before', 'me@example.com')"#,
+    )
+    .bind(credential.to_string())
+    .bind(user().to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = p8sync::store::sqlite::SqliteStore::open(&path)
+        .await
+        .unwrap();
+    accounts_upgrade_keeps_the_credential(&store, &config, credential).await;
+}
+
+#[tokio::test]
+async fn postgres_accounts_upgrade_keeps_the_credential_and_binds_its_configs() {
+    let (url, _) = p8sync_e2e::postgres_database().await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let migrations = p8sync_e2e::workspace().join("migrations/postgres");
+    sqlx::migrate::Migrator::new(migrations.as_path())
+        .await
+        .unwrap()
+        .run_to(8, &pool)
+        .await
+        .unwrap();
+    let config = SyncConfig::new(user(), "google_drive", "drive");
+    let credential = p8sync::store::ids::CredentialId::derive(user(), "google_drive");
+    sqlx::query(
+        r#"INSERT INTO p8."SyncConfig" (id, name, provider, userid, change_cursor)
+           VALUES ($1::uuid, 'drive', 'google_drive', $2::uuid, 'cursor-1')"#,
+    )
+    .bind(config.id.to_string())
+    .bind(user().to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        r#"INSERT INTO p8."SyncCredential" (id, provider, userid, access_token, provider_user_id)
+           VALUES ($1::uuid, 'google_drive', $2::uuid, 'sealed-before', 'me@example.com')"#,
+    )
+    .bind(credential.to_string())
+    .bind(user().to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = p8sync::store::postgres::PostgresStore::connect(&url)
+        .await
+        .unwrap();
+    accounts_upgrade_keeps_the_credential(&store, &config, credential).await;
+}

@@ -97,7 +97,13 @@ async fn dav() -> Dav {
     })
     .await;
     h.tokens
-        .save_static(user(), PROVIDER, &basic(PASSWORD))
+        .save_static(
+            user(),
+            PROVIDER,
+            &basic(PASSWORD),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     Dav {
@@ -225,7 +231,13 @@ async fn a_wrong_password_stops_the_sync_with_a_clear_error_and_loses_nothing() 
 
     let wrong = "not-the-password-31337";
     d.tokens
-        .save_static(user(), PROVIDER, &basic(wrong))
+        .save_static(
+            user(),
+            PROVIDER,
+            &basic(wrong),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     let err = d
@@ -259,7 +271,13 @@ async fn a_wrong_password_stops_the_sync_with_a_clear_error_and_loses_nothing() 
 
     // Set right, it works again and finds nothing to do.
     d.tokens
-        .save_static(user(), PROVIDER, &basic(PASSWORD))
+        .save_static(
+            user(),
+            PROVIDER,
+            &basic(PASSWORD),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     let ok = d.sync().await;
@@ -267,7 +285,8 @@ async fn a_wrong_password_stops_the_sync_with_a_clear_error_and_loses_nothing() 
     assert_eq!(ok.files_synced, 0);
 
     // No credential at all: says which command stores one.
-    d.tokens.delete(user(), PROVIDER).await.unwrap();
+    let account = d.tokens.account(user(), PROVIDER, None).await.unwrap();
+    d.tokens.delete(account.id).await.unwrap();
     let missing = d.run(options()).await.expect_err("no credential");
     assert!(
         missing
@@ -328,7 +347,7 @@ async fn a_server_stopped_mid_sync_fails_the_run_and_marks_nothing_deleted() {
 /// Why `tokens` gives no credential source of `kind` for the test user (it must give none).
 async fn refusal(tokens: &TokenManager, kind: StaticKind) -> String {
     tokens
-        .static_source(user(), PROVIDER, kind)
+        .static_source(user(), PROVIDER, None, kind)
         .await
         .err()
         .unwrap()
@@ -345,7 +364,13 @@ async fn stored_credentials(store: Arc<dyn Store>) {
     assert!(err.contains("p8sync auth set webdav --username"), "{err}");
 
     tokens
-        .save_static(user(), PROVIDER, &basic(PASSWORD))
+        .save_static(
+            user(),
+            PROVIDER,
+            &basic(PASSWORD),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     let row = store.credential(id).await.unwrap().unwrap();
@@ -358,7 +383,7 @@ async fn stored_credentials(store: Arc<dyn Store>) {
     assert!(!format!("{status:?}").contains(PASSWORD));
 
     let source = tokens
-        .static_source(user(), PROVIDER, StaticKind::Basic)
+        .static_source(user(), PROVIDER, None, StaticKind::Basic)
         .await
         .unwrap();
     use base64::Engine as _;
@@ -383,7 +408,13 @@ async fn stored_credentials(store: Arc<dyn Store>) {
 
     // Setting it again clears the mark.
     tokens
-        .save_static(user(), PROVIDER, &basic("another-one"))
+        .save_static(
+            user(),
+            PROVIDER,
+            &basic("another-one"),
+            None,
+            &p8sync::oauth::AccountChoice::default(),
+        )
         .await
         .unwrap();
     assert!(!store.credential(id).await.unwrap().unwrap().needs_reauth);
@@ -396,11 +427,13 @@ async fn stored_credentials(store: Arc<dyn Store>) {
             &StaticCredential::Bearer {
                 token: Secret::new("tok-123"),
             },
+            None,
+            &p8sync::oauth::AccountChoice::default(),
         )
         .await
         .unwrap();
     let bearer = tokens
-        .static_source(user(), "some_api", StaticKind::Bearer)
+        .static_source(user(), "some_api", None, StaticKind::Bearer)
         .await
         .unwrap();
     assert_eq!(
@@ -422,10 +455,21 @@ async fn stored_credentials(store: Arc<dyn Store>) {
             token: Secret::new("two words"),
         },
     ] {
-        assert!(tokens.save_static(user(), PROVIDER, &bad).await.is_err());
+        assert!(
+            tokens
+                .save_static(
+                    user(),
+                    PROVIDER,
+                    &bad,
+                    None,
+                    &p8sync::oauth::AccountChoice::default()
+                )
+                .await
+                .is_err()
+        );
     }
 
-    assert!(tokens.delete(user(), PROVIDER).await.unwrap());
+    assert!(tokens.delete(id).await.unwrap());
     assert!(store.credential(id).await.unwrap().is_none());
 }
 
@@ -602,7 +646,7 @@ async fn a_wide_tree_and_a_big_folder_span_several_pages_without_gaps_or_repeats
     let cx = p8sync::runtime::CallContext {
         credentials: Some(
             d.tokens
-                .static_source(user(), PROVIDER, StaticKind::Basic)
+                .static_source(user(), PROVIDER, None, StaticKind::Basic)
                 .await
                 .unwrap(),
         ),
@@ -639,4 +683,74 @@ async fn a_wide_tree_and_a_big_folder_span_several_pages_without_gaps_or_repeats
     // Files plus folders: big, wide, wide/f00..f29, Work, Work/Reports 2024, deep, deep/er,
     // Personal.
     assert_eq!(ids.len() as u64, expected + 2 + 30 + 5);
+}
+
+/// Two users sync their own WebDAV servers through one p8sync, with no server configured by
+/// the operator: each account's server is its syncs' `api_base` and the only origin its
+/// password goes to. Without the operator's leave for private networks, an account's server
+/// on a private address (and over plain http) is refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_syncs_their_own_webdav_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tree = tree();
+    let mut configs = Vec::new();
+    let users = [
+        (
+            "7a6154f2-0000-4000-8000-0000000000a1",
+            "alice",
+            "alice-pass-1",
+            2,
+        ),
+        (
+            "7a6154f2-0000-4000-8000-0000000000b2",
+            "bob",
+            "bob-pass-2",
+            4,
+        ),
+    ];
+    let mut servers = Vec::new();
+    for (user, name, pass, files) in users {
+        let root = dir.path().join(name);
+        std::fs::create_dir_all(&root).unwrap();
+        write_tree(&root, &tree[..files]);
+        let server = Rclone::start(&root, name, pass);
+        let own = |server: &Rclone| {
+            let mut c = cli(&data, server);
+            c.env_remove("P8_WEBDAV_API_BASE")
+                .env("P8_ALLOW_PRIVATE_NETWORKS", "true");
+            c
+        };
+        let mut c = own(&server);
+        c.args(["auth", "set", "webdav", "--user", user, "--username", name])
+            .args(["--password-stdin", "--label", "home", "--server-url"])
+            .arg(server.base());
+        let (ok, _, err) = run_cli(c, pass).await;
+        assert!(ok, "{err}");
+        let mut c = own(&server);
+        c.args(["config", "add", "--provider", "webdav", "--name", "mine"])
+            .args(["--user", user, "--account", "home"]);
+        let (ok, out, err) = run_cli(c, "").await;
+        assert!(ok, "{err}");
+        let id = out.trim().to_string();
+        let mut c = own(&server);
+        c.args(["sync", "--config", &id, "--no-ingest"]);
+        let (ok, out, err) = run_cli(c, "").await;
+        assert!(ok, "{err}");
+        assert!(
+            out.contains(&format!("synced {files} files")),
+            "{name} syncs the {files} files of their own server: {out}"
+        );
+        configs.push(id);
+        servers.push(server);
+    }
+
+    // The operator has not allowed private networks: a user's server on one is refused.
+    let mut c = cli(&data, &servers[0]);
+    c.env_remove("P8_WEBDAV_API_BASE");
+    c.args(["sync", "--config", &configs[0], "--no-ingest"]);
+    let (ok, _, err) = run_cli(c, "").await;
+    assert!(!ok);
+    assert!(err.contains("plain http") && err.contains("https"), "{err}");
+    assert!(!err.contains("alice-pass-1"), "{err}");
 }

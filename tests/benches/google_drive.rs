@@ -115,6 +115,7 @@ async fn main() {
                     scopes: None,
                 },
                 None,
+                &p8sync::oauth::AccountChoice::default(),
             )
             .await
             .unwrap();

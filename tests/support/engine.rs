@@ -112,6 +112,7 @@ impl Harness {
                 &self.config.provider,
                 grant,
                 Some("user@example.com".into()),
+                &p8sync::oauth::AccountChoice::default(),
             )
             .await
             .unwrap();

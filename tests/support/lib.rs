@@ -548,3 +548,34 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
         self.clone()
     }
 }
+
+/// The tokens of `user`'s only `provider` account, opened (`None`: no account).
+// Only these tests use it, on one runtime: no `Send` bound is needed.
+#[allow(async_fn_in_trait)]
+pub trait Opened {
+    async fn opened(
+        &self,
+        user: p8sync::store::ids::UserId,
+        provider: &str,
+    ) -> Result<
+        Option<(p8sync::secret::Secret, Option<p8sync::secret::Secret>)>,
+        p8sync::oauth::TokenError,
+    >;
+}
+
+impl Opened for p8sync::oauth::TokenManager {
+    async fn opened(
+        &self,
+        user: p8sync::store::ids::UserId,
+        provider: &str,
+    ) -> Result<
+        Option<(p8sync::secret::Secret, Option<p8sync::secret::Secret>)>,
+        p8sync::oauth::TokenError,
+    > {
+        match self.account(user, provider, None).await {
+            Ok(account) => self.tokens(&account).map(Some),
+            Err(p8sync::oauth::TokenError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

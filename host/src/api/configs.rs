@@ -5,7 +5,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, IdPath};
 use crate::store::SyncConfig;
-use crate::store::ids::{ConfigId, LogId, UserId};
+use crate::store::ids::{ConfigId, CredentialId, LogId, UserId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -51,6 +51,10 @@ pub struct NewConfig {
     pub mirror_deletes: bool,
     /// Skip files larger than this many bytes.
     pub max_file_size: Option<i64>,
+    /// The account to sync (`GET /auth/credentials`); needed when the user has several of the
+    /// provider, and taken to be the only one otherwise.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub credential_id: Option<CredentialId>,
 }
 
 /// Changes to a sync config: only the fields given change; `null` clears a nullable field.
@@ -86,6 +90,9 @@ pub struct ConfigPatch {
     /// The size limit, or `null` for none.
     #[serde(default, deserialize_with = "nullable")]
     pub max_file_size: Option<Option<i64>>,
+    /// Sync another of the user's accounts of the provider (the next run lists it whole).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub credential_id: Option<CredentialId>,
 }
 
 /// A present field that may be `null`: `Some(None)`; an absent one stays `None`.
@@ -184,6 +191,7 @@ pub async fn create(
         .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
     c.mirror_deletes = input.mirror_deletes;
     c.max_file_size = input.max_file_size;
+    c.credential_id = input.credential_id;
     let c = state.app().create_config(c).await.map_err(|e| match e {
         crate::app::AppError::Conflict(m) => {
             ApiError::conflict(format!("{m}; change it with PATCH /sync/configs/{{id}}"))
@@ -222,6 +230,14 @@ pub async fn patch(
     let mut c = owned_config(&state, &caller, id).await?;
     if let Some(v) = p.enabled {
         c.enabled = v;
+    }
+    if let Some(v) = p.credential_id
+        && c.credential_id != Some(v)
+    {
+        // Another account's change feed: its cursor means nothing here.
+        c.credential_id = Some(v);
+        c.change_cursor = None;
+        c.cursor_scope = None;
     }
     if let Some(v) = p.sync_interval_hours {
         c.sync_interval_hours = v;

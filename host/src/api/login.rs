@@ -10,7 +10,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
 use crate::oauth::OAuthApp;
 use crate::oauth::web::{self, Callback, LoginRequest, WebLogin};
-use crate::store::SyncConfig;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -28,6 +27,12 @@ pub struct LoginParams {
     /// Where to send the browser afterwards; its host must be one the operator allows
     /// (`P8_OAUTH_REDIRECT_HOSTS`). Without it, a plain success page is shown.
     pub redirect_uri: Option<String>,
+    /// Reconnect this account (its id): the login must be to the same account at the
+    /// provider. Without it the login adds an account (or signs in again to one held already).
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub account: Option<crate::store::ids::CredentialId>,
+    /// The label for an account this login adds (default: the account's email).
+    pub label: Option<String>,
 }
 
 /// A started login, for apps that send the browser themselves.
@@ -141,6 +146,27 @@ async fn begin(
         "{}/auth/{path_provider}/callback",
         state.settings.public_url
     );
+    // Checked now, not after the person has been through the consent screen.
+    let account = match (params.account, params.label) {
+        (Some(id), _) => {
+            let record = state.app().account(caller.user, id).await?;
+            if record.provider != app.provider() {
+                return Err(ApiError::invalid(format!(
+                    "account {id} is a {} account, not a {} one",
+                    record.provider,
+                    app.provider()
+                )));
+            }
+            crate::oauth::AccountChoice::Existing(id)
+        }
+        (None, label) => crate::oauth::AccountChoice::Add {
+            label: label
+                .as_deref()
+                .map(crate::oauth::accounts::check_label)
+                .transpose()
+                .map_err(|e| ApiError::invalid(e.to_string()))?,
+        },
+    };
     let started = web::start(
         tokens(state)?,
         &app,
@@ -149,6 +175,7 @@ async fn begin(
             callback_url,
             app_redirect,
             sync_files: params.sync_files,
+            account,
         },
     )
     .await
@@ -296,33 +323,22 @@ async fn finish_callback(
     )
 }
 
-/// The `default` config of a login with `sync_files=true`, created unless it exists.
+/// The default config of the account a login with `sync_files=true` connected.
 async fn default_config(
     state: &AppState,
     login: &WebLogin,
 ) -> Result<crate::store::ids::ConfigId, String> {
-    let config = SyncConfig::new(login.user, &login.provider, "default");
-    if state
-        .store
-        .config(config.id)
-        .await
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
-        return Ok(config.id);
-    }
-    let provider = state
-        .registry
-        .get(&login.provider)
-        .map_err(|e| e.to_string())?;
-    crate::sync::validate::check_config(&config, &provider, &state.settings.local_roots)
-        .map_err(|e| e.to_string())?;
     state
-        .store
-        .put_config(&config)
+        .app()
+        .default_config(
+            login.user,
+            &login.provider,
+            login.credential_id,
+            &login.label,
+        )
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(config.id)
+        .map(|c| c.id)
+        .map_err(|e| e.to_string())
 }
 
 /// A small HTML page for the person in the browser.

@@ -86,6 +86,12 @@ pub fn router(state: AppState) -> Router {
             delete(credentials::revoke).put(credentials::save),
         )
         .route(
+            "/auth/accounts/{id}",
+            get(credentials::account)
+                .patch(credentials::rename)
+                .delete(credentials::delete_account),
+        )
+        .route(
             "/auth/{provider}/login",
             get(login::login).post(login::login_json),
         )

@@ -17,6 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::runs::logs, super::runs::log, super::runs::files, super::runs::file,
         super::ingest::jobs, super::ingest::requeue, super::ingest::queue,
         super::credentials::list, super::credentials::revoke, super::credentials::save,
+        super::credentials::account, super::credentials::rename, super::credentials::delete_account,
         super::users::list, super::users::create, super::users::revoke,
         super::login::login, super::login::login_json, super::login::callback,
     ),

@@ -2,7 +2,8 @@
 
 use super::{App, AppError};
 use crate::oauth::stored::{StaticCredential, StaticKind, StoredCredentialError, check_kind};
-use crate::oauth::{OAuthApp, OAuthError, TokenError};
+use crate::oauth::{AccountChoice, OAuthApp, OAuthError, TokenError};
+use crate::store::CredentialRecord;
 use crate::store::ids::{CredentialId, UserId};
 
 /// What happened at the provider when an account was disconnected.
@@ -24,6 +25,8 @@ pub enum Revocation {
 pub struct Disconnected {
     /// The provider id.
     pub provider: String,
+    /// The account's label.
+    pub label: String,
     /// What the provider was told.
     pub revocation: Revocation,
 }
@@ -52,24 +55,67 @@ impl App {
         OAuthApp::for_provider(&installed)
     }
 
-    /// Store (or replace) a password or token `user` made for `provider`, sealed; refused when
-    /// the provider signs in another way. Returns the provider's id.
+    /// Store a password or token `user` made for `provider`, sealed, in the account `choice`
+    /// says (`server_url`: the server a self-hosted account lives on); refused when the
+    /// provider signs in another way.
     pub async fn save_user_secret(
         &self,
         user: UserId,
         provider: &str,
         credential: &StaticCredential,
-    ) -> Result<String, AppError> {
+        server_url: Option<&str>,
+        choice: &AccountChoice,
+    ) -> Result<CredentialRecord, AppError> {
         let tokens = self.tokens()?;
         let id = self.check_user_secret(provider, credential)?;
         tokens
-            .save_static(user, &id, credential)
+            .save_static(user, &id, credential, server_url, choice)
             .await
             .map_err(|e| match e {
                 StoredCredentialError::Invalid(reason) => AppError::Invalid(reason),
+                StoredCredentialError::Token(e) => stored(e),
                 other => AppError::Unavailable(format!("storing a credential: {other}")),
-            })?;
-        Ok(id)
+            })
+    }
+
+    /// `user`'s account `id`.
+    pub async fn account(
+        &self,
+        user: UserId,
+        id: CredentialId,
+    ) -> Result<CredentialRecord, AppError> {
+        self.store
+            .credential(id)
+            .await?
+            .filter(|c| c.userid == user)
+            .ok_or_else(|| AppError::NotFound(format!("account {id}")))
+    }
+
+    /// `user`'s `provider` account labelled `label`.
+    pub async fn account_labelled(
+        &self,
+        user: UserId,
+        provider: &str,
+        label: &str,
+    ) -> Result<CredentialRecord, AppError> {
+        self.store
+            .credentials(Some(user))
+            .await?
+            .into_iter()
+            .find(|c| c.provider == provider && c.label == label.trim())
+            .ok_or_else(|| {
+                AppError::NotFound(format!("{provider} account `{label}` of user {user}"))
+            })
+    }
+
+    /// Give `user`'s account `id` a new label.
+    pub async fn rename_account(
+        &self,
+        user: UserId,
+        id: CredentialId,
+        label: &str,
+    ) -> Result<CredentialRecord, AppError> {
+        self.tokens()?.rename(user, id, label).await.map_err(stored)
     }
 
     /// Whether `provider` takes a credential of `credential`'s kind (checked before a secret
@@ -88,25 +134,24 @@ impl App {
         Ok(installed.id().to_string())
     }
 
-    /// Disconnect `user`'s `provider` account: revoke the grant at the provider, then delete
-    /// the credential here. When the provider cannot revoke it the credential is kept, unless
-    /// `force`, so a leaked grant is never forgotten here while still alive there.
+    /// Disconnect `user`'s `provider` account (`chosen`, or the only one): revoke the grant at
+    /// the provider, then delete the credential here. When the provider cannot revoke it the
+    /// credential is kept, unless `force`, so a leaked grant is never forgotten here while
+    /// still alive there.
     pub async fn disconnect(
         &self,
         user: UserId,
         provider: &str,
+        chosen: Option<CredentialId>,
         force: bool,
     ) -> Result<Disconnected, AppError> {
         let tokens = self.tokens()?;
-        let not_found = || AppError::NotFound(format!("{provider} credential of user {user}"));
-        let Some((access, refresh)) = tokens.tokens(user, provider).await.map_err(stored)? else {
-            return Err(not_found());
-        };
-        let user_secret = self
-            .store
-            .credential(CredentialId::derive(user, provider))
-            .await?
-            .is_some_and(|r| StaticKind::of_record(&r).is_some());
+        let record = tokens
+            .account(user, provider, chosen)
+            .await
+            .map_err(stored)?;
+        let (access, refresh) = tokens.tokens(&record).map_err(stored)?;
+        let user_secret = StaticKind::of_record(&record).is_some();
         let revocation = if user_secret {
             Revocation::UserSecret
         } else {
@@ -131,10 +176,14 @@ impl App {
                 }
             }
         };
-        if !tokens.delete(user, provider).await.map_err(stored)? {
-            return Err(not_found());
+        if !tokens.delete(record.id).await.map_err(stored)? {
+            return Err(AppError::NotFound(format!(
+                "{provider} account {}",
+                record.label
+            )));
         }
         Ok(Disconnected {
+            label: record.label,
             provider: provider.to_string(),
             revocation,
         })
@@ -145,6 +194,11 @@ impl App {
 fn stored(e: TokenError) -> AppError {
     match e {
         TokenError::Store(e) => AppError::Store(e),
+        e @ (TokenError::Missing { .. } | TokenError::Gone { .. } | TokenError::NoSuchAccount) => {
+            AppError::NotFound(e.to_string())
+        }
+        e @ TokenError::Ambiguous { .. } => AppError::Conflict(e.to_string()),
+        TokenError::Label(reason) => AppError::Invalid(reason),
         other => AppError::Unavailable(format!("reading a credential: {other}")),
     }
 }

@@ -1,8 +1,8 @@
 //! Sync configs: create, change, and queue a run, checked the same way whichever face asks.
 
 use super::{App, AppError};
-use crate::store::SyncConfig;
 use crate::store::ids::{ConfigId, CredentialId, LogId, UserId};
+use crate::store::{CredentialRecord, SyncConfig};
 use crate::sync::schedule::Schedule;
 use crate::sync::validate::{carry_over, check_config};
 
@@ -31,10 +31,82 @@ impl App {
             .map_err(|p| AppError::Invalid(p.to_string()))
     }
 
+    /// The owner's accounts of the config's provider.
+    async fn accounts_of(&self, config: &SyncConfig) -> Result<Vec<CredentialRecord>, AppError> {
+        let mut all = self.store.credentials(Some(config.userid)).await?;
+        all.retain(|c| c.provider == config.provider);
+        Ok(all)
+    }
+
+    /// Check the account `config` names is its owner's, of its provider; a config that names
+    /// none is bound to the owner's only account of the provider, and must name one when the
+    /// owner has several (a config with no account yet is bound when it first runs).
+    async fn bind_account(&self, config: &mut SyncConfig) -> Result<(), AppError> {
+        let accounts = self.accounts_of(config).await?;
+        match config.credential_id {
+            Some(id) if accounts.iter().any(|c| c.id == id) => Ok(()),
+            Some(id) => Err(AppError::Invalid(format!(
+                "credential_id: {id} is not one of this user's {} accounts",
+                config.provider
+            ))),
+            None if accounts.len() > 1 => Err(AppError::Invalid(format!(
+                "credential_id: the user has {} {} accounts ({}); say which one this config syncs",
+                accounts.len(),
+                config.provider,
+                accounts
+                    .iter()
+                    .map(|c| format!("`{}` {}", c.label, c.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            None => {
+                config.credential_id = accounts.first().map(|c| c.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// The account a run of `config` would use, if it is connected.
+    pub async fn account_of(
+        &self,
+        config: &SyncConfig,
+    ) -> Result<Option<CredentialRecord>, AppError> {
+        let accounts = self.accounts_of(config).await?;
+        Ok(match config.credential_id {
+            Some(id) => accounts.into_iter().find(|c| c.id == id),
+            None if accounts.len() == 1 => accounts.into_iter().next(),
+            None => None,
+        })
+    }
+
+    /// The config that syncs the whole of `user`'s `provider` account `credential` (labelled
+    /// `label`), made unless it exists: `default` for the first account, `default: LABEL` for
+    /// the others.
+    pub async fn default_config(
+        &self,
+        user: UserId,
+        provider: &str,
+        credential: CredentialId,
+        label: &str,
+    ) -> Result<SyncConfig, AppError> {
+        let name = if credential == CredentialId::derive(user, provider) {
+            "default".to_string()
+        } else {
+            format!("default: {label}")
+        };
+        let mut config = SyncConfig::new(user, provider, &name);
+        if let Some(existing) = self.store.config(config.id).await? {
+            return Ok(existing);
+        }
+        config.credential_id = Some(credential);
+        self.create_config(config).await
+    }
+
     /// Save a new config. One with the same owner, provider and name is a conflict, not a
     /// silent overwrite.
-    pub async fn create_config(&self, config: SyncConfig) -> Result<SyncConfig, AppError> {
+    pub async fn create_config(&self, mut config: SyncConfig) -> Result<SyncConfig, AppError> {
         self.check(&config)?;
+        self.bind_account(&mut config).await?;
         if self.store.config(config.id).await?.is_some() {
             return Err(AppError::Conflict(format!(
                 "a `{}` config named {:?} exists already (id {})",
@@ -49,6 +121,7 @@ impl App {
     /// change cursor, the last sync and the next one under the new schedule) is kept.
     pub async fn put_config(&self, mut config: SyncConfig) -> Result<SyncConfig, AppError> {
         let schedule = self.check(&config)?;
+        self.bind_account(&mut config).await?;
         if let Some(existing) = self.store.config(config.id).await? {
             carry_over(&mut config, &existing, &schedule);
         }
@@ -65,11 +138,11 @@ impl App {
                 "the config is disabled; enable it to run it".into(),
             ));
         }
-        let credential = self
-            .store
-            .credential(CredentialId::derive(config.userid, &config.provider))
-            .await?;
-        if credential.is_some_and(|c| c.needs_reauth) {
+        if self
+            .account_of(config)
+            .await?
+            .is_some_and(|c| c.needs_reauth)
+        {
             return Err(AppError::Conflict(format!(
                 "the {} credential needs a new login before anything can sync: open /auth/{}/login",
                 config.provider, config.provider

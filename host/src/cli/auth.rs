@@ -75,6 +75,14 @@ pub struct SetArgs {
     /// Read a bearer token from stdin, for a provider that signs in with one.
     #[arg(long)]
     token_stdin: bool,
+    /// The account's label: replaces the secret of the account labelled so, or adds an account
+    /// with it (default: the user name, or the provider).
+    #[arg(long)]
+    label: Option<String>,
+    /// The server the account lives on, for a self-hosted service (WebDAV: the address of the
+    /// files, e.g. https://cloud.example.com/remote.php/dav/files/alice/).
+    #[arg(long)]
+    server_url: Option<String>,
 }
 
 /// Options of `auth delete`.
@@ -85,6 +93,9 @@ pub struct DeleteArgs {
     /// The user (a uuid); defaults to P8_USER_ID, or the local user.
     #[arg(long)]
     user: Option<UserId>,
+    /// Which account, when the user has several of the provider (see `auth status`).
+    #[arg(long)]
+    label: Option<String>,
 }
 
 /// Who and which provider.
@@ -96,6 +107,11 @@ pub struct Target {
     /// The user (a uuid); defaults to P8_USER_ID, or the local user.
     #[arg(long)]
     user: Option<UserId>,
+    /// The account's label: the account labelled so (to sign in to it again, or revoke it),
+    /// or a new account with that label. Without it: a new account (or the one with the same
+    /// identity), and for `revoke`, the user's only account of the provider.
+    #[arg(long)]
+    label: Option<String>,
 }
 
 /// Options of `auth login`.
@@ -186,13 +202,17 @@ async fn login_cmd(cli: &Cli, args: &LoginArgs) -> Result<()> {
         .finish(Duration::from_secs(args.timeout_seconds))
         .await?;
     let account = app.account(&grant.access_token).await;
-    tokens
-        .save_grant(user, app.provider(), &grant, account.clone())
+    let choice = tokens
+        .choice_for_label(user, app.provider(), args.target.label.as_deref())
+        .await?;
+    let saved = tokens
+        .save_grant(user, app.provider(), &grant, account.clone(), &choice)
         .await?;
     eprintln!(
-        "Signed in to {}{} for user {user}; the credential is stored encrypted.",
+        "Signed in to {}{} for user {user} (account `{}`); the credential is stored encrypted.",
         app.provider(),
-        account.map(|a| format!(" as {a}")).unwrap_or_default()
+        account.map(|a| format!(" as {a}")).unwrap_or_default(),
+        saved.label
     );
     if grant.refresh_token.is_none() {
         eprintln!(
@@ -279,8 +299,11 @@ async fn import(cli: &Cli, args: &ImportArgs) -> Result<()> {
     };
     let store = cli.store().await?;
     let tokens = cli.tokens(store).await?;
+    let choice = tokens
+        .choice_for_label(user, provider.id(), args.target.label.as_deref())
+        .await?;
     tokens
-        .save_grant(user, provider.id(), &grant, args.account.clone())
+        .save_grant(user, provider.id(), &grant, args.account.clone(), &choice)
         .await?;
     eprintln!(
         "Imported the {} credential for user {user}; it is stored encrypted.",
@@ -327,8 +350,18 @@ async fn set(cli: &Cli, args: &SetArgs) -> Result<()> {
             token: read_secret("token")?,
         },
     };
-    let provider = app
-        .save_user_secret(user, &args.provider, &credential)
+    let choice = app
+        .tokens()?
+        .choice_for_label(user, &args.provider, args.label.as_deref())
+        .await?;
+    let saved = app
+        .save_user_secret(
+            user,
+            &args.provider,
+            &credential,
+            args.server_url.as_deref(),
+            &choice,
+        )
         .await?;
     let kind = match credential {
         StaticCredential::Basic { username, .. } => {
@@ -336,7 +369,10 @@ async fn set(cli: &Cli, args: &SetArgs) -> Result<()> {
         }
         StaticCredential::Bearer { .. } => "the token".to_string(),
     };
-    eprintln!("Stored {kind} for {provider} (user {user}); it is stored encrypted.");
+    eprintln!(
+        "Stored {kind} for {} (user {user}, account `{}`); it is stored encrypted.",
+        saved.provider, saved.label
+    );
     Ok(())
 }
 
@@ -347,10 +383,22 @@ async fn delete(cli: &Cli, args: &DeleteArgs) -> Result<()> {
     };
     let store = cli.store().await?;
     let tokens = cli.tokens(store).await?;
-    if !tokens.delete(user, &args.provider).await? {
-        bail!("there is no {} credential for user {user}", args.provider);
-    }
-    eprintln!("deleted the {} credential of user {user}", args.provider);
+    let chosen = match &args.label {
+        Some(label) => Some(
+            tokens
+                .labelled(user, &args.provider, label)
+                .await?
+                .with_context(|| format!("user {user} has no {} account `{label}`", args.provider))?
+                .id,
+        ),
+        None => None,
+    };
+    let account = tokens.account(user, &args.provider, chosen).await?;
+    tokens.delete(account.id).await?;
+    eprintln!(
+        "deleted the {} account `{}` of user {user}",
+        args.provider, account.label
+    );
     Ok(())
 }
 
@@ -416,6 +464,7 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
             };
             vec![
                 c.provider.clone(),
+                c.label.clone(),
                 c.kind.clone(),
                 c.userid.to_string(),
                 c.account.clone().unwrap_or_else(|| "-".into()),
@@ -430,6 +479,7 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
     print_table(
         &[
             "PROVIDER",
+            "LABEL",
             "KIND",
             "USER",
             "ACCOUNT",
@@ -445,11 +495,18 @@ async fn status(cli: &Cli, args: &StatusArgs) -> Result<()> {
 async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<()> {
     let user = args.target.user()?;
     let provider = &args.target.provider;
-    let done = cli
-        .app_with_credentials()
-        .await?
-        .disconnect(user, provider, args.force)
-        .await?;
+    let app = cli.app_with_credentials().await?;
+    let chosen = match &args.target.label {
+        Some(label) => Some(
+            app.tokens()?
+                .labelled(user, provider, label)
+                .await?
+                .with_context(|| format!("user {user} has no {provider} account `{label}`"))?
+                .id,
+        ),
+        None => None,
+    };
+    let done = app.disconnect(user, provider, chosen, args.force).await?;
     match done.revocation {
         Revocation::Revoked => eprintln!("revoked at {provider}"),
         Revocation::NoEndpoint => eprintln!(

@@ -80,6 +80,10 @@ pub struct AddArgs {
     /// Create it disabled (no scheduled syncs).
     #[arg(long)]
     disabled: bool,
+    /// The account to sync, by its label (`p8sync auth status`); needed when the user has
+    /// several of the provider.
+    #[arg(long, value_name = "LABEL")]
+    account: Option<String>,
 }
 
 fn json_list(flag: &str, value: &Option<String>) -> Result<Vec<String>> {
@@ -122,6 +126,9 @@ pub(super) async fn run(cli: &Cli, cmd: &ConfigCommand) -> Result<()> {
             c.enabled = !a.disabled;
 
             let app = cli.app_on(store, false).await?;
+            if let Some(label) = &a.account {
+                c.credential_id = Some(app.account_labelled(user, &a.provider, label).await?.id);
+            }
             let c = app.put_config(c).await.map_err(|e| match e {
                 AppError::Invalid(problem) => anyhow!("the config is not valid: {problem}"),
                 other => other.into(),

@@ -92,8 +92,7 @@ pub(super) async fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
         let store = cli.store().await?;
         let tokens = cli.tokens(store).await?;
         let config = crate::store::SyncConfig::new(user, &args.provider, "list");
-        cx.credentials =
-            crate::sync::auth::credentials_for(&config, &provider, Some(tokens.as_ref())).await?;
+        crate::sync::auth::authorize(&config, &provider, Some(tokens.as_ref()), &mut cx).await?;
     }
     // A folder by path: the whole tree is listed and what is outside the folder left out, so
     // it works the same for every provider.

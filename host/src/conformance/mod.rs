@@ -282,6 +282,7 @@ pub async fn run(mut options: Options) -> Result<Report, HarnessError> {
         held_root: None,
         interceptor,
         usage: Some(Arc::new(crate::runtime::CallUsage::default())),
+        account_server: None,
     };
     let suite = checks::Suite {
         provider: &provider,

@@ -7,6 +7,7 @@
 //! The provider component never sees any of it: it declares its endpoints and scopes, and the
 //! runtime adds `Authorization` from a [`tokens::TokenSource`].
 
+pub mod accounts;
 pub mod app;
 pub mod crypto;
 pub mod login;
@@ -15,6 +16,7 @@ pub mod stored;
 pub mod tokens;
 pub mod web;
 
+pub use accounts::AccountChoice;
 pub use app::{Grant, OAuthApp, OAuthError};
 pub use crypto::{KeyError, Keyring};
 pub use rekey::RekeyReport;

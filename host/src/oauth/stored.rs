@@ -184,6 +184,37 @@ const MAX_USERNAME_BYTES: usize = 512;
 /// servers refuse headers much past 8 KiB.
 const MAX_SECRET_BYTES: usize = 8 * 1024;
 
+/// The longest server URL an account may carry.
+const MAX_SERVER_URL: usize = 2048;
+
+/// A self-hosted account's server as given, checked: an absolute `http` or `https` URL with a
+/// host, no user name or password in it (those are the credential's), no query or fragment.
+/// Whether the host may reach it (a private address, plain http) is the sandbox's decision
+/// at each call, under the operator's settings.
+pub fn check_server_url(url: &str) -> Result<String, StoredCredentialError> {
+    let invalid = |why: &str| StoredCredentialError::Invalid(format!("the server URL {why}"));
+    let url = url.trim();
+    if url.len() > MAX_SERVER_URL {
+        return Err(invalid(&format!("is longer than {MAX_SERVER_URL} bytes")));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("must start with https:// (or http://)"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("names no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(
+            "must not carry a user name or password (give them as the credential)",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("must not have a query or a fragment"));
+    }
+    Ok(parsed.to_string())
+}
+
 fn validate(credential: &StaticCredential) -> Result<(), StoredCredentialError> {
     let invalid = |m: &str| Err(StoredCredentialError::Invalid(m.to_string()));
     let secret = match credential {
@@ -249,26 +280,45 @@ pub fn secret_from_text(mut text: String) -> Secret {
 }
 
 impl TokenManager {
-    /// Store (or replace) `user`'s static credential for `provider`, sealed. A credential
-    /// marked as rejected before is usable again once replaced.
+    /// Store `user`'s static credential for `provider`, sealed, in the account `choice` says
+    /// (a new one, or the one with the same user name on the same server); `server_url` is the
+    /// server a self-hosted account lives on. A credential marked as rejected before is usable
+    /// again once replaced.
     pub async fn save_static(
         &self,
         user: UserId,
         provider: &str,
         credential: &StaticCredential,
+        server_url: Option<&str>,
+        choice: &super::AccountChoice,
     ) -> Result<CredentialRecord, StoredCredentialError> {
         validate(credential)?;
-        let id = CredentialId::derive(user, provider);
+        let server_url = server_url.map(check_server_url).transpose()?;
         let (kind, secret, account) = match credential {
             StaticCredential::Basic { username, password } => {
                 (StaticKind::Basic, password, Some(username.clone()))
             }
             StaticCredential::Bearer { token } => (StaticKind::Bearer, token, None),
         };
+        let place = self
+            .place(
+                user,
+                provider,
+                account.as_deref(),
+                server_url.as_deref(),
+                choice,
+            )
+            .await?;
+        let id = place.id;
+        // A new password for an account keeps its server unless another is given.
+        let server_url =
+            server_url.or_else(|| place.previous.as_ref().and_then(|p| p.server_url.clone()));
         let record = CredentialRecord {
             id,
             provider: provider.to_string(),
             userid: user,
+            label: place.label,
+            server_url,
             access_token: self.keyring().seal(secret, &aad(id, "access_token")),
             refresh_token: None,
             token_expiry: None,
@@ -290,14 +340,15 @@ impl TokenManager {
     }
 
     /// The source of the `Authorization` header for `user`'s stored `kind` credential with
-    /// `provider`; an error that names the command to run when there is none usable.
+    /// `provider` (the account `chosen`, or the only one); an error that names the command to
+    /// run when there is none usable.
     pub async fn static_source(
         &self,
         user: UserId,
         provider: &str,
+        chosen: Option<CredentialId>,
         kind: StaticKind,
     ) -> Result<Arc<StaticSource>, StoredCredentialError> {
-        let id = CredentialId::derive(user, provider);
         let command = kind.set_command(provider, user);
         let unusable = |problem: String| StoredCredentialError::Unusable {
             provider: provider.to_string(),
@@ -305,16 +356,19 @@ impl TokenManager {
             problem,
             command: command.clone(),
         };
-        let record = self
-            .store()
-            .credential(id)
-            .await
-            .map_err(TokenError::from)?
-            .ok_or_else(|| StoredCredentialError::Missing {
-                provider: provider.to_string(),
-                user,
-                command: command.clone(),
-            })?;
+        let record = match self.account(user, provider, chosen).await {
+            Ok(record) => record,
+            // No account, or the one the config syncs was deleted: store one.
+            Err(TokenError::Missing { .. } | TokenError::Gone { .. }) => {
+                return Err(StoredCredentialError::Missing {
+                    provider: provider.to_string(),
+                    user,
+                    command,
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let id = record.id;
         match StaticKind::of_record(&record) {
             Some(k) if k == kind => {}
             Some(other) => {

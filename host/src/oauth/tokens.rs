@@ -36,6 +36,33 @@ pub enum TokenError {
         /// The user.
         user: UserId,
     },
+    /// The account a config (or a request) names is not this user's account of the provider
+    /// any more.
+    #[error(
+        "the `{provider}` account this names is not connected (it was disconnected, or it is not user {user}'s); connect it again with `p8sync auth login --provider {provider} --user {user}`, or point the config at another account"
+    )]
+    Gone {
+        /// The provider id.
+        provider: String,
+        /// The user.
+        user: UserId,
+    },
+    /// Several accounts could be meant.
+    #[error(
+        "there are several `{provider}` accounts ({labels}); say which one (the config's account, or `--account`)"
+    )]
+    Ambiguous {
+        /// The provider id.
+        provider: String,
+        /// Their labels.
+        labels: String,
+    },
+    /// No such account of this user.
+    #[error("no such account")]
+    NoSuchAccount,
+    /// A label that can't be used.
+    #[error("{0}")]
+    Label(String),
     /// The stored grant is dead.
     #[error(
         "the `{provider}` credential of user {user} needs a new login ({reason}); run `p8sync auth login --provider {provider} --user {user}`"
@@ -59,6 +86,10 @@ pub struct CredentialStatus {
     pub provider: String,
     /// The owner.
     pub userid: UserId,
+    /// The person's name for the account (unique per user and provider).
+    pub label: String,
+    /// The server the account lives on (self-hosted services).
+    pub server_url: Option<String>,
     /// The account at the provider (the username of a Basic credential).
     pub account: Option<String>,
     /// How it signs in: `oauth2`, or a stored `basic` or `bearer` credential.
@@ -133,18 +164,21 @@ impl TokenManager {
         self
     }
 
-    /// Store (or replace) `user`'s credential for `provider` from a fresh grant. A grant
-    /// without a refresh token keeps the one stored before, if any (providers only send it on
-    /// the first consent).
+    /// Store `user`'s credential for `provider` from a fresh grant for `account` (the identity
+    /// at the provider, when known), in the account `choice` says. A grant without a refresh
+    /// token keeps the one stored before, if any (providers only send it on the first consent).
     pub async fn save_grant(
         &self,
         user: UserId,
         provider: &str,
         grant: &Grant,
         account: Option<String>,
+        choice: &super::AccountChoice,
     ) -> Result<CredentialRecord, TokenError> {
-        let id = CredentialId::derive(user, provider);
-        let previous = self.store.credential(id).await?;
+        let place = self
+            .place(user, provider, account.as_deref(), None, choice)
+            .await?;
+        let (id, previous) = (place.id, place.previous);
         let refresh = match (&grant.refresh_token, &previous) {
             (Some(r), _) => Some(r.clone()),
             (None, Some(p)) => match &p.refresh_token {
@@ -157,6 +191,8 @@ impl TokenManager {
             id,
             provider: provider.to_string(),
             userid: user,
+            label: place.label,
+            server_url: None,
             access_token: self
                 .keyring
                 .seal(&grant.access_token, &aad(id, "access_token")),
@@ -205,6 +241,8 @@ impl TokenManager {
                 id: c.id,
                 provider: c.provider,
                 userid: c.userid,
+                label: c.label,
+                server_url: c.server_url,
                 account: c.provider_user_id,
                 expires_at: c.token_expiry,
                 has_refresh_token: c.refresh_token.is_some(),
@@ -217,31 +255,22 @@ impl TokenManager {
             .collect())
     }
 
-    /// The stored tokens of `user` for `provider`, opened (for revocation).
-    pub async fn tokens(
+    /// The tokens of `record`, opened (for revocation).
+    pub fn tokens(
         &self,
-        user: UserId,
-        provider: &str,
-    ) -> Result<Option<(Secret, Option<Secret>)>, TokenError> {
-        let Some(record) = self
-            .store
-            .credential(CredentialId::derive(user, provider))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let access = open_column(&self.keyring, &record, &record.access_token, "access_token")?;
+        record: &CredentialRecord,
+    ) -> Result<(Secret, Option<Secret>), TokenError> {
+        let access = open_column(&self.keyring, record, &record.access_token, "access_token")?;
         let refresh = record
             .refresh_token
             .as_deref()
-            .map(|r| open_column(&self.keyring, &record, r, "refresh_token"))
+            .map(|r| open_column(&self.keyring, record, r, "refresh_token"))
             .transpose()?;
-        Ok(Some((access, refresh)))
+        Ok((access, refresh))
     }
 
-    /// Forget `user`'s credential for `provider`.
-    pub async fn delete(&self, user: UserId, provider: &str) -> Result<bool, TokenError> {
-        let id = CredentialId::derive(user, provider);
+    /// Forget the credential `id`.
+    pub async fn delete(&self, id: CredentialId) -> Result<bool, TokenError> {
         self.sources
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -249,22 +278,15 @@ impl TokenManager {
         Ok(self.store.delete_credential(id).await?)
     }
 
-    /// The token source for `user`'s credential with `app`'s provider: one per credential in
-    /// this process, shared by every sync that uses it.
+    /// The token source for the credential `record` (found with [`TokenManager::account`])
+    /// with `app`'s provider: one per credential in this process, shared by every sync that
+    /// uses it.
     pub async fn source(
         &self,
-        user: UserId,
+        record: CredentialRecord,
         app: &OAuthApp,
     ) -> Result<Arc<TokenSource>, TokenError> {
-        let id = CredentialId::derive(user, app.provider());
-        let record = self
-            .store
-            .credential(id)
-            .await?
-            .ok_or_else(|| TokenError::Missing {
-                provider: app.provider().to_string(),
-                user,
-            })?;
+        let (id, user) = (record.id, record.userid);
         if record.needs_reauth {
             return Err(TokenError::NeedsLogin {
                 provider: app.provider().to_string(),

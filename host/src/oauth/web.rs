@@ -61,9 +61,9 @@ pub enum WebLoginError {
         "this sign-in was started in another browser (or this browser's sign-in cookie is gone), so it can't be finished here; nothing was stored. Start the sign-in again in this browser"
     )]
     OtherBrowser,
-    /// The login signed in to another account than the one connected already.
+    /// A reconnect signed in to another account than the one it reconnects.
     #[error(
-        "this sign-in is for the account {new}, but {connected} is connected already; nothing was stored. To connect {new} instead, disconnect {connected} first"
+        "this sign-in is for the account {new}, but it was started to reconnect {connected}; nothing was stored. To add {new} as another account, connect a new account instead"
     )]
     OtherAccount {
         /// The account connected now.
@@ -102,6 +102,8 @@ pub struct LoginRequest {
     pub app_redirect: Option<String>,
     /// Also create a default sync config.
     pub sync_files: bool,
+    /// Which account the login is for: one to reconnect, or a new one (with its label).
+    pub account: super::AccountChoice,
 }
 
 /// A finished login.
@@ -113,6 +115,10 @@ pub struct WebLogin {
     pub provider: String,
     /// The account at the provider, when the userinfo endpoint said.
     pub account: Option<String>,
+    /// The stored credential (new, or the one signed in to again).
+    pub credential_id: crate::store::ids::CredentialId,
+    /// Its label.
+    pub label: String,
     /// Where to send the browser.
     pub app_redirect: Option<String>,
     /// A default sync config was asked for.
@@ -168,6 +174,14 @@ pub async fn start(
         callback_url: request.callback_url,
         app_redirect: request.app_redirect,
         sync_files: request.sync_files,
+        credential_id: match &request.account {
+            super::AccountChoice::Existing(id) => Some(*id),
+            super::AccountChoice::Add { .. } => None,
+        },
+        label: match request.account {
+            super::AccountChoice::Existing(_) => None,
+            super::AccountChoice::Add { label } => label,
+        },
         expires_at: Utc::now() + LOGIN_TTL,
         binding_hash: Some(hash_key(binding.expose())),
     };
@@ -246,28 +260,38 @@ pub async fn finish(
         )
         .await?;
     let account = app.account(&grant.access_token).await;
-    let connected = tokens
-        .store()
-        .credential(crate::store::ids::CredentialId::derive(
-            record.userid,
-            &record.provider,
-        ))
-        .await?
-        .and_then(|c| c.provider_user_id);
-    if let (Some(connected), Some(new)) = (connected, account.as_ref())
-        && !connected.eq_ignore_ascii_case(new)
-    {
-        return Err(WebLoginError::OtherAccount {
-            connected,
-            new: new.clone(),
-        });
-    }
+    let choice = match record.credential_id {
+        Some(id) => {
+            // A reconnect must sign in to the account it reconnects: another account's grant
+            // would quietly feed a config someone else's files.
+            let connected = tokens
+                .store()
+                .credential(id)
+                .await?
+                .filter(|c| c.userid == record.userid)
+                .and_then(|c| c.provider_user_id);
+            if let (Some(connected), Some(new)) = (connected, account.as_ref())
+                && !connected.eq_ignore_ascii_case(new)
+            {
+                return Err(WebLoginError::OtherAccount {
+                    connected,
+                    new: new.clone(),
+                });
+            }
+            super::AccountChoice::Existing(id)
+        }
+        None => super::AccountChoice::Add {
+            label: record.label.clone(),
+        },
+    };
     let saved = tokens
-        .save_grant(record.userid, &record.provider, &grant, account)
+        .save_grant(record.userid, &record.provider, &grant, account, &choice)
         .await?;
     Ok(WebLogin {
         user: record.userid,
         provider: record.provider,
+        credential_id: saved.id,
+        label: saved.label,
         // What save_grant stored: this login's account, or the one known before.
         account: saved.provider_user_id,
         app_redirect: record.app_redirect,

@@ -26,7 +26,7 @@ pub mod validate;
 
 pub use credentials::{CredentialError, CredentialErrorKind, CredentialSource, StaticToken};
 pub use error::{Call, CallError, LoadError, StartError, UnknownProvider};
-pub use provider::{CallContext, CallUsage, ComponentSource, Provider};
+pub use provider::{AccountServer, CallContext, CallUsage, ComponentSource, Provider};
 pub use registry::Registry;
 
 /// The contract's types (`Entry`, `Page`, `ProviderInfo`, ...), as the host uses them.

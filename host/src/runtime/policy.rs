@@ -135,6 +135,34 @@ impl NetworkPolicy {
         Ok(NetworkPolicy { rules })
     }
 
+    /// This policy for the calls of one account that lives on its own server (a user's WebDAV
+    /// server): `server_url`'s origin takes the place of every origin the operator gave
+    /// credentials to, so the account's password goes to its server and nowhere else. It is
+    /// not an operator origin: a private address stays refused unless the operator allows
+    /// private networks, and plain `http` only then.
+    pub fn for_account_server(
+        &self,
+        server_url: &str,
+        allow_private: bool,
+    ) -> Result<Self, String> {
+        let mut rule = parse_origin(server_url, true)?;
+        rule.operator = false;
+        if rule.plain_http && !allow_private {
+            return Err(format!(
+                "the account's server {} is plain http, which would send its password unencrypted; use https (the operator may allow http with P8_ALLOW_PRIVATE_NETWORKS)",
+                rule.text
+            ));
+        }
+        let mut rules: Vec<Rule> = self
+            .rules
+            .iter()
+            .filter(|r| !(r.operator && r.credentials))
+            .cloned()
+            .collect();
+        rules.push(rule);
+        Ok(NetworkPolicy { rules })
+    }
+
     /// A policy that allows nothing (used while asking a component for its `info()`).
     pub fn deny_all() -> Self {
         NetworkPolicy::default()

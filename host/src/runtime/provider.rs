@@ -43,6 +43,17 @@ pub struct CallContext {
     pub interceptor: Option<Arc<dyn super::intercept::Interceptor>>,
     /// Where calls report the resources they used (the harness's limits check).
     pub usage: Option<Arc<CallUsage>>,
+    /// The server of the account the calls are made for, when it has its own (a user's
+    /// WebDAV server): it is the provider's `api_base`, and the only origin the credential
+    /// goes to ([`Provider::account_server`]).
+    pub account_server: Option<AccountServer>,
+}
+
+/// An account's own server, with the allow-list its calls run under.
+#[derive(Clone, Debug)]
+pub struct AccountServer {
+    url: String,
+    policy: Arc<NetworkPolicy>,
 }
 
 /// The most any call made with one context used, recorded as each call ends.
@@ -315,6 +326,13 @@ macro_rules! guest_call {
 }
 
 impl Prepared {
+    /// The allow-list of calls made with `cx`: the account's server's where it has one.
+    fn policy_for<'a>(&'a self, cx: &'a CallContext) -> &'a Arc<NetworkPolicy> {
+        cx.account_server
+            .as_ref()
+            .map_or(&self.policy, |server| &server.policy)
+    }
+
     fn new_store(&self, cx: &CallContext, call: Call) -> Result<Store<CallState>, CallError> {
         let output = Arc::new(GuestOutput::default());
         let mut wasi = WasiCtxBuilder::new();
@@ -344,6 +362,9 @@ impl Prepared {
         }
         let mut config = cx.config.clone();
         config.extend(self.operator_config.clone());
+        if let Some(server) = &cx.account_server {
+            config.insert("api_base".into(), server.url.clone());
+        }
         let state = CallState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -351,7 +372,7 @@ impl Prepared {
             hooks: HttpHooks {
                 provider: self.label.clone(),
                 outbound: self.runtime.outbound.clone(),
-                policy: self.policy.clone(),
+                policy: self.policy_for(cx).clone(),
                 pacer: self.pacer.clone(),
                 credentials: cx.credentials.clone(),
                 interceptor: cx.interceptor.clone(),
@@ -576,6 +597,21 @@ impl Provider {
     }
 
     /// Whether the operator allows loopback and private addresses for what the component
+    /// The calls of an account on its own server `url` (a user's WebDAV server): the server
+    /// is the provider's `api_base` and takes the place of the operator's credentialed
+    /// origins. Refused for a URL that is not an http(s) origin, or plain http where the
+    /// operator does not allow private networks.
+    pub fn account_server(&self, url: &str) -> Result<AccountServer, String> {
+        let policy = self
+            .prepared
+            .policy
+            .for_account_server(url, self.allows_private_networks())?;
+        Ok(AccountServer {
+            url: url.to_string(),
+            policy: Arc::new(policy),
+        })
+    }
+
     /// declared (`P8_ALLOW_PRIVATE_NETWORKS`).
     pub fn allows_private_networks(&self) -> bool {
         self.prepared.runtime.settings.network.allow_private
@@ -762,7 +798,7 @@ impl Provider {
                     ));
                 }
                 super::http::check_request(
-                    &p.policy,
+                    p.policy_for(cx),
                     p.runtime.settings.network.allow_private,
                     &request.method,
                     &url,
@@ -816,7 +852,7 @@ impl Provider {
         super::http::open_plan(
             self.id(),
             &self.prepared.runtime.outbound,
-            &self.prepared.policy,
+            self.prepared.policy_for(cx),
             self.prepared.pacer.as_deref(),
             cx.credentials.clone(),
             cx.interceptor.as_ref(),

@@ -2,7 +2,7 @@
 //! way (single-use OAuth `state`s bound to the user who started them).
 
 use super::StoreError;
-use super::ids::UserId;
+use super::ids::{CredentialId, UserId};
 use chrono::{DateTime, Utc};
 
 /// A stored API key (`p8."SyncApiKey"`). The key itself is shown once, at creation.
@@ -41,6 +41,11 @@ pub struct LoginStateRecord {
     pub app_redirect: Option<String>,
     /// Also create a default sync config for the provider.
     pub sync_files: bool,
+    /// The account this login reconnects (`None`: it adds an account, or signs in again to
+    /// one the user has).
+    pub credential_id: Option<CredentialId>,
+    /// The label to give an account this login adds.
+    pub label: Option<String>,
     /// Hex SHA-256 of the value the starting browser holds in its login cookie: the callback
     /// must come with it. `None` only for rows written before logins were bound.
     pub binding_hash: Option<String>,

@@ -63,6 +63,9 @@ pub struct SyncConfig {
     pub provider: String,
     /// The owner.
     pub userid: UserId,
+    /// The account it syncs (`None`: the owner's only account of the provider, for configs
+    /// made before any account was connected).
+    pub credential_id: Option<CredentialId>,
     /// Whether scheduled syncs run.
     pub enabled: bool,
     /// Hours between scheduled syncs.
@@ -104,6 +107,7 @@ impl SyncConfig {
             name: name.to_string(),
             provider: provider.to_string(),
             userid,
+            credential_id: None,
             enabled: true,
             sync_interval_hours: 24,
             last_sync_at: None,
@@ -425,12 +429,19 @@ impl SyncLog {
 /// `oauth::crypto`): the store only ever moves ciphertext.
 #[derive(Clone, PartialEq)]
 pub struct CredentialRecord {
-    /// Derived from (userid, provider).
+    /// The user's first account of a provider has the id derived from (userid, provider), as
+    /// Percolate derives it; further accounts get random ids.
     pub id: CredentialId,
     /// The provider id.
     pub provider: String,
     /// The owner.
     pub userid: UserId,
+    /// The person's name for the account, unique per user and provider (by default the
+    /// account's email, where the provider says it).
+    pub label: String,
+    /// The server the account lives on, for self-hosted services (WebDAV): its syncs may
+    /// reach that origin and no other.
+    pub server_url: Option<String>,
     /// The sealed access token.
     pub access_token: String,
     /// The sealed refresh token, when the provider gave one.

@@ -11,9 +11,40 @@ use crate::runtime::{CallContext, CallError, CredentialError, CredentialSource, 
 use crate::store::SyncConfig;
 use std::sync::Arc;
 
-/// The credential a config's syncs use, checked (and refreshed if it is about to expire)
-/// before anything is listed, so a dead grant stops the run before it starts.
-pub async fn credentials_for(
+/// Give `cx` the credential a config's syncs use, checked (and refreshed if it is about to
+/// expire) before anything is listed, so a dead grant stops the run before it starts; and,
+/// for an account on its own server (a user's WebDAV server), that server as the only origin
+/// the credential may go to.
+pub async fn authorize(
+    config: &SyncConfig,
+    provider: &Provider,
+    tokens: Option<&TokenManager>,
+    cx: &mut CallContext,
+) -> Result<(), SyncError> {
+    cx.credentials = credentials_for(config, provider, tokens).await?;
+    let Some(tokens) = tokens.filter(|_| cx.credentials.is_some()) else {
+        return Ok(());
+    };
+    let server = tokens
+        .account(config.userid, provider.id(), config.credential_id)
+        .await
+        .ok()
+        .and_then(|account| account.server_url);
+    if let Some(url) = server {
+        cx.account_server =
+            Some(
+                provider
+                    .account_server(&url)
+                    .map_err(|message| SyncError::Credential {
+                        config: config.name.clone(),
+                        message,
+                    })?,
+            );
+    }
+    Ok(())
+}
+
+async fn credentials_for(
     config: &SyncConfig,
     provider: &Provider,
     tokens: Option<&TokenManager>,
@@ -29,8 +60,12 @@ pub async fn credentials_for(
                 stop("this provider signs in with OAuth2, but the engine was started without a credential store".into())
             })?;
             let app = OAuthApp::for_provider(provider).map_err(|e| stop(e.to_string()))?;
+            let account = tokens
+                .account(config.userid, provider.id(), config.credential_id)
+                .await
+                .map_err(|e| stop(e.to_string()))?;
             let source = tokens
-                .source(config.userid, &app)
+                .source(account, &app)
                 .await
                 .map_err(|e| stop(e.to_string()))?;
             source
@@ -57,7 +92,7 @@ pub async fn credentials_for(
                 return Ok(None);
             };
             let source = tokens
-                .static_source(config.userid, provider.id(), kind)
+                .static_source(config.userid, provider.id(), config.credential_id, kind)
                 .await
                 .map_err(|e| stop(e.to_string()))?;
             Ok(Some(source as Arc<dyn CredentialSource>))

@@ -611,7 +611,7 @@ impl SyncEngine {
                 })?;
         let (mut cx, planned) = call_context(config, &provider)?;
         self.grant_root(config, &mut cx).await?;
-        cx.credentials = auth::credentials_for(config, &provider, self.tokens.as_deref()).await?;
+        auth::authorize(config, &provider, self.tokens.as_deref(), &mut cx).await?;
         let stopped = |cx: &CallContext| {
             auth::dead(cx).map(|e| SyncError::Credential {
                 config: config.name.clone(),

@@ -27,6 +27,8 @@ fn login_row(row: &PgRow) -> Result<LoginStateRecord, StoreError> {
         callback_url: get(row, "callback_url")?,
         app_redirect: get(row, "app_redirect")?,
         sync_files: get(row, "sync_files")?,
+        credential_id: get::<Option<uuid::Uuid>>(row, "credential_id")?.map(Into::into),
+        label: get(row, "label")?,
         binding_hash: get(row, "binding_hash")?,
         expires_at: ts(row, "expires_at")?.unwrap_or_default(),
     })
@@ -97,8 +99,9 @@ impl AccessStore for PostgresStore {
         .map_err(query_err(DOING))?;
         sqlx::query(
             r#"INSERT INTO p8."SyncOAuthState" (state_hash, provider, userid, verifier, key_id,
-                 callback_url, app_redirect, sync_files, expires_at, binding_hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+                 callback_url, app_redirect, sync_files, expires_at, binding_hash, credential_id,
+                 label)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
         )
         .bind(&s.state_hash)
         .bind(&s.provider)
@@ -110,6 +113,8 @@ impl AccessStore for PostgresStore {
         .bind(s.sync_files)
         .bind(naive(Some(s.expires_at)))
         .bind(&s.binding_hash)
+        .bind(s.credential_id.map(|id| id.0))
+        .bind(&s.label)
         .execute(&self.pool)
         .await
         .map_err(query_err(DOING))?;

@@ -117,6 +117,11 @@ fn uuid_col<T: From<uuid::Uuid>>(row: &PgRow, col: &str) -> Result<T, StoreError
     Ok(T::from(id))
 }
 
+fn opt_uuid_col<T: From<uuid::Uuid>>(row: &PgRow, col: &str) -> Result<Option<T>, StoreError> {
+    let id: Option<uuid::Uuid> = row.try_get(col).map_err(query_err("reading a row"))?;
+    Ok(id.map(T::from))
+}
+
 fn json_col(row: &PgRow, col: &str) -> Result<Option<serde_json::Value>, StoreError> {
     let v: Option<Json<serde_json::Value>> =
         row.try_get(col).map_err(query_err("reading a row"))?;
@@ -141,6 +146,7 @@ fn config_row(row: &PgRow) -> Result<SyncConfig, StoreError> {
         name: get(row, "name")?,
         provider: get(row, "provider")?,
         userid: uuid_col(row, "userid")?,
+        credential_id: opt_uuid_col(row, "credential_id")?,
         enabled: get::<Option<bool>>(row, "enabled")?.unwrap_or(true),
         sync_interval_hours: get::<Option<i32>>(row, "sync_interval_hours")?.unwrap_or(24),
         last_sync_at: ts(row, "last_sync_at")?,
@@ -223,6 +229,8 @@ fn credential_row(row: &PgRow) -> Result<CredentialRecord, StoreError> {
         id: uuid_col(row, "id")?,
         provider: get(row, "provider")?,
         userid: uuid_col(row, "userid")?,
+        label: get(row, "label")?,
+        server_url: get(row, "server_url")?,
         access_token: get(row, "access_token")?,
         refresh_token: get(row, "refresh_token")?,
         token_expiry: ts(row, "token_expiry")?,
@@ -240,14 +248,15 @@ fn credential_row(row: &PgRow) -> Result<CredentialRecord, StoreError> {
 
 const PUT_CREDENTIAL: &str = r#"INSERT INTO p8."SyncCredential" (id, provider, userid,
       access_token, refresh_token, token_expiry, provider_user_id, provider_metadata, key_id,
-      scopes, needs_reauth, reauth_reason, refreshed_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+      scopes, needs_reauth, reauth_reason, refreshed_at, label, server_url)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
     ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, userid = excluded.userid,
       access_token = excluded.access_token, refresh_token = excluded.refresh_token,
       token_expiry = excluded.token_expiry, provider_user_id = excluded.provider_user_id,
       provider_metadata = excluded.provider_metadata, key_id = excluded.key_id,
       scopes = excluded.scopes, needs_reauth = excluded.needs_reauth,
       reauth_reason = excluded.reauth_reason, refreshed_at = excluded.refreshed_at,
+      label = excluded.label, server_url = excluded.server_url,
       updated_at = CURRENT_TIMESTAMP"#;
 
 async fn put_credential<'e>(
@@ -268,6 +277,8 @@ async fn put_credential<'e>(
         .bind(c.needs_reauth)
         .bind(&c.reauth_reason)
         .bind(naive(c.refreshed_at))
+        .bind(&c.label)
+        .bind(&c.server_url)
         .execute(executor)
         .await
         .map_err(query_err("saving a credential"))?;
@@ -363,9 +374,9 @@ impl Store for PostgresStore {
             r#"INSERT INTO p8."SyncConfig" (id, name, provider, userid, enabled, sync_interval_hours,
                  last_sync_at, next_sync_at, include_folders, exclude_folders, include_file_types,
                  exclude_file_types, provider_config, change_cursor, mirror_deletes, max_file_size,
-                 schedule, schedule_timezone, cursor_scope)
+                 schedule, schedule_timezone, cursor_scope, credential_id)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19)
+                 $17, $18, $19, $20)
                ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                  userid = excluded.userid, enabled = excluded.enabled,
                  sync_interval_hours = excluded.sync_interval_hours,
@@ -377,6 +388,7 @@ impl Store for PostgresStore {
                  cursor_scope = excluded.cursor_scope,
                  mirror_deletes = excluded.mirror_deletes, max_file_size = excluded.max_file_size,
                  schedule = excluded.schedule, schedule_timezone = excluded.schedule_timezone,
+                 credential_id = excluded.credential_id,
                  updated_at = CURRENT_TIMESTAMP"#,
         )
         .bind(c.id.0)
@@ -398,6 +410,7 @@ impl Store for PostgresStore {
         .bind(&c.schedule)
         .bind(&c.schedule_timezone)
         .bind(&c.cursor_scope)
+        .bind(c.credential_id.map(|id| id.0))
         .execute(&self.pool)
         .await
         .map_err(query_err("saving a sync config"))?;
@@ -597,7 +610,7 @@ impl Store for PostgresStore {
     async fn credentials(&self, user: Option<UserId>) -> Result<Vec<CredentialRecord>, StoreError> {
         sqlx::query(
             r#"SELECT * FROM p8."SyncCredential" WHERE $1::uuid IS NULL OR userid = $1
-               ORDER BY provider, userid"#,
+               ORDER BY provider, userid, label"#,
         )
         .bind(user.map(|u| u.0))
         .fetch_all(&self.pool)

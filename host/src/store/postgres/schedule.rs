@@ -22,7 +22,9 @@ impl ScheduleStore for PostgresStore {
                    AND (c.lease_owner IS NULL
                         OR c.lease_expires_at < (clock_timestamp() AT TIME ZONE 'UTC'))
                    AND NOT EXISTS (SELECT 1 FROM p8."SyncCredential" k
-                                   WHERE k.userid = c.userid AND k.provider = c.provider
+                                   WHERE (k.id = c.credential_id
+                                           OR (c.credential_id IS NULL AND k.userid = c.userid
+                                               AND k.provider = c.provider))
                                      AND k.needs_reauth)
                  ORDER BY c.next_sync_at NULLS FIRST, c.id
                  LIMIT 1 FOR UPDATE OF c SKIP LOCKED)

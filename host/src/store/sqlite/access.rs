@@ -30,6 +30,8 @@ fn login_row(row: &SqliteRow) -> Result<LoginStateRecord, StoreError> {
         callback_url: get(row, "callback_url")?,
         app_redirect: get(row, "app_redirect")?,
         sync_files: get(row, "sync_files")?,
+        credential_id: super::opt_uuid_col(row, "credential_id", T)?,
+        label: get(row, "label")?,
         binding_hash: get(row, "binding_hash")?,
         expires_at: get(row, "expires_at")?,
     })
@@ -98,8 +100,9 @@ impl AccessStore for SqliteStore {
             .map_err(query_err(DOING))?;
         sqlx::query(
             r#"INSERT INTO "SyncOAuthState" (state_hash, provider, userid, verifier, key_id,
-                 callback_url, app_redirect, sync_files, created_at, expires_at, binding_hash)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"#,
+                 callback_url, app_redirect, sync_files, created_at, expires_at, binding_hash,
+                 credential_id, label)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"#,
         )
         .bind(&s.state_hash)
         .bind(&s.provider)
@@ -112,6 +115,8 @@ impl AccessStore for SqliteStore {
         .bind(now)
         .bind(s.expires_at)
         .bind(&s.binding_hash)
+        .bind(s.credential_id.map(|id| id.to_string()))
+        .bind(&s.label)
         .execute(&self.pool)
         .await
         .map_err(query_err(DOING))?;

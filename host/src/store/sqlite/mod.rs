@@ -98,6 +98,21 @@ fn uuid_col<T: FromStr>(row: &SqliteRow, col: &str, table: &'static str) -> Resu
     })
 }
 
+pub(super) fn opt_uuid_col<T: FromStr>(
+    row: &SqliteRow,
+    col: &str,
+    table: &'static str,
+) -> Result<Option<T>, StoreError> {
+    let text: Option<String> = row.try_get(col).map_err(query_err("reading a row"))?;
+    text.map(|text| {
+        text.parse().map_err(|_| StoreError::Corrupt {
+            table,
+            reason: format!("{col} `{text}` is not a uuid"),
+        })
+    })
+    .transpose()
+}
+
 fn json_col(
     row: &SqliteRow,
     col: &str,
@@ -131,6 +146,7 @@ fn config_row(row: &SqliteRow) -> Result<SyncConfig, StoreError> {
         name: get(row, "name")?,
         provider: get(row, "provider")?,
         userid: uuid_col(row, "userid", T)?,
+        credential_id: opt_uuid_col(row, "credential_id", T)?,
         enabled: get::<Option<bool>>(row, "enabled")?.unwrap_or(true),
         sync_interval_hours: get::<Option<i32>>(row, "sync_interval_hours")?.unwrap_or(24),
         last_sync_at: get(row, "last_sync_at")?,
@@ -237,6 +253,8 @@ fn credential_row(row: &SqliteRow) -> Result<CredentialRecord, StoreError> {
         id: uuid_col(row, "id", T)?,
         provider: get(row, "provider")?,
         userid: uuid_col(row, "userid", T)?,
+        label: get(row, "label")?,
+        server_url: get(row, "server_url")?,
         access_token: get(row, "access_token")?,
         refresh_token: get(row, "refresh_token")?,
         token_expiry: sqlite_ts(row, "token_expiry")?,
@@ -259,14 +277,15 @@ async fn put_credential<'e>(
     sqlx::query(
         r#"INSERT INTO "SyncCredential" (id, provider, userid, access_token, refresh_token,
              token_expiry, provider_user_id, provider_metadata, key_id, scopes, needs_reauth,
-             reauth_reason, refreshed_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             reauth_reason, refreshed_at, label, server_url)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
            ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, userid = excluded.userid,
              access_token = excluded.access_token, refresh_token = excluded.refresh_token,
              token_expiry = excluded.token_expiry, provider_user_id = excluded.provider_user_id,
              provider_metadata = excluded.provider_metadata, key_id = excluded.key_id,
              scopes = excluded.scopes, needs_reauth = excluded.needs_reauth,
              reauth_reason = excluded.reauth_reason, refreshed_at = excluded.refreshed_at,
+             label = excluded.label, server_url = excluded.server_url,
              updated_at = CURRENT_TIMESTAMP"#,
     )
     .bind(c.id.to_string())
@@ -282,6 +301,8 @@ async fn put_credential<'e>(
     .bind(c.needs_reauth)
     .bind(&c.reauth_reason)
     .bind(c.refreshed_at.map(|t| t.to_rfc3339()))
+    .bind(&c.label)
+    .bind(&c.server_url)
     .execute(executor)
     .await
     .map_err(query_err("saving a credential"))?;
@@ -409,9 +430,9 @@ impl Store for SqliteStore {
             r#"INSERT INTO "SyncConfig" (id, name, provider, userid, enabled, sync_interval_hours,
                  last_sync_at, next_sync_at, include_folders, exclude_folders, include_file_types,
                  exclude_file_types, provider_config, change_cursor, mirror_deletes, max_file_size,
-                 schedule, schedule_timezone, cursor_scope)
+                 schedule, schedule_timezone, cursor_scope, credential_id)
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19)
+                 ?17, ?18, ?19, ?20)
                ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                  userid = excluded.userid, enabled = excluded.enabled,
                  sync_interval_hours = excluded.sync_interval_hours,
@@ -423,6 +444,7 @@ impl Store for SqliteStore {
                  cursor_scope = excluded.cursor_scope,
                  mirror_deletes = excluded.mirror_deletes, max_file_size = excluded.max_file_size,
                  schedule = excluded.schedule, schedule_timezone = excluded.schedule_timezone,
+                 credential_id = excluded.credential_id,
                  updated_at = CURRENT_TIMESTAMP"#,
         )
         .bind(c.id.to_string())
@@ -444,6 +466,7 @@ impl Store for SqliteStore {
         .bind(&c.schedule)
         .bind(&c.schedule_timezone)
         .bind(&c.cursor_scope)
+        .bind(c.credential_id.map(|id| id.to_string()))
         .execute(&self.pool)
         .await
         .map_err(query_err("saving a sync config"))?;
@@ -652,7 +675,7 @@ impl Store for SqliteStore {
     async fn credentials(&self, user: Option<UserId>) -> Result<Vec<CredentialRecord>, StoreError> {
         sqlx::query(
             r#"SELECT * FROM "SyncCredential" WHERE ?1 IS NULL OR userid = ?1
-               ORDER BY provider, userid"#,
+               ORDER BY provider, userid, label"#,
         )
         .bind(user.map(|u| u.to_string()))
         .fetch_all(&self.pool)

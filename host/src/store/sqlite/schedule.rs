@@ -30,7 +30,9 @@ impl ScheduleStore for SqliteStore {
                  AND (c.next_sync_at IS NULL OR c.next_sync_at <= ?1)
                  AND (c.lease_owner IS NULL OR c.lease_expires_at < ?1)
                  AND NOT EXISTS (SELECT 1 FROM "SyncCredential" k
-                                 WHERE k.userid = c.userid AND k.provider = c.provider
+                                 WHERE (k.id = c.credential_id
+                                         OR (c.credential_id IS NULL AND k.userid = c.userid
+                                             AND k.provider = c.provider))
                                    AND k.needs_reauth)
                ORDER BY c.next_sync_at IS NOT NULL, c.next_sync_at, c.id LIMIT 1"#,
         )
