@@ -1715,3 +1715,53 @@ async fn a_user_holds_several_accounts_of_a_provider_and_configs_name_theirs() {
     assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
     assert_eq!(r.body[0]["id"], json!(ids[0]));
 }
+
+/// A run followed as server-sent events: `progress` while it waits, then, once it is
+/// cancelled, one `end` event with the result, and the stream closes. Cancelling is the
+/// owner's: another tenant's request is "not found", and an ended run is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_followed_as_events_and_cancelled() {
+    let a = api().await;
+    let id = a.create(&a.alice, a.local_config("followed")).await;
+    let r = a.run_now(id, &a.alice).await;
+    let queued = r.body["log_id"].as_str().unwrap().to_string();
+    let events = reqwest::Client::new()
+        .get(format!("{}/sync/logs/{queued}/events", a.base))
+        .bearer_auth(&a.alice.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    assert!(
+        events.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let reading = tokio::spawn(events.text());
+
+    let cancel = format!("/sync/logs/{queued}/cancel");
+    let r = a.send(Method::POST, &cancel, Some(&a.bob), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = a.get(&format!("/sync/logs/{queued}/events"), &a.bob).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = a.send(Method::POST, &cancel, Some(&a.alice), None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(r.body["outcome"], "cancelled");
+    assert_eq!(r.body["run"]["status"], "cancelled");
+
+    let text = tokio::time::timeout(std::time::Duration::from_secs(10), reading)
+        .await
+        .expect("the stream closes once the run has ended")
+        .unwrap()
+        .unwrap();
+    let first_progress = text.find("event: progress").expect(&text);
+    let end = text.find("event: end").expect(&text);
+    assert!(first_progress < end, "{text}");
+    assert!(text[end..].contains("\"status\":\"cancelled\""), "{text}");
+    assert_eq!(text.matches("event: end").count(), 1, "{text}");
+
+    let r = a.send(Method::POST, &cancel, Some(&a.alice), None).await;
+    assert_eq!(r.body["outcome"], "ended", "{}", r.text);
+}

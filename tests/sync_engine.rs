@@ -642,3 +642,108 @@ both!(
     changes_feed,
     http_fetch_plans
 );
+
+/// A running sync writes its progress to its log row (files done of total, bytes, the file
+/// under way) and stops when asked: no new file starts, the run ends `cancelled`, and the
+/// next run transfers what it left. A queued run asked to stop never starts.
+async fn progress_and_cancel(postgres: bool) {
+    use p8sync::store::CancelOutcome;
+    let f = fixture(postgres).await;
+    let rt = Runtime::new(settings()).unwrap();
+    let slow = SyncEngine::new(
+        f.store.clone(),
+        f.blob.clone(),
+        Arc::new(Registry::from_providers([load_local(&rt).await])),
+        SyncOptions {
+            transfers: 1,
+            // Called after each file on the run's task: holds each file for a moment, so the
+            // run is still going when the stop arrives.
+            progress: Some(Arc::new(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(40))
+            })),
+            ..SyncOptions::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..100 {
+        std::fs::write(dir.path().join(format!("f{i:03}.bin")), vec![7u8; 1000]).unwrap();
+    }
+    let config = local_config(dir.path());
+    f.store.put_config(&config).await.unwrap();
+    let running = {
+        let config = config.clone();
+        tokio::spawn(async move { slow.run(&config).await })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let log = loop {
+        let logs = f.store.logs(Some(config.id), 1).await.unwrap();
+        if let Some(l) = logs.into_iter().next()
+            && l.files_synced > 0
+            && l.current_file.is_some()
+        {
+            break l;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no progress was recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(log.status, LogStatus::Syncing);
+    assert_eq!((log.files_total, log.bytes_total), (100, Some(100_000)));
+    assert!(log.current_file.as_deref().unwrap().starts_with('f'));
+    assert_eq!(
+        f.store.cancel_run(log.id).await.unwrap(),
+        Some(CancelOutcome::Requested)
+    );
+    let stopped = running.await.unwrap().unwrap();
+    assert!(stopped.cancelled && !stopped.success, "{stopped:?}");
+    assert!(stopped.files_synced < 100, "{stopped:?}");
+    let ended = f.store.log(log.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, LogStatus::Cancelled);
+    assert!(
+        ended
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("stopped on request"),
+        "{ended:?}"
+    );
+    assert_eq!(
+        f.store.cancel_run(log.id).await.unwrap(),
+        Some(CancelOutcome::Ended(LogStatus::Cancelled))
+    );
+    // The next run transfers what the stopped one left, and nothing twice.
+    let rest = f.engine.run(&config).await.unwrap();
+    assert!(rest.success, "{rest:?}");
+    assert_eq!(rest.files_synced + stopped.files_synced, 100);
+
+    // A queued run asked to stop never starts.
+    let queued = f.store.queue_run(config.id).await.unwrap().unwrap();
+    assert_eq!(
+        f.store.cancel_run(queued).await.unwrap(),
+        Some(CancelOutcome::Cancelled)
+    );
+    assert_eq!(f.store.queued_run(config.id).await.unwrap(), None);
+    assert_eq!(
+        f.store.log(queued).await.unwrap().unwrap().status,
+        LogStatus::Cancelled
+    );
+    assert_eq!(
+        f.store
+            .cancel_run(p8sync::store::ids::LogId::new())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_and_cancel_on_sqlite() {
+    progress_and_cancel(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_and_cancel_on_postgres() {
+    progress_and_cancel(true).await;
+}

@@ -265,6 +265,27 @@ fn sync_a_folder_with_zero_set_up_then_again() {
             .count(),
         2
     );
+
+    // Stopping a run that ended leaves it alone and says so; an unknown one is not found.
+    let runs = p8sync_env(data.path(), &["logs", "--json"], &[]);
+    let first: serde_json::Value =
+        serde_json::from_str(text(&runs).0.lines().next().unwrap()).unwrap();
+    let id = first["id"].as_str().unwrap();
+    let cancel = p8sync_env(data.path(), &["logs", "--cancel", id], &[]);
+    assert!(cancel.status.success(), "{}", text(&cancel).1);
+    assert!(
+        text(&cancel).1.contains("had ended already (success)"),
+        "{}",
+        text(&cancel).1
+    );
+    let unknown = "00000000-0000-4000-8000-000000000001";
+    let cancel = p8sync_env(data.path(), &["logs", "--cancel", unknown], &[]);
+    assert!(!cancel.status.success());
+    assert!(
+        text(&cancel).1.contains("no sync log"),
+        "{}",
+        text(&cancel).1
+    );
 }
 
 #[test]

@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/keys/{id}", delete(users::revoke))
         .route("/sync/logs", get(runs::logs))
         .route("/sync/logs/{id}", get(runs::log))
+        .route("/sync/logs/{id}/cancel", post(runs::cancel))
+        .route("/sync/logs/{id}/events", get(runs::events))
         .route("/sync/files", get(runs::files))
         .route("/sync/files/{id}", get(runs::file))
         .route("/auth/credentials", get(credentials::list))

@@ -14,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::providers::list,
         super::configs::list, super::configs::create, super::configs::get,
         super::configs::patch, super::configs::delete, super::configs::run,
-        super::runs::logs, super::runs::log, super::runs::files, super::runs::file,
+        super::runs::logs, super::runs::log, super::runs::cancel, super::runs::events, super::runs::files, super::runs::file,
         super::ingest::jobs, super::ingest::requeue, super::ingest::queue,
         super::credentials::list, super::credentials::revoke, super::credentials::save,
         super::credentials::account, super::credentials::rename, super::credentials::delete_account,

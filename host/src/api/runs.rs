@@ -7,7 +7,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, IdPath};
 use crate::store::ids::{ConfigId, FileId, LogId, UserId};
 use crate::store::pages::{FileQuery, LogQuery};
-use crate::store::{FileStatus, LogStatus, SyncFile, SyncLog};
+use crate::store::{CancelOutcome, FileStatus, LogStatus, SyncFile, SyncLog};
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -94,10 +94,84 @@ pub async fn log(
     caller: Caller,
     IdPath(id): IdPath<LogId>,
 ) -> ApiResult<Json<SyncLog>> {
-    match state.store.log(id).await? {
-        Some(l) if caller.owns(l.userid) => Ok(Json(l)),
-        _ => Err(ApiError::not_found(format!("sync log {id}"))),
-    }
+    Ok(Json(state.app().run(id, caller.owner()).await?))
+}
+
+/// What asking a run to stop did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CancelledRun {
+    /// `cancelled` (it was queued and never runs), `stopping` (it starts no new file and ends
+    /// within seconds as `cancelled`), or `ended` (it had ended already; nothing changed).
+    pub outcome: String,
+    /// The run as it is now.
+    pub run: SyncLog,
+}
+
+/// `POST /sync/logs/{id}/cancel`: stop a queued or running sync.
+#[utoipa::path(operation_id = "cancelRun", post, path = "/sync/logs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 202, body = CancelledRun), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath<LogId>,
+) -> ApiResult<(axum::http::StatusCode, Json<CancelledRun>)> {
+    let (outcome, run) = state.app().cancel_run(id, caller.owner()).await?;
+    let outcome = match outcome {
+        CancelOutcome::Cancelled => "cancelled",
+        CancelOutcome::Requested => "stopping",
+        CancelOutcome::Ended(_) => "ended",
+    };
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(CancelledRun {
+            outcome: outcome.into(),
+            run,
+        }),
+    ))
+}
+
+/// The longest a progress stream stays open (a day of one event a second).
+const MAX_PROGRESS_EVENTS: u32 = 86_400;
+
+/// `GET /sync/logs/{id}/events`: the run's progress as server-sent events, one a second:
+/// `progress` events while it is queued or running (files done of total, bytes, the file
+/// under way), then one `end` event with the result, and the stream closes.
+#[utoipa::path(operation_id = "followRun", get, path = "/sync/logs/{id}/events", tag = "runs",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, content_type = "text/event-stream", body = crate::store::SyncLog,
+            description = "`progress` events, then one `end` event; each carries the run"),
+        (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath<LogId>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let (app, owner) = (std::sync::Arc::new(state.app()), caller.owner());
+    // Checked up front, so someone else's run is a 404 rather than an empty stream.
+    app.run(id, owner).await?;
+    let stream = futures::stream::unfold((0u32, false), move |(n, over)| {
+        let app = app.clone();
+        async move {
+            if over || n >= MAX_PROGRESS_EVENTS {
+                return None;
+            }
+            if n > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            let run = app.run(id, owner).await.ok()?;
+            let ended = crate::app::runs::ended(run.status);
+            let event = Event::default()
+                .event(if ended { "end" } else { "progress" })
+                .json_data(&run)
+                .ok()?;
+            Some((Ok::<_, std::convert::Infallible>(event), (n + 1, ended)))
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// Which files.

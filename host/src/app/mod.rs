@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod configs;
 pub mod files;
 pub mod ingest;
+pub mod runs;
 pub mod users;
 
 use crate::oauth::TokenManager;

@@ -4,8 +4,8 @@ use super::Cli;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalBlobStore;
 use crate::blob::s3::{S3BlobStore, S3Settings};
-use crate::store::ids::{ConfigId, UserId, make_uuid};
-use crate::store::{Store, StoreTarget, SyncConfig};
+use crate::store::ids::{ConfigId, LogId, UserId, make_uuid};
+use crate::store::{CancelOutcome, Store, StoreTarget, SyncConfig};
 use crate::sync::{SyncEngine, SyncOptions, SyncReport};
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -74,6 +74,10 @@ pub struct LogsArgs {
     /// Print JSON lines.
     #[arg(long)]
     json: bool,
+    /// Stop this run (a log id): a queued one never starts, a running one (here or on any
+    /// replica) starts no new file and ends within seconds as `cancelled`.
+    #[arg(long, value_name = "LOG_ID")]
+    cancel: Option<LogId>,
 }
 
 /// The user that owns zero-set-up configs: `P8_USER_ID`, or a fixed id for "local".
@@ -382,6 +386,25 @@ pub(super) async fn run_files(cli: &Cli, args: &FilesArgs) -> Result<()> {
 
 pub(super) async fn run_logs(cli: &Cli, args: &LogsArgs) -> Result<()> {
     let store = cli.store().await?;
+    if let Some(id) = args.cancel {
+        let (outcome, run) = cli.app_on(store, false).await?.cancel_run(id, None).await?;
+        match outcome {
+            CancelOutcome::Cancelled => eprintln!("run {id} was queued; it is cancelled"),
+            CancelOutcome::Requested => {
+                eprintln!("run {id} is stopping: no new file starts, and it ends within seconds")
+            }
+            CancelOutcome::Ended(status) => {
+                eprintln!(
+                    "run {id} had ended already ({}); nothing changed",
+                    status.as_str()
+                )
+            }
+        }
+        if args.json {
+            return super::print_json_lines(&[run]);
+        }
+        return Ok(());
+    }
     let logs = store.logs(args.config, args.limit).await?;
     if args.json {
         return super::print_json_lines(&logs);

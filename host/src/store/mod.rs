@@ -400,6 +400,51 @@ pub struct SyncLog {
     pub error_message: Option<String>,
     /// Per-file errors and details (JSON).
     pub detailed_log: Option<serde_json::Value>,
+    /// While it runs: the bytes it plans to move.
+    pub bytes_total: Option<i64>,
+    /// While it runs: the file under way.
+    pub current_file: Option<String>,
+    /// Someone asked the run to stop; it stops at its next progress report.
+    pub cancel_requested: bool,
+}
+
+/// How far a running sync has got, as it reports itself about once a second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunProgress {
+    /// Files it plans to transfer.
+    pub files_total: i64,
+    /// Of those, stored.
+    pub files_synced: i64,
+    /// Of those, failed.
+    pub files_failed: i64,
+    /// Bytes it plans to move.
+    pub bytes_total: i64,
+    /// Bytes moved.
+    pub bytes_done: i64,
+    /// The file under way (its path at the provider).
+    pub current_file: Option<String>,
+}
+
+/// What asking a run to stop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was queued, and now never runs.
+    Cancelled,
+    /// It is running, and stops at its next progress report (within a few seconds).
+    Requested,
+    /// It had ended already, like this.
+    Ended(LogStatus),
+}
+
+impl CancelOutcome {
+    /// What asking a run that was `previous` to stop does.
+    pub(crate) fn of(previous: LogStatus) -> Self {
+        match previous {
+            LogStatus::Pending => CancelOutcome::Cancelled,
+            LogStatus::Syncing => CancelOutcome::Requested,
+            ended => CancelOutcome::Ended(ended),
+        }
+    }
 }
 
 impl SyncLog {
@@ -421,6 +466,9 @@ impl SyncLog {
             bytes_synced: 0,
             error_message: None,
             detailed_log: None,
+            bytes_total: None,
+            current_file: None,
+            cancel_requested: false,
         }
     }
 }
@@ -556,6 +604,10 @@ pub trait Store:
     async fn put_file(&self, file: &SyncFile) -> Result<(), StoreError>;
     /// Record a run that started.
     async fn start_log(&self, log: &SyncLog) -> Result<(), StoreError>;
+    /// Record a running sync's progress; `true` when someone asked it to stop.
+    async fn run_progress(&self, id: LogId, progress: &RunProgress) -> Result<bool, StoreError>;
+    /// Ask the run `id` to stop (`None`: there is no such run).
+    async fn cancel_run(&self, id: LogId) -> Result<Option<CancelOutcome>, StoreError>;
     /// Record how a run ended, and move the config's `last_sync_at`/`next_sync_at`, together.
     async fn finish_log(
         &self,

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod checksum;
+pub mod live;
 pub mod local_roots;
 pub mod plan;
 pub mod retry;
@@ -407,6 +408,8 @@ pub struct SyncReport {
     pub files_skipped: u64,
     /// Bytes transferred.
     pub bytes: u64,
+    /// Someone asked the run to stop, and it stopped before every file was done.
+    pub cancelled: bool,
     /// One line for people.
     pub message: String,
     /// The failures.
@@ -507,8 +510,11 @@ impl SyncEngine {
             }
             self.store.start_log(&log).await?;
         }
+        let live = Arc::new(live::LiveRun::default());
+        let _reporting =
+            (!self.options.dry_run).then(|| live::report(self.store.clone(), log.id, live.clone()));
         let span = tracing::info_span!("sync", config_id = %config.id, provider = %config.provider);
-        let outcome = tracing::Instrument::instrument(self.run_inner(config), span).await;
+        let outcome = tracing::Instrument::instrument(self.run_inner(config, &live), span).await;
         let report = match outcome {
             Ok(report) => report,
             Err(e) => {
@@ -527,7 +533,9 @@ impl SyncEngine {
         if self.options.dry_run {
             return Ok(report);
         }
-        log.status = if report.files_failed == 0 {
+        log.status = if report.cancelled {
+            LogStatus::Cancelled
+        } else if report.files_failed == 0 {
             LogStatus::Success
         } else if report.files_synced + report.files_unchanged > 0 {
             LogStatus::Partial
@@ -543,7 +551,12 @@ impl SyncEngine {
         log.files_unchanged = report.files_unchanged as i32;
         log.files_deleted = report.files_deleted as i32;
         log.bytes_synced = report.bytes as i64;
-        if report.files_failed > 0 {
+        if report.cancelled {
+            log.error_message = Some(format!(
+                "stopped on request after {} of the files to transfer",
+                report.files_synced + report.files_failed
+            ));
+        } else if report.files_failed > 0 {
             log.error_message = Some(format!("{} files failed", report.files_failed));
         }
         log.detailed_log = Some(serde_json::json!({
@@ -601,7 +614,11 @@ impl SyncEngine {
         Ok(())
     }
 
-    async fn run_inner(&self, config: &SyncConfig) -> Result<SyncReport, SyncError> {
+    async fn run_inner(
+        &self,
+        config: &SyncConfig,
+        live: &Arc<live::LiveRun>,
+    ) -> Result<SyncReport, SyncError> {
         let provider =
             self.registry
                 .get(&config.provider)
@@ -656,6 +673,7 @@ impl SyncEngine {
             files_deleted: 0,
             files_skipped: skipped,
             bytes: 0,
+            cancelled: false,
             message: String::new(),
             failures: Vec::new(),
             decisions: Vec::new(),
@@ -750,6 +768,9 @@ impl SyncEngine {
                 }
             };
             report_progress(progress);
+            live.planned(progress.files_total, progress.bytes_total);
+            // Set when a stop was asked for while files were still to start.
+            let cut_short = std::sync::atomic::AtomicBool::new(false);
             // Stored objects go to one writer that records them in batches (whatever has
             // arrived while it wrote the last one): a transaction per batch instead of per file.
             // A file counts as synced only once recorded; a crash in between leaves an object
@@ -767,9 +788,18 @@ impl SyncEngine {
                     provider: provider.clone(),
                     cx: cx.clone(),
                 });
+                // Once a stop is asked for, no new transfer starts; those under way finish.
                 let mut stream = futures::stream::iter(transfers)
+                    .take_while(|_| {
+                        let go = !live.cancelled();
+                        if !go {
+                            cut_short.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        std::future::ready(go)
+                    })
                     .map(|(entry, existing)| {
                         let remote_id = entry.id.clone();
+                        live.started(plan::entry_path(&entry));
                         // Aborted with the run: a dropped run leaves no transfer behind.
                         let task = AbortOnDropHandle::new(tokio::spawn(
                             shared.clone().one(entry, existing),
@@ -790,6 +820,11 @@ impl SyncEngine {
                     if let Ok(Done::Stored(_, bytes)) = &r {
                         progress.bytes_done = progress.bytes_done.saturating_add(*bytes);
                     }
+                    live.ended(match &r {
+                        Ok(Done::Stored(_, bytes)) => Some(*bytes),
+                        Ok(_) => Some(0),
+                        Err(_) => None,
+                    });
                     report_progress(progress);
                     match r {
                         Ok(Done::Stored(file, bytes)) => {
@@ -818,18 +853,21 @@ impl SyncEngine {
             report
                 .failures
                 .sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+            report.cancelled = cut_short.into_inner();
             // Files that failed because the grant died were not recorded as failed; the run
             // stops here, before the cursor moves, and the next one picks them up.
             if let Some(stop) = stopped(&cx) {
                 return Err(stop);
             }
         }
-        report.success = report.files_failed == 0;
+        // A stopped run did not see every file: it is not a success, and its cursor stays.
+        report.success = report.files_failed == 0 && !report.cancelled;
         // Advance the change cursor only when no file failed for a passing reason: such a
         // file is not listed again by the feed, so its changes must be read again next time.
         // Files the provider refuses outright are recorded and do not hold the cursor back
         // (they come back through the feed when they change).
         if !self.options.dry_run
+            && !report.cancelled
             && !report.failures.iter().any(|f| f.retryable)
             && let Some(cursor) = &next_cursor
         {

@@ -7,6 +7,7 @@ use super::{
     CredentialRecord, CredentialUpdate, FileState, FileStatus, Keyed, LogStatus, Store, StoreError,
     SyncConfig, SyncFile, SyncLog, query_err, string_list,
 };
+use crate::store::{CancelOutcome, RunProgress};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
@@ -307,6 +308,9 @@ fn log_row(row: &PgRow) -> Result<SyncLog, StoreError> {
         bytes_synced: get(row, "bytes_synced")?,
         error_message: get(row, "error_message")?,
         detailed_log: json_col(row, "detailed_log")?,
+        bytes_total: get(row, "bytes_total")?,
+        current_file: get(row, "current_file")?,
+        cancel_requested: get(row, "cancel_requested")?,
     })
 }
 
@@ -529,6 +533,54 @@ impl Store for PostgresStore {
         .await
         .map_err(query_err("starting a sync log"))?;
         Ok(())
+    }
+
+    async fn run_progress(&self, id: LogId, p: &RunProgress) -> Result<bool, StoreError> {
+        let requested: Option<bool> = sqlx::query_scalar(
+            r#"UPDATE p8."SyncLog" SET files_total = $2, files_synced = $3, files_failed = $4,
+                 bytes_total = $5, bytes_synced = $6, current_file = $7,
+                 progress_at = (now() AT TIME ZONE 'UTC')
+               WHERE id = $1 AND status = 'syncing'
+               RETURNING cancel_requested"#,
+        )
+        .bind(id.0)
+        .bind(i32::try_from(p.files_total).unwrap_or(i32::MAX))
+        .bind(i32::try_from(p.files_synced).unwrap_or(i32::MAX))
+        .bind(i32::try_from(p.files_failed).unwrap_or(i32::MAX))
+        .bind(p.bytes_total)
+        .bind(p.bytes_done)
+        .bind(&p.current_file)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("recording a run's progress"))?;
+        Ok(requested.unwrap_or(false))
+    }
+
+    async fn cancel_run(&self, id: LogId) -> Result<Option<CancelOutcome>, StoreError> {
+        const DOING: &str = "cancelling a run";
+        // One statement, so a run that ends meanwhile is seen as ended: a queued run is
+        // cancelled, a running one is asked to stop, an ended one is left alone.
+        let row: Option<(String, bool)> = sqlx::query_as(
+            r#"WITH old AS (SELECT status FROM p8."SyncLog" WHERE id = $1 FOR UPDATE)
+               UPDATE p8."SyncLog" l SET
+                 status = CASE WHEN old.status = 'pending' THEN 'cancelled' ELSE l.status END,
+                 completed_at = CASE WHEN old.status = 'pending'
+                   THEN (now() AT TIME ZONE 'UTC') ELSE l.completed_at END,
+                 error_message = CASE WHEN old.status = 'pending'
+                   THEN 'cancelled before it started' ELSE l.error_message END,
+                 cancel_requested = l.cancel_requested OR old.status = 'syncing'
+               FROM old WHERE l.id = $1
+               RETURNING old.status, l.cancel_requested"#,
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err(DOING))?;
+        let Some((status, _)) = row else {
+            return Ok(None);
+        };
+        let status = super::parse_enum("SyncLog", "status", &status, LogStatus::parse)?;
+        Ok(Some(CancelOutcome::of(status)))
     }
 
     async fn finish_log(&self, l: &SyncLog, next: Option<DateTime<Utc>>) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use super::{
     CredentialRecord, CredentialUpdate, FileState, FileStatus, Keyed, LogStatus, Store, StoreError,
     SyncConfig, SyncFile, SyncLog, query_err, string_list,
 };
+use crate::store::{CancelOutcome, RunProgress};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
@@ -331,6 +332,9 @@ fn log_row(row: &SqliteRow) -> Result<SyncLog, StoreError> {
         bytes_synced: get(row, "bytes_synced")?,
         error_message: get(row, "error_message")?,
         detailed_log: json_col(row, "detailed_log", T)?,
+        bytes_total: get(row, "bytes_total")?,
+        current_file: get(row, "current_file")?,
+        cancel_requested: get(row, "cancel_requested")?,
     })
 }
 
@@ -594,6 +598,70 @@ impl Store for SqliteStore {
         .await
         .map_err(query_err("starting a sync log"))?;
         Ok(())
+    }
+
+    async fn run_progress(&self, id: LogId, p: &RunProgress) -> Result<bool, StoreError> {
+        let requested: Option<bool> = sqlx::query_scalar(
+            r#"UPDATE "SyncLog" SET files_total = ?2, files_synced = ?3, files_failed = ?4,
+                 bytes_total = ?5, bytes_synced = ?6, current_file = ?7, progress_at = ?8
+               WHERE id = ?1 AND status = 'syncing'
+               RETURNING cancel_requested"#,
+        )
+        .bind(id.to_string())
+        .bind(p.files_total)
+        .bind(p.files_synced)
+        .bind(p.files_failed)
+        .bind(p.bytes_total)
+        .bind(p.bytes_done)
+        .bind(&p.current_file)
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("recording a run's progress"))?;
+        Ok(requested.unwrap_or(false))
+    }
+
+    async fn cancel_run(&self, id: LogId) -> Result<Option<CancelOutcome>, StoreError> {
+        const DOING: &str = "cancelling a run";
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(query_err(DOING))?;
+        let status: Option<String> =
+            sqlx::query_scalar(r#"SELECT status FROM "SyncLog" WHERE id = ?1"#)
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+        let Some(status) = status else {
+            return Ok(None);
+        };
+        let status = super::parse_enum("SyncLog", "status", &status, LogStatus::parse)?;
+        let outcome = CancelOutcome::of(status);
+        match outcome {
+            CancelOutcome::Cancelled => {
+                sqlx::query(
+                    r#"UPDATE "SyncLog" SET status = 'cancelled', completed_at = ?2,
+                         error_message = 'cancelled before it started' WHERE id = ?1"#,
+                )
+                .bind(id.to_string())
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(DOING))?;
+            }
+            CancelOutcome::Requested => {
+                sqlx::query(r#"UPDATE "SyncLog" SET cancel_requested = 1 WHERE id = ?1"#)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_err(DOING))?;
+            }
+            CancelOutcome::Ended(_) => {}
+        }
+        tx.commit().await.map_err(query_err(DOING))?;
+        Ok(Some(outcome))
     }
 
     async fn finish_log(&self, l: &SyncLog, next: Option<DateTime<Utc>>) -> Result<(), StoreError> {
