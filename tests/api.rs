@@ -1765,3 +1765,186 @@ async fn a_run_is_followed_as_events_and_cancelled() {
     let r = a.send(Method::POST, &cancel, Some(&a.alice), None).await;
     assert_eq!(r.body["outcome"], "ended", "{}", r.text);
 }
+
+/// The console's sign-in: a key is exchanged for an HttpOnly, SameSite=Lax, expiring session
+/// cookie through a form that carries a CSRF token; the overview shows the signed-in user's
+/// own configs only; the JSON API takes the session for reading, and for a change only with
+/// the session's CSRF token; revoking the key ends the session, and signing out ends it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sign_in_overview_and_sessions() {
+    let a = api().await;
+    let mine = a.create(&a.alice, a.local_config("alices-docs")).await;
+    a.create(&a.bob, a.local_config("bobs-secret-docs")).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie_of = |r: &reqwest::Response, name: &str| -> Option<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    let value_of = |set_cookie: &str| -> String {
+        set_cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_string()
+    };
+
+    // Not signed in: the overview sends the browser to the sign-in page.
+    let r = browser.get(format!("{}/", a.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/signin");
+    let r = browser
+        .get(format!("{}/signin", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let csrf = value_of(&cookie_of(&r, "p8sync_signin").expect("the form's CSRF cookie"));
+    let form = r.text().await.unwrap();
+    assert!(
+        form.contains(&format!(r#"name="csrf" value="{csrf}""#)),
+        "{form}"
+    );
+    assert!(form.contains(r#"<label for="key">"#), "{form}");
+
+    let sign_in = |key: &str, csrf_field: &str, csrf_cookie: &str| {
+        browser
+            .post(format!("{}/signin", a.base))
+            .header("cookie", format!("p8sync_signin={csrf_cookie}"))
+            .form(&[("key", key), ("csrf", csrf_field)])
+            .send()
+    };
+    // A wrong key, and a form from elsewhere (no matching CSRF), start no session.
+    let r = sign_in("p8s_wrong", &csrf, &csrf).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(cookie_of(&r, "p8sync_session").is_none());
+    let r = sign_in(&a.alice.key, "forged", &csrf).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(cookie_of(&r, "p8sync_session").is_none());
+
+    let r = sign_in(&a.alice.key, &csrf, &csrf).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/");
+    let set = cookie_of(&r, "p8sync_session").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Max-Age=43200", "Path=/"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains(&a.alice.key), "the cookie is not the key");
+    let session = format!("p8sync_session={}", value_of(&set));
+
+    // The overview: Alice's config, never Bob's.
+    let r = browser
+        .get(format!("{}/", a.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let overview = r.text().await.unwrap();
+    assert!(
+        overview.contains("alices-docs") && overview.contains("never run"),
+        "{overview}"
+    );
+    assert!(!overview.contains("bobs-secret-docs"), "{overview}");
+    let page_csrf = overview
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the sign-out form's CSRF token")
+        .to_string();
+
+    // The API with the session: reads work; a change needs the CSRF token.
+    let r = browser
+        .get(format!("{}/sync/configs", a.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Value = r.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let run = format!("{}/sync/configs/{mine}/run", a.base);
+    let r = browser
+        .post(&run)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = browser
+        .post(&run)
+        .header("cookie", &session)
+        .header("x-csrf-token", &page_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    // Sign out: a forged form changes nothing; the page's form ends the session.
+    let sign_out = |csrf: &str| {
+        browser
+            .post(format!("{}/signout", a.base))
+            .header("cookie", &session)
+            .form(&[("csrf", csrf)])
+            .send()
+    };
+    let r = sign_out("forged").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = sign_out(&page_csrf).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        cookie_of(&r, "p8sync_session")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let r = browser
+        .get(format!("{}/", a.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the session is over");
+
+    // Revoking the key ends every session signed in with it.
+    let r = browser
+        .get(format!("{}/signin", a.base))
+        .send()
+        .await
+        .unwrap();
+    let csrf = value_of(&cookie_of(&r, "p8sync_signin").unwrap());
+    let r = sign_in(&a.alice.key, &csrf, &csrf).await.unwrap();
+    let session = format!(
+        "p8sync_session={}",
+        value_of(&cookie_of(&r, "p8sync_session").unwrap())
+    );
+    let record = a
+        .store
+        .api_key_by_hash(&p8sync::store::access::hash_key(&a.alice.key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(a.store.delete_api_key(record.id).await.unwrap());
+    let r = browser
+        .get(format!("{}/sync/configs", a.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}

@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod console;
 pub mod extract;
 pub mod ingest;
 pub mod logging;

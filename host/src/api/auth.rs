@@ -66,14 +66,33 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                unauthorized(
-                    "send an API key as `Authorization: Bearer <key>` (create one with `p8sync user create`)",
-                )
-            })?;
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            // A browser signed in to the console: its session, and for a change the CSRF
+            // token only the console's pages know.
+            if let Some(session) =
+                super::session::Session::from_headers(state, &parts.headers).await
+            {
+                let safe = matches!(parts.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+                let sent = parts
+                    .headers
+                    .get(super::session::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !safe && !session.csrf_ok(sent) {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "a change made with a console session must carry the session's CSRF token (X-CSRF-Token)",
+                    ));
+                }
+                return Ok(Caller {
+                    user: session.key.userid,
+                    admin: session.key.is_admin,
+                });
+            }
+            return Err(unauthorized(
+                "send an API key as `Authorization: Bearer <key>` (create one with `p8sync user create`), or sign in to the console at /",
+            ));
+        };
         let key = header
             .to_str()
             .ok()

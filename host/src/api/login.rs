@@ -8,6 +8,7 @@ use super::configs::provider_id;
 use super::credentials::tokens;
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
+use crate::console::html::escape;
 use crate::oauth::OAuthApp;
 use crate::oauth::web::{self, Callback, LoginRequest, WebLogin};
 use axum::Json;
@@ -99,13 +100,13 @@ fn clear_cookie(state: &AppState, name: &str) -> String {
     set_cookie(state, name, "", 0)
 }
 
-fn https(state: &AppState) -> bool {
+pub(crate) fn https(state: &AppState) -> bool {
     state.settings.public_url.starts_with("https://")
 }
 
 /// A login cookie's `Set-Cookie` value: the same attributes when it is set and when cleared
 /// (a browser only replaces a cookie with the same name, path and flags).
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
+pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
     format!(
         "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
         if https(state) { "; Secure" } else { "" }
@@ -115,15 +116,21 @@ fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String
 /// The binding cookie the browser sent for the login whose `state` came back: its name, and
 /// its value.
 fn sent_binding(headers: &axum::http::HeaderMap, login_state: &str) -> Option<(String, String)> {
-    let plain = web::cookie_name(login_state);
-    let host = format!("__Host-{plain}");
+    sent_cookie(headers, &web::cookie_name(login_state))
+}
+
+/// The cookie `name` (or its `__Host-` form) the browser sent: its name as sent, and its
+/// value. At most 64 cookie headers of at most 100 pairs each are looked at.
+pub(crate) fn sent_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<(String, String)> {
+    let host = format!("__Host-{name}");
     headers
         .get_all(header::COOKIE)
         .iter()
+        .take(64)
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
+        .flat_map(|v| v.split(';').take(100))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == host || *k == plain)
+        .find(|(k, _)| *k == host || *k == name)
         .map(|(k, v)| (k.to_string(), v.trim().to_string()))
 }
 
@@ -353,11 +360,4 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
     response
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -12,6 +12,7 @@ pub mod login;
 pub mod openapi;
 pub mod providers;
 pub mod runs;
+pub mod session;
 pub mod settings;
 pub mod users;
 
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             get(login::login).post(login::login_json),
         )
         .route("/auth/{provider}/callback", get(login::callback))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -75,6 +75,19 @@ pub trait AccessStore: Send + Sync {
     /// Remove a key; `false` when there was none.
     async fn delete_api_key(&self, id: uuid::Uuid) -> Result<bool, StoreError>;
     /// Store a login under way, and forget the ones that expired.
+    /// Start a console session: `token_hash` (hex SHA-256 of the cookie's token) signed in
+    /// with the key `key_id` until `expires_at`. Expired sessions are swept here.
+    async fn put_session(
+        &self,
+        token_hash: &str,
+        key_id: uuid::Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The key a live session signed in with (`None`: no such session, it expired, or its key
+    /// was revoked).
+    async fn session_key(&self, token_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// End a session (signing out).
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     async fn put_login_state(&self, state: &LoginStateRecord) -> Result<(), StoreError>;
     /// Take a login by the hash of its `state`: it is removed in the same statement, so a
     /// second callback with the same `state` finds nothing. Expired ones are returned too (the

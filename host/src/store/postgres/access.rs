@@ -4,6 +4,7 @@ use super::{PostgresStore, get, naive, ts, uuid_col};
 use crate::store::access::{AccessStore, ApiKeyRecord, LoginStateRecord};
 use crate::store::ids::UserId;
 use crate::store::{StoreError, query_err};
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 
 fn key_row(row: &PgRow) -> Result<ApiKeyRecord, StoreError> {
@@ -85,6 +86,54 @@ impl AccessStore for PostgresStore {
             .await
             .map_err(query_err("deleting an API key"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_session(
+        &self,
+        token_hash: &str,
+        key_id: uuid::Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "starting a session";
+        sqlx::query(
+            r#"DELETE FROM p8."SyncSession" WHERE expires_at < (now() AT TIME ZONE 'UTC')"#,
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(query_err(DOING))?;
+        sqlx::query(
+            r#"INSERT INTO p8."SyncSession" (token_hash, key_id, expires_at) VALUES ($1, $2, $3)"#,
+        )
+        .bind(token_hash)
+        .bind(key_id)
+        .bind(naive(Some(expires_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(query_err(DOING))?;
+        Ok(())
+    }
+
+    async fn session_key(&self, token_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        sqlx::query(
+            r#"SELECT k.* FROM p8."SyncSession" s JOIN p8."SyncApiKey" k ON k.id = s.key_id
+               WHERE s.token_hash = $1 AND s.expires_at > (now() AT TIME ZONE 'UTC')"#,
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("looking up a session"))?
+        .as_ref()
+        .map(key_row)
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(r#"DELETE FROM p8."SyncSession" WHERE token_hash = $1"#)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("ending a session"))?;
+        Ok(())
     }
 
     async fn put_login_state(&self, s: &LoginStateRecord) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use super::{SqliteStore, get, uuid_col};
 use crate::store::access::{AccessStore, ApiKeyRecord, LoginStateRecord};
 use crate::store::ids::UserId;
 use crate::store::{StoreError, query_err};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 
 fn key_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
@@ -88,6 +88,56 @@ impl AccessStore for SqliteStore {
             .await
             .map_err(query_err("deleting an API key"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_session(
+        &self,
+        token_hash: &str,
+        key_id: uuid::Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "starting a session";
+        sqlx::query(r#"DELETE FROM "SyncSession" WHERE expires_at < ?1"#)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err(DOING))?;
+        sqlx::query(
+            r#"INSERT INTO "SyncSession" (token_hash, key_id, created_at, expires_at)
+               VALUES (?1, ?2, ?3, ?4)"#,
+        )
+        .bind(token_hash)
+        .bind(key_id.to_string())
+        .bind(Utc::now())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err(DOING))?;
+        Ok(())
+    }
+
+    async fn session_key(&self, token_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        sqlx::query(
+            r#"SELECT k.* FROM "SyncSession" s JOIN "SyncApiKey" k ON k.id = s.key_id
+               WHERE s.token_hash = ?1 AND s.expires_at > ?2"#,
+        )
+        .bind(token_hash)
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("looking up a session"))?
+        .as_ref()
+        .map(key_row)
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(r#"DELETE FROM "SyncSession" WHERE token_hash = ?1"#)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("ending a session"))?;
+        Ok(())
     }
 
     async fn put_login_state(&self, s: &LoginStateRecord) -> Result<(), StoreError> {

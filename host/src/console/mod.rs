@@ -1,0 +1,21 @@
+//! The web console of `p8sync serve`, at `/`: server-rendered pages over the same application
+//! layer as the API and the CLI, from the same binary (its one stylesheet is embedded). A
+//! person signs in with an API key, which is exchanged for a session cookie
+//! ([`crate::api::session`]); every form that changes something carries the session's CSRF
+//! token. Pages are plain HTML: usable with the keyboard, readable at 375 px.
+
+pub(crate) mod html;
+mod pages;
+
+use crate::api::AppState;
+use axum::Router;
+use axum::routing::get;
+
+/// The console's routes, merged into the API's router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/signin", get(pages::signin_form).post(pages::signin))
+        .route("/signout", axum::routing::post(pages::signout))
+        .route("/console/app.css", get(pages::stylesheet))
+}
