@@ -1948,3 +1948,158 @@ async fn console_sign_in_overview_and_sessions() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A console session for `key`: the `Cookie` header value.
+async fn console_session(browser: &reqwest::Client, base: &str, key: &str) -> String {
+    let value = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .and_then(|c| c.split(';').next().map(str::to_string))
+            .unwrap()
+    };
+    let r = browser.get(format!("{base}/signin")).send().await.unwrap();
+    let csrf = value(&r, "p8sync_signin");
+    let r = browser
+        .post(format!("{base}/signin"))
+        .header("cookie", format!("p8sync_signin={csrf}"))
+        .form(&[("key", key), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    format!("p8sync_session={}", value(&r, "p8sync_session"))
+}
+
+/// The console's connect and config pages: a WebDAV account is added from its tile (with the
+/// CSRF token), a config's page runs it now, shows the queued run's live panel and stops it;
+/// another user's config page is not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_connects_an_account_and_runs_and_stops_a_config() {
+    let a = api().await;
+    let mine = a.create(&a.alice, a.local_config("console-docs")).await;
+    let bobs = a.create(&a.bob, a.local_config("bob-docs")).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Signed in as Alice (the flow itself is tested above).
+    let session = console_session(&browser, &a.base, &a.alice.key).await;
+    let get = |path: String| {
+        browser
+            .get(format!("{}{path}", a.base))
+            .header("cookie", &session)
+            .send()
+    };
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        browser
+            .post(format!("{}{path}", a.base))
+            .header("cookie", &session)
+            .form(&form)
+            .send()
+    };
+
+    let page = get("/connect".into()).await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"action="/connect/webdav""#), "{page}");
+    assert!(
+        page.contains(r#"action="/auth/google_drive/login""#),
+        "{page}"
+    );
+    let csrf = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = post(
+        "/connect/webdav".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("server_url", "https://cloud.example.com/dav/".into()),
+            ("username", "alice".into()),
+            ("password", "an-app-password".into()),
+            ("label", "home cloud".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let accounts = a.store.credentials(Some(a.alice.user)).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].label, "home cloud");
+    assert_eq!(
+        accounts[0].server_url.as_deref(),
+        Some("https://cloud.example.com/dav/")
+    );
+    // Without the token, nothing is stored.
+    let r = post(
+        "/connect/webdav".into(),
+        vec![
+            ("csrf", "forged".into()),
+            ("username", "x".into()),
+            ("password", "y".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.store.credentials(Some(a.alice.user)).await.unwrap().len(),
+        1
+    );
+
+    let page = get(format!("/configs/{mine}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("No runs yet") && page.contains("Run now"),
+        "{page}"
+    );
+    let r = post(format!("/configs/{mine}/run"), vec![("csrf", csrf.clone())])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get(format!("/configs/{mine}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let log = page
+        .split(r#"id="live" data-log=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the live panel of the queued run")
+        .to_string();
+    assert!(page.contains(r#"src="/console/app.js""#), "{page}");
+    let r = post(
+        format!("/runs/{log}/cancel"),
+        vec![("csrf", csrf.clone()), ("back", mine.to_string())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], format!("/configs/{mine}"));
+    let page = get(format!("/configs/{mine}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("cancelled before it started"), "{page}");
+
+    let r = get(format!("/configs/{bobs}")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(!r.text().await.unwrap().contains("bob-docs"));
+    let r = get("/console/app.js".into()).await.unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+}

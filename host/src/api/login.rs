@@ -167,7 +167,9 @@ async fn begin(
             crate::oauth::AccountChoice::Existing(id)
         }
         (None, label) => crate::oauth::AccountChoice::Add {
+            // An empty field of the console's form means "no label".
             label: label
+                .filter(|l| !l.trim().is_empty())
                 .as_deref()
                 .map(crate::oauth::accounts::check_label)
                 .transpose()

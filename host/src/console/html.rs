@@ -25,7 +25,7 @@ pub fn escape(text: &str) -> String {
 pub fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &str) -> Response {
     let nav = match session {
         Some(s) => format!(
-            r#"<nav aria-label="Main"><a href="/">Overview</a></nav>
+            r#"<nav aria-label="Main"><a href="/">Overview</a><a href="/connect">Connect an account</a></nav>
 <span class="muted">{who}</span>
 <form class="inline" method="post" action="/signout"><input type="hidden" name="csrf" value="{csrf}"><button class="link" type="submit">Sign out</button></form>"#,
             who = escape(&s.key.name),

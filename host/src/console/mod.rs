@@ -4,6 +4,8 @@
 //! ([`crate::api::session`]); every form that changes something carries the session's CSRF
 //! token. Pages are plain HTML: usable with the keyboard, readable at 375 px.
 
+mod accounts;
+mod configs;
 pub(crate) mod html;
 mod pages;
 
@@ -17,5 +19,14 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(pages::overview))
         .route("/signin", get(pages::signin_form).post(pages::signin))
         .route("/signout", axum::routing::post(pages::signout))
+        .route("/connect", get(accounts::connect_page))
+        .route(
+            "/connect/{provider}",
+            axum::routing::post(accounts::connect),
+        )
+        .route("/configs/{id}", get(configs::config_page))
+        .route("/configs/{id}/run", axum::routing::post(configs::run_now))
+        .route("/runs/{id}/cancel", axum::routing::post(configs::cancel))
         .route("/console/app.css", get(pages::stylesheet))
+        .route("/console/app.js", get(pages::script))
 }

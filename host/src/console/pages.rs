@@ -24,6 +24,13 @@ pub async fn stylesheet() -> Response {
     response
 }
 
+/// `GET /console/app.js`
+pub async fn script() -> Response {
+    let mut response = include_str!("app.js").into_response();
+    secure(&mut response, "text/javascript; charset=utf-8");
+    response
+}
+
 /// `GET /signin`
 pub async fn signin_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if Session::from_headers(&state, &headers).await.is_some() {
@@ -137,7 +144,56 @@ pub async fn signout(
     see_other("/signin", &[session::clear(&state)])
 }
 
-fn status_class(status: LogStatus) -> &'static str {
+/// A signed-in browser's session; without one, the request is sent to the sign-in page.
+pub(super) struct Signed(pub Session);
+
+impl axum::extract::FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Session::from_headers(state, &parts.headers)
+            .await
+            .map(Signed)
+            .ok_or_else(|| see_other("/signin", &[]))
+    }
+}
+
+/// The refusal page when `sent` is not the session's CSRF token.
+pub(super) fn csrf_refused(session: &Session, sent: &str) -> Option<Response> {
+    (!session.csrf_ok(sent)).then(|| {
+        page(
+            StatusCode::FORBIDDEN,
+            "Nothing changed",
+            Some(session),
+            r#"<p class="error" role="alert">That request did not come from this console's page (or the page is too old); reload it and try again.</p>"#,
+        )
+    })
+}
+
+/// A page that says what went wrong, in words, with a way back.
+pub(super) fn problem(
+    session: &Session,
+    status: StatusCode,
+    title: &str,
+    why: &str,
+    back: &str,
+) -> Response {
+    page(
+        status,
+        title,
+        Some(session),
+        &format!(
+            r#"<p class="error" role="alert">{}</p><p><a href="{}">Back</a></p>"#,
+            escape(why),
+            escape(back)
+        ),
+    )
+}
+
+pub(super) fn status_class(status: LogStatus) -> &'static str {
     match status {
         LogStatus::Success => "ok",
         LogStatus::Partial | LogStatus::Cancelled => "warn",
@@ -148,10 +204,7 @@ fn status_class(status: LogStatus) -> &'static str {
 
 /// `GET /`: accounts and their state, configs with their last and next run, and what needs
 /// attention.
-pub async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(session) = Session::from_headers(&state, &headers).await else {
-        return see_other("/signin", &[]);
-    };
+pub async fn overview(State(state): State<AppState>, Signed(session): Signed) -> Response {
     match overview_body(&state, &session).await {
         Ok(body) => page(StatusCode::OK, "Overview", Some(&session), &body),
         Err(e) => {
@@ -178,7 +231,9 @@ async fn overview_body(
 
     out.push_str(r#"<section aria-labelledby="accounts-h"><h2 id="accounts-h">Accounts</h2>"#);
     if accounts.is_empty() {
-        out.push_str(r#"<p>No accounts are connected yet.</p>"#);
+        out.push_str(
+            r#"<p>No accounts are connected yet. <a href="/connect">Connect one</a>.</p>"#,
+        );
     } else {
         out.push_str(
             r#"<div class="table-wrap"><table><thead><tr><th scope="col">Provider</th><th scope="col">Label</th><th scope="col">Signed in as</th><th scope="col">State</th></tr></thead><tbody>"#,
@@ -258,7 +313,8 @@ async fn overview_body(
                 "disabled".to_string()
             };
             out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{account}</td><td>{last_cell}</td><td>{files_cell}</td><td>{next}</td></tr>",
+                r#"<tr><td><a href="/configs/{}">{}</a></td><td>{}</td><td>{account}</td><td>{last_cell}</td><td>{files_cell}</td><td>{next}</td></tr>"#,
+                c.id,
                 escape(&c.name),
                 escape(&c.provider),
             ));
