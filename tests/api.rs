@@ -2103,3 +2103,68 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
             .starts_with("text/javascript")
     );
 }
+
+/// In real Chromium, on the console: sign in with a key (redirected from `/` to the sign-in
+/// page), connect two Google Drive accounts through the provider's consent screen, each with
+/// its label, and find both on the overview, named and working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_console_signs_in_and_connects_two_drive_accounts() {
+    let a = api().await;
+    a.fake.set_consent_page(true);
+    let b = p8sync_e2e::browser::Browser::start().await;
+    let wait = std::time::Duration::from_secs(20);
+    b.goto(&format!("{}/", a.base)).await;
+    b.wait_until(wait, |url, text| {
+        url.ends_with("/signin") && text.contains("API key")
+    })
+    .await;
+    b.fill("#key", &a.alice.key).await;
+    b.click("button[type=submit]").await;
+    b.wait_until(wait, |_, text| {
+        text.contains("Needs attention") && text.contains("No accounts are connected yet")
+    })
+    .await;
+    let auth_url = a.fake.auth_url();
+    for (email, label) in [("work@example.com", "work"), ("me@example.com", "personal")] {
+        a.fake.set_signed_in_email(email);
+        b.goto(&format!("{}/connect", a.base)).await;
+        b.wait_until(wait, |_, text| text.contains("Google Drive"))
+            .await;
+        b.fill("#label-google_drive", label).await;
+        b.click(r#"form[action="/auth/google_drive/login"] button"#)
+            .await;
+        b.wait_until(wait, |url, text| {
+            url.starts_with(&auth_url) && text.contains("Allow")
+        })
+        .await;
+        b.click("#allow").await;
+        b.wait_until(wait, |_, text| {
+            text.contains(&format!("Connected google_drive as {email}"))
+        })
+        .await;
+    }
+    b.goto(&format!("{}/", a.base)).await;
+    let (_, text) = b
+        .wait_until(wait, |_, text| text.contains("personal"))
+        .await;
+    for seen in ["work", "work@example.com", "personal", "me@example.com"] {
+        assert!(text.contains(seen), "{seen}: {text}");
+    }
+    assert!(!text.contains("needs a new sign-in"), "{text}");
+    let mut labels: Vec<_> = a
+        .store
+        .credentials(Some(a.alice.user))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.label, c.provider_user_id.unwrap()))
+        .collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        [
+            ("personal".to_string(), "me@example.com".to_string()),
+            ("work".to_string(), "work@example.com".to_string())
+        ]
+    );
+}

@@ -138,8 +138,18 @@ impl Browser {
         as_string(self.cmd(reqwest::Method::GET, "/source", None).await)
     }
 
-    /// Click the first element matching a CSS selector. Panics if there is none.
-    pub async fn click(&self, css_selector: &str) {
+    /// Type `text` into the first element matching a CSS selector. Panics if there is none.
+    pub async fn fill(&self, css_selector: &str, text: &str) {
+        let id = self.element(css_selector).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn element(&self, css_selector: &str) -> String {
         let found = self
             .cmd(
                 reqwest::Method::POST,
@@ -147,9 +157,15 @@ impl Browser {
                 Some(json!({"using": "css selector", "value": css_selector})),
             )
             .await;
-        let Some(id) = found[ELEMENT_KEY].as_str() else {
-            panic!("finding {css_selector:?}: unexpected answer {found}");
-        };
+        match found[ELEMENT_KEY].as_str() {
+            Some(id) => id.to_string(),
+            None => panic!("finding {css_selector:?}: unexpected answer {found}"),
+        }
+    }
+
+    /// Click the first element matching a CSS selector. Panics if there is none.
+    pub async fn click(&self, css_selector: &str) {
+        let id = self.element(css_selector).await;
         self.cmd(
             reqwest::Method::POST,
             &format!("/element/{id}/click"),

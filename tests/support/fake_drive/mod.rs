@@ -415,6 +415,11 @@ impl FakeDrive {
         self.with(|s| s.oauth.consent_page = on);
     }
 
+    /// Who signs in at the consent screen from now on (the email userinfo reports).
+    pub fn set_signed_in_email(&self, email: &str) {
+        self.with(|s| s.oauth.email = email.to_string());
+    }
+
     /// The query parameters of the last authorize request.
     pub fn last_authorize_params(&self) -> Option<Vec<(String, String)>> {
         self.with(|s| s.oauth.last_authorize.clone())

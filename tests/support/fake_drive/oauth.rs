@@ -47,6 +47,8 @@ pub(crate) struct OAuthState {
     pub last_authorize: Option<Vec<(String, String)>>,
     /// Show a consent page with an "Allow" link instead of approving at once.
     pub consent_page: bool,
+    /// The Google account the person signs in to at the consent screen (what userinfo says).
+    pub email: String,
 }
 
 impl Default for OAuthState {
@@ -61,6 +63,7 @@ impl Default for OAuthState {
             rotate: false,
             last_authorize: None,
             consent_page: false,
+            email: "user@example.com".into(),
         }
     }
 }
@@ -393,7 +396,7 @@ pub(crate) async fn userinfo(Axum(shared): Axum<Shared>, headers: HeaderMap) -> 
         match super::routes::bearer(&headers) {
             Some(t) if s.access_ok(t) => json_reply(
                 200,
-                &json!({"sub": "1234", "email": "user@example.com", "email_verified": true}),
+                &json!({"sub": format!("sub-{}", s.oauth.email), "email": s.oauth.email, "email_verified": true}),
             ),
             _ => oauth_error(401, "invalid_request", "Invalid Credentials").header(
                 "www-authenticate",
