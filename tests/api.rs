@@ -2102,6 +2102,57 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
             .unwrap()
             .starts_with("text/javascript")
     );
+
+    // The account is renamed and disconnected from the overview's forms; another user's
+    // browser can't touch it.
+    let account = a.store.credentials(Some(a.alice.user)).await.unwrap()[0].id;
+    let bob = console_session(&browser, &a.base, &a.bob.key).await;
+    let bobs_page = browser
+        .get(format!("{}/", a.base))
+        .header("cookie", &bob)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bobs_csrf = bobs_page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = browser
+        .post(format!("{}/accounts/{account}/rename", a.base))
+        .header("cookie", &bob)
+        .form(&[("csrf", bobs_csrf.as_str()), ("label", "taken over")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = post(
+        format!("/accounts/{account}/rename"),
+        vec![("csrf", csrf.clone()), ("label", "nas".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = get("/".into()).await.unwrap().text().await.unwrap();
+    assert!(page.contains(">nas<"), "{page}");
+    let r = post(
+        format!("/accounts/{account}/disconnect"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        a.store
+            .credentials(Some(a.alice.user))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// In real Chromium, on the console: sign in with a key (redirected from `/` to the sign-in

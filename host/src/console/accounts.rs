@@ -9,6 +9,7 @@ use crate::app::AppError;
 use crate::oauth::{AccountChoice, StaticCredential};
 use crate::runtime::types::AuthMethod;
 use crate::secret::Secret;
+use crate::store::ids::CredentialId;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -114,19 +115,75 @@ pub async fn connect(
         .await
     {
         Ok(_) => see_other("/", &[]),
-        Err(e) => {
-            let status = match e {
-                AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                AppError::NotFound(_) => StatusCode::NOT_FOUND,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            problem(
-                &session,
-                status,
-                "Not connected",
-                &e.to_string(),
-                "/connect",
-            )
-        }
+        Err(e) => refused(&session, e),
     }
+}
+
+/// The rename form.
+#[derive(Deserialize)]
+pub struct RenameForm {
+    csrf: String,
+    label: String,
+}
+
+/// `POST /accounts/{id}/rename`
+pub async fn rename(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path(id): Path<CredentialId>,
+    Form(form): Form<RenameForm>,
+) -> Response {
+    if let Some(refused) = csrf_refused(&session, &form.csrf) {
+        return refused;
+    }
+    match state
+        .app()
+        .rename_account(session.key.userid, id, &form.label)
+        .await
+    {
+        Ok(_) => see_other("/", &[]),
+        Err(e) => refused(&session, e),
+    }
+}
+
+/// A form that carries only the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+/// `POST /accounts/{id}/disconnect`: revoke at the provider, then delete here (kept, with
+/// the reason, when the provider can't be reached).
+pub async fn disconnect(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path(id): Path<CredentialId>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Some(refused) = csrf_refused(&session, &form.csrf) {
+        return refused;
+    }
+    let app = state.app();
+    let done = async {
+        let account = app.account(session.key.userid, id).await?;
+        app.disconnect(session.key.userid, &account.provider, Some(id), false)
+            .await
+    }
+    .await;
+    match done {
+        Ok(_) => see_other("/", &[]),
+        Err(e) => refused(&session, e),
+    }
+}
+
+/// The page for a change the application refused, with its reason.
+fn refused(session: &crate::api::session::Session, e: AppError) -> Response {
+    let status = match e {
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::Provider(_) => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    problem(session, status, "Nothing changed", &e.to_string(), "/")
 }

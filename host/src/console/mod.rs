@@ -24,6 +24,14 @@ pub fn routes() -> Router<AppState> {
             "/connect/{provider}",
             axum::routing::post(accounts::connect),
         )
+        .route(
+            "/accounts/{id}/rename",
+            axum::routing::post(accounts::rename),
+        )
+        .route(
+            "/accounts/{id}/disconnect",
+            axum::routing::post(accounts::disconnect),
+        )
         .route("/configs/{id}", get(configs::config_page))
         .route("/configs/{id}/run", axum::routing::post(configs::run_now))
         .route("/runs/{id}/cancel", axum::routing::post(configs::cancel))

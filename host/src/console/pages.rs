@@ -236,7 +236,7 @@ async fn overview_body(
         );
     } else {
         out.push_str(
-            r#"<div class="table-wrap"><table><thead><tr><th scope="col">Provider</th><th scope="col">Label</th><th scope="col">Signed in as</th><th scope="col">State</th></tr></thead><tbody>"#,
+            r#"<div class="table-wrap"><table><thead><tr><th scope="col">Provider</th><th scope="col">Label</th><th scope="col">Signed in as</th><th scope="col">State</th><th scope="col">Change</th></tr></thead><tbody>"#,
         );
         for a in &accounts {
             let state_cell = if a.needs_reauth {
@@ -254,10 +254,16 @@ async fn overview_body(
             } else {
                 r#"<span class="ok">working</span>"#.to_string()
             };
+            let csrf = escape(&session.csrf);
+            let id = a.id;
+            let label = escape(&a.label);
+            let change = format!(
+                r#"<form class="inline" method="post" action="/accounts/{id}/rename"><input type="hidden" name="csrf" value="{csrf}"><label for="rename-{id}">New label for {label}</label><input id="rename-{id}" name="label" type="text" maxlength="100" required> <button type="submit">Rename</button></form>
+<form method="post" action="/accounts/{id}/disconnect"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" aria-label="Disconnect {label}">Disconnect</button></form>"#
+            );
             out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{state_cell}</td></tr>",
+                "<tr><td>{}</td><td>{label}</td><td>{}</td><td>{state_cell}</td><td>{change}</td></tr>",
                 escape(&a.provider),
-                escape(&a.label),
                 escape(a.provider_user_id.as_deref().unwrap_or("—")),
             ));
         }
