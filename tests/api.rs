@@ -1862,12 +1862,7 @@ async fn console_sign_in_overview_and_sessions() {
         "{overview}"
     );
     assert!(!overview.contains("bobs-secret-docs"), "{overview}");
-    let page_csrf = overview
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the sign-out form's CSRF token")
-        .to_string();
+    let page_csrf = form_csrf(&overview);
 
     // The API with the session: reads work; a change needs the CSRF token.
     let r = browser
@@ -1949,6 +1944,15 @@ async fn console_sign_in_overview_and_sessions() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The CSRF token in the first form of a console page.
+fn form_csrf(page: &str) -> String {
+    page.split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no form with a CSRF token in: {page}"))
+        .to_string()
+}
+
 /// A console session for `key`: the `Cookie` header value.
 async fn console_session(browser: &reqwest::Client, base: &str, key: &str) -> String {
     let value = |r: &reqwest::Response, name: &str| {
@@ -2006,12 +2010,7 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
         page.contains(r#"action="/auth/google_drive/login""#),
         "{page}"
     );
-    let csrf = page
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = form_csrf(&page);
     let r = post(
         "/connect/webdav".into(),
         vec![
@@ -2116,12 +2115,7 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
         .text()
         .await
         .unwrap();
-    let bobs_csrf = bobs_page
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
+    let bobs_csrf = form_csrf(&bobs_page);
     let r = browser
         .post(format!("{}/accounts/{account}/rename", a.base))
         .header("cookie", &bob)
