@@ -1944,6 +1944,19 @@ async fn console_sign_in_overview_and_sessions() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The text of a console page, fetched with the session `cookie`.
+async fn console_get(browser: &reqwest::Client, url: String, cookie: &str) -> String {
+    browser
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The CSRF token in the first form of a console page.
 fn form_csrf(page: &str) -> String {
     page.split(r#"name="csrf" value=""#)
@@ -2106,15 +2119,7 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
     // browser can't touch it.
     let account = a.store.credentials(Some(a.alice.user)).await.unwrap()[0].id;
     let bob = console_session(&browser, &a.base, &a.bob.key).await;
-    let bobs_page = browser
-        .get(format!("{}/", a.base))
-        .header("cookie", &bob)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bobs_page = console_get(&browser, format!("{}/", a.base), &bob).await;
     let bobs_csrf = form_csrf(&bobs_page);
     let r = browser
         .post(format!("{}/accounts/{account}/rename", a.base))
@@ -2212,4 +2217,96 @@ async fn chromium_console_signs_in_and_connects_two_drive_accounts() {
             ("work".to_string(), "work@example.com".to_string())
         ]
     );
+}
+
+/// The console's admin page: refused to a user's key; for an admin it makes a key (shown once,
+/// and it works), lists keys without their secrets, lists providers, and revokes a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_admin_makes_lists_and_revokes_keys() {
+    let a = api().await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let alice = console_session(&browser, &a.base, &a.alice.key).await;
+    let r = browser
+        .get(format!("{}/admin", a.base))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let admin = console_session(&browser, &a.base, &a.admin.key).await;
+    let page = console_get(&browser, format!("{}/admin", a.base), &admin).await;
+    assert!(
+        page.contains("Google Drive") && page.contains("OAuth2"),
+        "{page}"
+    );
+    assert!(!page.contains(&a.alice.key), "a listing never shows a key");
+    let csrf = form_csrf(&page);
+    let r = browser
+        .post(format!("{}/admin/key/new", a.base))
+        .header("cookie", &admin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "carol's laptop"),
+            ("user", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let shown = r.text().await.unwrap();
+    let key = shown
+        .split(r#"id="new-key" type="text" readonly value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the new key, shown once")
+        .to_string();
+    assert!(shown.contains("carol&#39;s laptop"), "{shown}");
+    let r = a
+        .send(
+            Method::GET,
+            "/sync/configs",
+            Some(&Key {
+                user: a.alice.user,
+                key: key.clone(),
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "the new key works: {}", r.text);
+    let page = console_get(&browser, format!("{}/admin", a.base), &admin).await;
+    assert!(
+        page.contains("carol&#39;s laptop") && !page.contains(&key),
+        "{page}"
+    );
+    let id = a
+        .store
+        .api_key_by_hash(&p8sync::store::access::hash_key(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let r = browser
+        .post(format!("{}/admin/key/{id}/revoke", a.base))
+        .header("cookie", &admin)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = a
+        .send(
+            Method::GET,
+            "/sync/configs",
+            Some(&Key {
+                user: a.alice.user,
+                key,
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }

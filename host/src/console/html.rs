@@ -25,10 +25,15 @@ pub fn escape(text: &str) -> String {
 pub fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &str) -> Response {
     let nav = match session {
         Some(s) => format!(
-            r#"<nav aria-label="Main"><a href="/">Overview</a><a href="/connect">Connect an account</a></nav>
+            r#"<nav aria-label="Main"><a href="/">Overview</a><a href="/connect">Connect an account</a>{admin}</nav>
 <span class="muted">{who}</span>
 <form class="inline" method="post" action="/signout"><input type="hidden" name="csrf" value="{csrf}"><button class="link" type="submit">Sign out</button></form>"#,
             who = escape(&s.key.name),
+            admin = if s.key.is_admin {
+                r#"<a href="/admin">Admin</a>"#
+            } else {
+                ""
+            },
             csrf = escape(&s.csrf),
         ),
         None => String::new(),

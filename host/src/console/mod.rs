@@ -5,6 +5,7 @@
 //! token. Pages are plain HTML: usable with the keyboard, readable at 375 px.
 
 mod accounts;
+mod admin;
 mod configs;
 pub(crate) mod html;
 mod pages;
@@ -19,6 +20,12 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(pages::overview))
         .route("/signin", get(pages::signin_form).post(pages::signin))
         .route("/signout", axum::routing::post(pages::signout))
+        .route("/admin", get(admin::admin_page))
+        .route("/admin/key/new", axum::routing::post(admin::create_key))
+        .route(
+            "/admin/key/{id}/revoke",
+            axum::routing::post(admin::revoke_key),
+        )
         .route("/connect", get(accounts::connect_page))
         .route(
             "/connect/{provider}",
