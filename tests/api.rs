@@ -1704,6 +1704,7 @@ async fn a_user_holds_several_accounts_of_a_provider_and_configs_name_theirs() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["credential_id"], json!(ids[1]));
+    let config_path = format!("/sync/configs/{}", r.body["id"].as_str().unwrap());
 
     // Disconnected by id: the other account stays.
     let r = a.send(Method::DELETE, &path, Some(&a.alice), None).await;
@@ -1714,6 +1715,18 @@ async fn a_user_holds_several_accounts_of_a_provider_and_configs_name_theirs() {
         .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
     assert_eq!(r.body[0]["id"], json!(ids[0]));
+    // The config of the disconnected account can still be changed (here, switched off), and
+    // keeps naming that account rather than falling back to the other one.
+    let r = a
+        .send(
+            Method::PATCH,
+            &config_path,
+            Some(&a.alice),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["credential_id"], json!(ids[1]));
 }
 
 /// A run followed as server-sent events: `progress` while it waits, then, once it is

@@ -121,8 +121,16 @@ impl App {
     /// change cursor, the last sync and the next one under the new schedule) is kept.
     pub async fn put_config(&self, mut config: SyncConfig) -> Result<SyncConfig, AppError> {
         let schedule = self.check(&config)?;
-        self.bind_account(&mut config).await?;
-        if let Some(existing) = self.store.config(config.id).await? {
+        let existing = self.store.config(config.id).await?;
+        // An account the config already names is left as it is, even one disconnected since,
+        // so the config can still be changed (disabled, say); runs then say what is wrong.
+        let unchanged = existing
+            .as_ref()
+            .is_some_and(|e| e.credential_id.is_some() && e.credential_id == config.credential_id);
+        if !unchanged {
+            self.bind_account(&mut config).await?;
+        }
+        if let Some(existing) = existing {
             carry_over(&mut config, &existing, &schedule);
         }
         self.store.put_config(&config).await?;
