@@ -2249,8 +2249,18 @@ async fn console_admin_makes_lists_and_revokes_keys() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let overview = console_get(&browser, format!("{}/", a.base), &alice).await;
+    assert!(
+        !overview.contains("Ingestion queue"),
+        "every tenant's queue is for admins"
+    );
 
     let admin = console_session(&browser, &a.base, &a.admin.key).await;
+    let overview = console_get(&browser, format!("{}/", a.base), &admin).await;
+    assert!(
+        overview.contains("Ingestion queue") && overview.contains("waiting"),
+        "{overview}"
+    );
     let page = console_get(&browser, format!("{}/admin", a.base), &admin).await;
     assert!(
         page.contains("Google Drive") && page.contains("OAuth2"),

@@ -350,5 +350,17 @@ async fn overview_body(
         head.push_str("</ul>");
     }
     head.push_str("</section>");
+    if session.key.is_admin {
+        // The whole queue is every tenant's: admins only, as in the API.
+        let q = state.store.queue_depth().await?;
+        out.push_str(&format!(
+            r#"<section aria-labelledby="queue-h"><h2 id="queue-h">Ingestion queue</h2><p>{} waiting, {} running, {} done, <span class="{}">{} given up</span>.</p></section>"#,
+            q.queued,
+            q.running,
+            q.done,
+            if q.dead > 0 { "bad" } else { "muted" },
+            q.dead
+        ));
+    }
     Ok(head + &out)
 }
