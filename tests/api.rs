@@ -2084,6 +2084,7 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
         page.contains("No runs yet") && page.contains("Run now"),
         "{page}"
     );
+    assert!(page.contains("<p>Then: "), "the next runs: {page}");
     let r = post(format!("/configs/{mine}/run"), vec![("csrf", csrf.clone())])
         .await
         .unwrap();
@@ -2332,4 +2333,42 @@ async fn console_admin_makes_lists_and_revokes_keys() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The schedule preview an editor shows: the next runs of a cron expression in its zone, or of
+/// an interval; a zone that does not exist is a 422 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_runs_of_a_schedule_are_previewed_in_its_zone() {
+    let a = api().await;
+    let r = a
+        .get(
+            "/schedule/next?schedule=0%201%20*%20*%20*&timezone=Europe/Berlin",
+            &a.alice,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let runs = r.body.as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let at =
+        |i: usize| chrono::DateTime::parse_from_rfc3339(runs[i]["at"].as_str().unwrap()).unwrap();
+    for (i, run) in runs.iter().enumerate() {
+        let local = run["local"].as_str().unwrap();
+        assert!(local.contains("01:00 CE"), "{local}");
+        if i > 0 {
+            assert_eq!(at(i) - at(i - 1), chrono::Duration::hours(24));
+        }
+    }
+    assert!(at(0) > chrono::Utc::now());
+    let r = a
+        .get("/schedule/next?interval_hours=6&count=50", &a.alice)
+        .await;
+    assert_eq!(r.body.as_array().unwrap().len(), 10, "at most ten");
+    let r = a
+        .get(
+            "/schedule/next?schedule=0%201%20*%20*%20*&timezone=Mars/Olympus",
+            &a.alice,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("Mars/Olympus"), "{}", r.text);
 }

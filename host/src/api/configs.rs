@@ -310,3 +310,38 @@ pub async fn run(
         }),
     ))
 }
+
+/// A schedule to preview.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulePreview {
+    /// A five-field cron expression; without it, the interval.
+    pub schedule: Option<String>,
+    /// The IANA time zone the expression is read in (default UTC).
+    pub timezone: Option<String>,
+    /// Hours between runs when there is no expression (default 24).
+    pub interval_hours: Option<i32>,
+    /// How many times (default 3, at most 10).
+    pub count: Option<usize>,
+}
+
+/// `GET /schedule/next`: the next times a schedule fires, in UTC and in its zone, so an editor
+/// can show them before the config is saved.
+#[utoipa::path(operation_id = "previewSchedule", get, path = "/schedule/next", tag = "configs",
+    params(SchedulePreview),
+    responses((status = 200, body = [crate::app::configs::NextRun]),
+        (status = 422, body = super::error::ErrorBody, description = "the expression, zone or interval is not valid")),
+    security(("bearer" = [])))]
+pub async fn next_runs(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<SchedulePreview>,
+) -> ApiResult<Json<Vec<crate::app::configs::NextRun>>> {
+    Ok(Json(state.app().next_runs(
+        q.schedule.as_deref(),
+        q.timezone.as_deref(),
+        q.interval_hours.unwrap_or(24),
+        q.count.unwrap_or(3),
+    )?))
+}

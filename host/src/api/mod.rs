@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(configs::delete),
         )
         .route("/sync/configs/{id}/run", post(configs::run))
+        .route("/schedule/next", get(configs::next_runs))
         .route("/sync/configs/{id}/ingest", get(ingest::jobs))
         .route("/sync/configs/{id}/ingest/retry", post(ingest::requeue))
         .route("/ingest/queue", get(ingest::queue))

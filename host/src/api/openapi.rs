@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         super::healthz, super::readyz, super::metrics,
         super::providers::list,
         super::configs::list, super::configs::create, super::configs::get,
-        super::configs::patch, super::configs::delete, super::configs::run,
+        super::configs::patch, super::configs::delete, super::configs::run, super::configs::next_runs,
         super::runs::logs, super::runs::log, super::runs::cancel, super::runs::events, super::runs::files, super::runs::file,
         super::ingest::jobs, super::ingest::requeue, super::ingest::queue,
         super::credentials::list, super::credentials::revoke, super::credentials::save,

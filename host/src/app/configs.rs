@@ -167,3 +167,51 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("sync config {}", config.id)))
     }
 }
+
+/// One time a schedule fires.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct NextRun {
+    /// When, in UTC.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The same time in the schedule's zone, for people (`2026-12-08 01:00 CET`).
+    pub local: String,
+}
+
+/// The most times [`App::next_runs`] gives.
+pub const MAX_NEXT_RUNS: usize = 10;
+
+impl App {
+    /// The next `count` times (at most [`MAX_NEXT_RUNS`]) a schedule fires from now: the cron
+    /// expression `cron` read in `zone` (UTC by default), or every `interval_hours`.
+    pub fn next_runs(
+        &self,
+        cron: Option<&str>,
+        zone: Option<&str>,
+        interval_hours: i32,
+        count: usize,
+    ) -> Result<Vec<NextRun>, AppError> {
+        let schedule = Schedule::new(cron, zone, interval_hours)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let tz = zone
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+            .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+            .unwrap_or(chrono_tz::UTC);
+        let mut at = chrono::Utc::now();
+        let mut out = Vec::new();
+        for _ in 0..count.min(MAX_NEXT_RUNS) {
+            let Some(next) = schedule.next_after(at) else {
+                break;
+            };
+            out.push(NextRun {
+                at: next,
+                local: next
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string(),
+            });
+            at = next;
+        }
+        Ok(out)
+    }
+}

@@ -91,6 +91,23 @@ pub async fn config_page(
             "disabled".into()
         },
     );
+    if config.enabled
+        && let Ok(next) = app.next_runs(
+            config.schedule.as_deref(),
+            config.schedule_timezone.as_deref(),
+            config.sync_interval_hours,
+            3,
+        )
+        && !next.is_empty()
+    {
+        out.push_str(&format!(
+            "<p>Then: {}.</p>",
+            next.iter()
+                .map(|n| escape(&n.local))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     // The live panel: filled in by app.js from the run's events while it is queued or running.
     match runs.first().filter(|r| !ended(r.status)) {
         Some(live) => out.push_str(&format!(
