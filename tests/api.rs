@@ -2085,6 +2085,18 @@ async fn console_connects_an_account_and_runs_and_stops_a_config() {
         "{page}"
     );
     assert!(page.contains("<p>Then: "), "the next runs: {page}");
+    let page = get(format!("/configs/{mine}?status=failed"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<option value="failed" selected>"#) && page.contains("No files here"),
+        "{page}"
+    );
+    let r = get(format!("/configs/{mine}?status=bogus")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = post(format!("/configs/{mine}/run"), vec![("csrf", csrf.clone())])
         .await
         .unwrap();

@@ -6,6 +6,7 @@ use super::pages::{Signed, csrf_refused, problem, status_class};
 use crate::api::AppState;
 use crate::app::AppError;
 use crate::app::runs::ended;
+use crate::store::FileStatus;
 use crate::store::ids::{ConfigId, LogId};
 use crate::store::pages::{FileQuery, LogQuery};
 use axum::extract::{Form, Path, State};
@@ -28,12 +29,37 @@ fn app_error(session: &crate::api::session::Session, e: AppError, back: &str) ->
     problem(session, status, "That didn't work", &e.to_string(), back)
 }
 
-/// `GET /configs/{id}`
+/// Which files a config's page lists.
+#[derive(Deserialize, Default)]
+pub struct FilesShown {
+    /// Only files in this state (`failed`, `synced`, ...); empty or absent: all.
+    status: Option<String>,
+    /// The page after this file (keyset paging, as the API).
+    after: Option<crate::store::ids::FileId>,
+}
+
+/// `GET /configs/{id}[?status=&after=]`
 pub async fn config_page(
     State(state): State<AppState>,
     Signed(session): Signed,
     Path(id): Path<ConfigId>,
+    axum::extract::Query(shown): axum::extract::Query<FilesShown>,
 ) -> Response {
+    let status = match shown.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match FileStatus::parse(s) {
+            Some(status) => Some(status),
+            None => {
+                return problem(
+                    &session,
+                    StatusCode::BAD_REQUEST,
+                    "No such state",
+                    "A file's state is pending, synced, failed, deleted, skipped or excluded.",
+                    &format!("/configs/{id}"),
+                );
+            }
+        },
+    };
     let owner = (!session.key.is_admin).then_some(session.key.userid);
     let app = state.app();
     let config = match app.config(id, owner).await {
@@ -56,8 +82,8 @@ pub async fn config_page(
             .file_page(&FileQuery {
                 user: owner,
                 config: Some(id),
-                status: None,
-                after: None,
+                status,
+                after: shown.after,
                 limit: FILES_SHOWN,
             })
             .await?;
@@ -144,8 +170,23 @@ pub async fn config_page(
     }
     out.push_str("</section>");
     out.push_str(r#"<section aria-labelledby="files-h"><h2 id="files-h">Files</h2>"#);
+    // A plain GET form: filtering works without script, and the URL can be shared.
+    out.push_str(&format!(
+        r#"<form method="get" action="/configs/{id}"><label for="status">State</label><select id="status" name="status"><option value="">all</option>{}</select> <button type="submit">Show</button></form>"#,
+        ["pending", "synced", "failed", "deleted", "skipped", "excluded"]
+            .iter()
+            .map(|s| {
+                let selected = if status.map(|st| st.as_str()) == Some(*s) {
+                    " selected"
+                } else {
+                    ""
+                };
+                format!(r#"<option value="{s}"{selected}>{s}</option>"#)
+            })
+            .collect::<String>()
+    ));
     if files.is_empty() {
-        out.push_str("<p>No files yet.</p>");
+        out.push_str("<p>No files here.</p>");
     } else {
         out.push_str(r#"<div class="table-wrap"><table><thead><tr><th scope="col">Path</th><th scope="col">Sync</th><th scope="col">Ingestion</th><th scope="col">Why</th></tr></thead><tbody>"#);
         for f in &files {
@@ -158,9 +199,13 @@ pub async fn config_page(
             ));
         }
         out.push_str("</tbody></table></div>");
-        if files.len() as i64 == FILES_SHOWN {
+        if files.len() as i64 == FILES_SHOWN
+            && let Some(last) = files.last()
+        {
             out.push_str(&format!(
-                r#"<p class="muted">The first {FILES_SHOWN} files; the API pages through all of them.</p>"#
+                r#"<p><a href="/configs/{id}?status={}&amp;after={}">The next {FILES_SHOWN} files</a></p>"#,
+                status.map_or("", |s| s.as_str()),
+                last.id
             ));
         }
     }
