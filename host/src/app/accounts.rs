@@ -98,11 +98,10 @@ impl App {
         provider: &str,
         label: &str,
     ) -> Result<CredentialRecord, AppError> {
-        self.store
-            .credentials(Some(user))
+        crate::oauth::accounts::accounts_of(self.store.as_ref(), user, provider)
             .await?
             .into_iter()
-            .find(|c| c.provider == provider && c.label == label.trim())
+            .find(|c| c.label == label.trim())
             .ok_or_else(|| {
                 AppError::NotFound(format!("{provider} account `{label}` of user {user}"))
             })

@@ -33,9 +33,12 @@ impl App {
 
     /// The owner's accounts of the config's provider.
     async fn accounts_of(&self, config: &SyncConfig) -> Result<Vec<CredentialRecord>, AppError> {
-        let mut all = self.store.credentials(Some(config.userid)).await?;
-        all.retain(|c| c.provider == config.provider);
-        Ok(all)
+        Ok(crate::oauth::accounts::accounts_of(
+            self.store.as_ref(),
+            config.userid,
+            &config.provider,
+        )
+        .await?)
     }
 
     /// Check the account `config` names is its owner's, of its provider; a config that names

@@ -5,8 +5,8 @@
 
 use super::tokens::TokenError;
 use super::tokens::TokenManager;
-use crate::store::CredentialRecord;
 use crate::store::ids::{CredentialId, UserId};
+use crate::store::{CredentialRecord, Store, StoreError};
 
 /// The most accounts one user may hold of one provider (each is listed on every resolution).
 pub const MAX_ACCOUNTS: usize = 50;
@@ -82,6 +82,19 @@ fn same_identity(record: &CredentialRecord, account: &str, server_url: Option<&s
         && record.server_url.as_deref() == server_url
 }
 
+/// `user`'s accounts of `provider`, by label, straight from the store: what every face and the
+/// token manager mean by "the user's accounts" (the application layer has no keyring when no
+/// encryption key is set, and still needs them).
+pub async fn accounts_of(
+    store: &dyn Store,
+    user: UserId,
+    provider: &str,
+) -> Result<Vec<CredentialRecord>, StoreError> {
+    let mut all = store.credentials(Some(user)).await?;
+    all.retain(|c| c.provider == provider);
+    Ok(all)
+}
+
 impl TokenManager {
     /// `user`'s accounts of `provider`, by label.
     pub async fn accounts(
@@ -89,9 +102,7 @@ impl TokenManager {
         user: UserId,
         provider: &str,
     ) -> Result<Vec<CredentialRecord>, TokenError> {
-        let mut all = self.store().credentials(Some(user)).await?;
-        all.retain(|c| c.provider == provider);
-        Ok(all)
+        Ok(accounts_of(self.store().as_ref(), user, provider).await?)
     }
 
     /// The account a sync of `user`'s with `provider` uses: `chosen`, or when none is chosen
